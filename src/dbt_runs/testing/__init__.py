@@ -1,0 +1,1 @@
+"""A faithful local dbt Cloud for tests, demos and benchmarks (being built)."""

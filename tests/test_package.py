@@ -1,0 +1,29 @@
+"""The public surface of `dbt_runs`: what it exports and what it does not import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import dbt_runs
+
+
+def test_all_is_sorted_and_complete() -> None:
+    assert list(dbt_runs.__all__) == sorted(dbt_runs.__all__)
+    for name in dbt_runs.__all__:
+        assert hasattr(dbt_runs, name), name
+
+
+def test_version_is_a_string() -> None:
+    assert isinstance(dbt_runs.__version__, str)
+    assert dbt_runs.__version__.count(".") >= 2
+
+
+def test_import_pulls_in_no_server_library() -> None:
+    code = (
+        "import sys, dbt_runs; "
+        "print(','.join(sorted(m for m in ('starlette', 'uvicorn', 'mcp', 'click') "
+        "if m in sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert out.stdout.strip() == ""
