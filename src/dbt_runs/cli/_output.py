@@ -1,0 +1,277 @@
+"""What the `runs` and `artifacts` commands print, and how they end.
+
+Kept apart from the commands so that the rules a CI pipeline depends on (exit codes, where
+each kind of output goes, what a log line looks like, that the token never shows) live in one
+place and are tested on their own.
+
+Output goes to two places with two purposes:
+
+* **stdout** carries the result (a run id and URL, a table, JSON), so `$(dbt-runs ...)` and
+  `dbt-runs ... --json | jq` see only data;
+* **stderr** carries progress and errors (the status line while waiting, the download bar,
+  the one-line error), so a CI log shows them and a pipe does not.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import IO, Any, Final
+
+import click
+
+__all__ = [
+    "EXIT_CODES_HELP",
+    "ExitCode",
+    "LiveStatusLine",
+    "PlainStatusLines",
+    "Redactor",
+    "StatusReporter",
+    "dump_json",
+    "format_bytes",
+    "format_seconds",
+    "format_table",
+    "is_interactive",
+    "status_colour",
+]
+
+
+class ExitCode(enum.IntEnum):
+    """The exit status of every `runs` and `artifacts` command.
+
+    A CI step needs to tell "the dbt run failed" (fix the models) from "we could not reach
+    dbt Cloud" (fix the pipeline or retry later), so each has its own code.
+    """
+
+    SUCCESS = 0
+    """The command did what was asked; for a waited run: the run succeeded."""
+    RUN_FAILED = 1
+    """The run finished with status Error (20)."""
+    USAGE = 2
+    """A bad flag, argument or configuration value (click's own code for usage errors)."""
+    RUN_CANCELLED = 3
+    """The run finished with status Cancelled (30), including a run dbt timed out."""
+    WAIT_TIMEOUT = 4
+    """The run had not finished when `--timeout` ran out."""
+    API_ERROR = 5
+    """dbt Cloud refused or failed the request (auth, not found, rate limit, 5xx, network)."""
+    INTERNAL = 70
+    """A bug in dbt-runs; run again with `--debug` and report the traceback."""
+    INTERRUPTED = 130
+    """Interrupted with Ctrl-C (the run itself keeps going on dbt Cloud)."""
+
+
+EXIT_CODES_HELP: Final = (
+    "\b\nExit codes:\n"
+    "  0    success (with --wait: the run succeeded)\n"
+    "  1    the run failed (status Error)\n"
+    "  2    usage error: bad flag, argument or configuration\n"
+    "  3    the run was cancelled (status Cancelled, also dbt's own run timeout)\n"
+    "  4    --timeout ran out before the run finished\n"
+    "  5    API or auth error: dbt Cloud refused or failed the request, or was unreachable\n"
+    "  70   internal error (run with --debug and report it)\n"
+    "  130  interrupted (Ctrl-C)"
+)
+
+
+class Redactor:
+    """Removes secrets from text before it is printed.
+
+    The SDK already keeps the token out of its messages; this is the last line of defence for
+    everything the command prints itself, including `--debug` tracebacks and log records.
+    """
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        # Very short values would blank out ordinary words; real tokens are long.
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        self._pattern = (
+            re.compile("|".join(re.escape(s) for s in self._secrets)) if self._secrets else None
+        )
+
+    def __call__(self, text: str) -> str:
+        """Return `text` with every secret replaced by `***`."""
+        if self._pattern is None:
+            return text
+        return self._pattern.sub("***", text)
+
+
+def is_interactive(stream: IO[Any]) -> bool:
+    """Whether `stream` is a terminal a person is watching (not a CI log or a pipe)."""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def dump_json(obj: Any, *, indent: int | None = 2) -> str:
+    """JSON as the commands print it: dbt's own keys, order kept, non-ASCII kept readable."""
+    return json.dumps(obj, indent=indent, ensure_ascii=False, default=str)
+
+
+def format_seconds(seconds: float) -> str:
+    """`75` -> `1m 15s`; `3725` -> `1h 02m 05s`: short enough for a status line."""
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m {secs:02d}s"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def format_bytes(size: float) -> str:
+    """`2048` -> `2.0 KiB`: sizes in the download summary."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _truncate(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def format_table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    max_widths: Mapping[str, int] | None = None,
+    styles: Sequence[Callable[[str], str] | None] | None = None,
+) -> str:
+    """Plain aligned columns, like `docker ps`: readable in a terminal and in a CI log.
+
+    Args:
+        headers: Column titles.
+        rows: Cell text, one sequence per row.
+        max_widths: Column title -> maximum width; longer cells end in `…`.
+        styles: Per column, a function applied to each padded cell (colour); `None` for none.
+            Padding is computed before styling so ANSI codes do not skew the columns.
+    """
+    limits = max_widths or {}
+    cells = [
+        [_truncate(str(c), limits.get(h, 10_000)) for h, c in zip(headers, row, strict=True)]
+        for row in rows
+    ]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    for row in cells:
+        parts = []
+        for i, (cell, width) in enumerate(zip(row, widths, strict=True)):
+            padded = cell.ljust(width) if i < len(row) - 1 else cell
+            style = styles[i] if styles is not None else None
+            parts.append(style(padded) if style is not None else padded)
+        lines.append("  ".join(parts).rstrip())
+    return "\n".join(lines)
+
+
+class StatusReporter:
+    """Shows a run's progress while the command waits for it (written to stderr)."""
+
+    def update(self, run_id: int, status: str, detail: str = "") -> None:
+        """Called when the run's status changes."""
+        raise NotImplementedError
+
+    def tick(self) -> None:
+        """Called about once a second between status changes (to refresh elapsed time)."""
+
+    def close(self) -> None:
+        """Called once when waiting ends, however it ends."""
+
+
+class PlainStatusLines(StatusReporter):
+    """One timestamped line per status change, for CI logs and pipes.
+
+    `2026-11-29T08:01:02Z run 123: Running`: greppable, no carriage returns or colours
+    (a CI log keeps every byte).
+    """
+
+    def __init__(
+        self,
+        stream: IO[str] | None = None,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._stream = stream
+        self._now = now
+
+    def update(self, run_id: int, status: str, detail: str = "") -> None:
+        """Print one line for the new status."""
+        stamp = self._now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        line = f"{stamp} run {run_id}: {status}"
+        if detail:
+            line += f" ({detail})"
+        click.echo(line, file=self._stream or sys.stderr)
+
+
+class LiveStatusLine(StatusReporter):
+    """A single line rewritten in place, with the time spent waiting, for a terminal."""
+
+    def __init__(
+        self,
+        stream: IO[str] | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        colour: bool = True,
+    ) -> None:
+        self._stream = stream
+        self._monotonic = monotonic
+        self._colour = colour
+        self._started = monotonic()
+        self._text = ""
+        self._drawn = False
+
+    def _draw(self) -> None:
+        elapsed = format_seconds(self._monotonic() - self._started)
+        # \r + "erase line" so a shorter status does not leave the tail of a longer one.
+        # color=True keeps the erase sequence: this reporter is only used on a terminal.
+        click.echo(
+            f"\r\x1b[2K{self._text}  [{elapsed}]",
+            file=self._stream or sys.stderr,
+            nl=False,
+            color=True,
+        )
+        self._drawn = True
+
+    def update(self, run_id: int, status: str, detail: str = "") -> None:
+        """Redraw the line with the new status."""
+        shown = click.style(status, fg=status_colour(status), bold=True) if self._colour else status
+        self._text = f"run {run_id}: {shown}"
+        if detail:
+            self._text += f" ({detail})"
+        self._draw()
+
+    def tick(self) -> None:
+        """Refresh the elapsed time."""
+        if self._text:
+            self._draw()
+
+    def close(self) -> None:
+        """End the line so the next output starts on its own."""
+        if self._drawn:
+            click.echo("", file=self._stream or sys.stderr)
+            self._drawn = False
+
+
+_STATUS_COLOURS: Final = {
+    "Success": "green",
+    "Error": "red",
+    "Cancelled": "yellow",
+    "Running": "blue",
+    "Starting": "cyan",
+    "Queued": "bright_black",
+}
+
+
+def status_colour(status: str) -> str | None:
+    """The terminal colour of a dbt status name (`None` for one we do not know)."""
+    return _STATUS_COLOURS.get(status)
