@@ -1,0 +1,372 @@
+"""Inbound safety shared by the REST adapter and the MCP server.
+
+Both servers put the same guard in front of their ASGI app, so that the rules read the same
+whichever protocol a caller speaks:
+
+- **Bearer token.** When a server token is configured (`DBT_RUNS_SERVER_TOKEN`), every request
+  but the exempt paths (the health check) must send `Authorization: Bearer <token>`. The
+  comparison is constant-time. This token guards *our* server; it is never the dbt token and
+  is never forwarded upstream.
+- **Where it listens.** [`check_bind`][dbt_runs.expose._security.check_bind] refuses a
+  non-loopback address without a token unless the operator explicitly allows it.
+- **Host and Origin.** With `allowed_hosts` (the CLI passes the loopback names when it binds a
+  loopback address), a request whose `Host` or browser `Origin` names another host is refused:
+  this stops DNS rebinding and cross-site browser requests from driving runs on a local server.
+- **Request size.** Bodies over `max_body_bytes` get a 413 before the app buffers them.
+
+Refusals are JSON in dbt's envelope shape (`{"status": {...}, "data": null}`), so a caller
+parses one error format whatever refused it.
+
+Example:
+    ```python
+    from dbt_runs.expose._security import SecurityMiddleware, check_bind, server_token_from_env
+
+    token = server_token_from_env()
+    check_bind("0.0.0.0", server_token=token, allow_unauthenticated=False)  # raises without one
+    app = SecurityMiddleware(app, server_token=token, exempt_paths=("/healthz",))
+    ```
+
+This module imports nothing outside the standard library, so both adapters (and the CLI) can
+use it before their own extras are imported.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import os
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "LOOPBACK_HOSTS",
+    "SERVER_TOKEN_ENV",
+    "SecurityMiddleware",
+    "UnsafeBindError",
+    "allowed_hosts_for",
+    "bearer_token",
+    "check_bind",
+    "error_envelope",
+    "is_loopback",
+    "server_token_from_env",
+    "token_matches",
+]
+
+# ASGI types, spelled out here so this module needs no server library.
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+SERVER_TOKEN_ENV = "DBT_RUNS_SERVER_TOKEN"
+"""The environment variable holding the inbound bearer token of `dbt-runs serve`."""
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+"""Request bodies above this many bytes are refused with 413 (trigger bodies are ~1 KB)."""
+
+LOOPBACK_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
+"""The host names a loopback-bound server accepts in `Host` and `Origin`."""
+
+
+class UnsafeBindError(ValueError):
+    """Raised by [`check_bind`][dbt_runs.expose._security.check_bind] for an unsafe address.
+
+    The message is one line saying what to do, fit to print as is.
+    """
+
+
+def server_token_from_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """Return the inbound server token from `DBT_RUNS_SERVER_TOKEN`, or `None` when unset.
+
+    Surrounding whitespace is stripped (a token pasted with a newline still works); an empty or
+    blank value counts as unset.
+
+    Args:
+        environ: The environment to read; `os.environ` by default.
+    """
+    value = (os.environ if environ is None else environ).get(SERVER_TOKEN_ENV, "").strip()
+    return value or None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (an address or `localhost`, as given to `--host`) is a loopback address.
+
+    `0.0.0.0`, `::` and the empty string mean "every interface", so they are not loopback.
+
+    Example:
+        >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("0.0.0.0")
+        (True, True, False)
+    """
+    name = host.strip().strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, *, server_token: str | None, allow_unauthenticated: bool) -> None:
+    """Refuse to listen on a non-loopback address without a server token.
+
+    Args:
+        host: The address the server is about to bind.
+        server_token: The configured inbound token, or `None`.
+        allow_unauthenticated: The operator's explicit opt-out (`--allow-unauthenticated`).
+
+    Raises:
+        UnsafeBindError: `host` is reachable from other machines, no token is set and the
+            operator did not opt out.
+    """
+    if server_token is None and not allow_unauthenticated and not is_loopback(host):
+        raise UnsafeBindError(
+            f"refusing to listen on {host} without a token: set {SERVER_TOKEN_ENV} "
+            "(callers then send 'Authorization: Bearer <token>'), bind 127.0.0.1, "
+            "or pass --allow-unauthenticated"
+        )
+
+
+def allowed_hosts_for(host: str) -> tuple[str, ...] | None:
+    """The `Host`/`Origin` names to accept for a server bound to `host`.
+
+    A loopback-bound server accepts only loopback names (this is what defeats DNS rebinding); a
+    server bound to another address cannot know the names it is reached by, so `None` (no
+    check) is returned and the bearer token does the guarding.
+    """
+    if not is_loopback(host):
+        return None
+    name = host.strip().strip("[]").lower()
+    return LOOPBACK_HOSTS if name in LOOPBACK_HOSTS else (*LOOPBACK_HOSTS, name)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """Extract the credential from an `Authorization` header value.
+
+    Accepts `Bearer <token>` and dbt's own `Token <token>` spelling (scheme case-insensitive),
+    so a dbt client pointed at the adapter works unchanged. Returns `None` otherwise.
+    """
+    if not authorization:
+        return None
+    scheme, _, credential = authorization.strip().partition(" ")
+    credential = credential.strip()
+    if scheme.lower() not in {"bearer", "token"} or not credential:
+        return None
+    return credential
+
+
+def token_matches(presented: str | None, expected: str) -> bool:
+    """Compare a presented token with the expected one in constant time."""
+    if presented is None:
+        return False
+    return hmac.compare_digest(presented.encode("utf-8"), expected.encode("utf-8"))
+
+
+def error_envelope(status_code: int, user_message: str, developer_message: str = "") -> bytes:
+    """Render an error as dbt renders its own: `{"status": {...}, "data": null}`, as bytes.
+
+    Example:
+        >>> error_envelope(401, "Invalid token.")[:40]
+        b'{"status":{"code":401,"is_success":fals'
+    """
+    body = {
+        "status": {
+            "code": status_code,
+            "is_success": False,
+            "user_message": user_message,
+            "developer_message": developer_message,
+        },
+        "data": None,
+    }
+    return json.dumps(body, separators=(",", ":")).encode("utf-8")
+
+
+class _BodyTooLargeError(Exception):
+    """Raised from `receive` when the body passes the limit; see `SecurityMiddleware`."""
+
+
+class SecurityMiddleware:
+    """Pure ASGI middleware applying the host/origin check, the bearer token and the body limit.
+
+    Wrap an app with it (or list it in Starlette's `middleware=`). Lifespan messages pass
+    through untouched; WebSocket connections get the same host and token checks and are closed
+    with code 1008 when refused.
+
+    A declared `Content-Length` over the limit is refused before the app runs. A chunked body
+    that grows past the limit makes `receive` raise `SecurityMiddleware.body_too_large`; this
+    middleware answers 413 when that exception reaches it before the response started. In a
+    Starlette app, list it in `middleware=[Middleware(SecurityMiddleware, ...)]` so it sits
+    inside Starlette's error middleware, or register a handler for `body_too_large`.
+
+    Args:
+        app: The ASGI app to protect.
+        server_token: The inbound bearer token; `None` disables the token check.
+        exempt_paths: Paths (relative to the app's mount point) served without a token.
+        allowed_hosts: Host names accepted in `Host` and `Origin`; `None` disables the check.
+        max_body_bytes: The largest request body accepted, in bytes.
+    """
+
+    body_too_large: type[Exception] = _BodyTooLargeError
+    """The exception class `receive` raises past the limit (register a handler for it)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        server_token: str | None = None,
+        exempt_paths: Iterable[str] = ("/healthz",),
+        allowed_hosts: Iterable[str] | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ) -> None:
+        if server_token is not None and not server_token.strip():
+            raise ValueError("server_token must be None or a non-blank string")
+        if max_body_bytes < 0:
+            raise ValueError("max_body_bytes must be >= 0")
+        self.app = app
+        self._token = server_token
+        self._exempt = frozenset(exempt_paths)
+        self._hosts: frozenset[str] | None = None
+        if allowed_hosts is not None:
+            self._hosts = frozenset(h.lower().strip("[]") for h in allowed_hosts)
+        self._max = max_body_bytes
+
+    def __repr__(self) -> str:
+        # The token itself never appears in a repr.
+        return (
+            f"SecurityMiddleware(token={'set' if self._token else 'unset'}, "
+            f"allowed_hosts={sorted(self._hosts) if self._hosts is not None else None}, "
+            f"max_body_bytes={self._max})"
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check the request, then hand it to the wrapped app (or refuse it)."""
+        if scope["type"] not in {"http", "websocket"}:
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope)
+        refusal = self._refusal(scope, headers)
+        if refusal is not None:
+            status, message, extra = refusal
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008, "reason": message})
+            else:
+                await _send_error(send, status, message, extra)
+            return
+        if scope["type"] == "websocket":
+            await self.app(scope, receive, send)
+            return
+        declared = headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await _send_error(send, 400, "Invalid Content-Length header.")
+                return
+            if int(declared) > self._max:
+                await _send_error(send, 413, self._too_large_message())
+                return
+        await self._call_limited(scope, receive, send)
+
+    def _refusal(
+        self, scope: Scope, headers: Mapping[str, str]
+    ) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
+        if self._hosts is not None:
+            host = _hostname(headers.get("host", ""))
+            if host not in self._hosts:
+                return 421, "Invalid Host header: this server answers only to its own names.", []
+            origin = headers.get("origin")
+            if origin is not None and _hostname(urlsplit(origin).netloc) not in self._hosts:
+                return 403, "Cross-origin requests are refused.", []
+        if (
+            self._token is not None
+            and _relative_path(scope) not in self._exempt
+            and not token_matches(bearer_token(headers.get("authorization")), self._token)
+        ):
+            return (
+                401,
+                "Missing or invalid bearer token: send 'Authorization: Bearer <token>' "
+                f"with the token set in {SERVER_TOKEN_ENV}.",
+                [(b"www-authenticate", b'Bearer realm="dbt-runs"')],
+            )
+        return None
+
+    def _too_large_message(self) -> str:
+        return f"Request body too large: the limit is {self._max} bytes."
+
+    async def _call_limited(self, scope: Scope, receive: Receive, send: Send) -> None:
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self._max:
+                    raise _BodyTooLargeError(self._too_large_message())
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except Exception as exc:
+            # Apps that read the body inside a task group see it wrapped in an ExceptionGroup.
+            if started or not _only_too_large(exc):
+                raise
+            await _send_error(send, 413, self._too_large_message())
+
+
+def _only_too_large(exc: BaseException) -> bool:
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_only_too_large(inner) for inner in exc.exceptions)
+    return isinstance(exc, _BodyTooLargeError)
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    # Later duplicates win, except that we only read single-valued headers here.
+    return {
+        key.decode("latin-1").lower(): value.decode("latin-1")
+        for key, value in scope.get("headers", [])
+    }
+
+
+def _hostname(netloc: str) -> str:
+    netloc = netloc.strip().lower()
+    if netloc.startswith("["):
+        return netloc[1:].partition("]")[0]
+    return netloc.rpartition(":")[0] if netloc.count(":") == 1 else netloc
+
+
+def _relative_path(scope: Scope) -> str:
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :] or "/"
+    return path
+
+
+async def _send_error(
+    send: Send,
+    status_code: int,
+    message: str,
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    body = error_envelope(status_code, message)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status_code,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode("ascii")),
+                *(extra_headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body, "more_body": False})

@@ -1,0 +1,292 @@
+"""The inbound guard shared by the REST adapter and the MCP server (`dbt_runs.expose._security`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from dbt_runs.expose._security import (
+    LOOPBACK_HOSTS,
+    SERVER_TOKEN_ENV,
+    SecurityMiddleware,
+    UnsafeBindError,
+    allowed_hosts_for,
+    bearer_token,
+    check_bind,
+    error_envelope,
+    is_loopback,
+    server_token_from_env,
+    token_matches,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+async def echo_app(scope: Any, receive: Any, send: Any) -> None:
+    """An ASGI app that reads the whole body and answers its length."""
+    assert scope["type"] == "http"
+    size = 0
+    while True:
+        message = await receive()
+        size += len(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    body = json.dumps({"path": scope["path"], "size": size}).encode()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": body})
+
+
+def client_for(app: Any, base_url: str = "http://127.0.0.1:8080") -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
+
+
+def assert_envelope(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["data"] is None
+    assert body["status"]["code"] == status
+    assert body["status"]["is_success"] is False
+    assert body["status"]["user_message"]
+    return body
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("127.0.0.1", True),
+        ("127.1.2.3", True),
+        ("localhost", True),
+        ("LOCALHOST", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("", False),
+        ("192.168.1.10", False),
+        ("example.com", False),
+    ],
+)
+def test_is_loopback(host: str, expected: bool) -> None:
+    assert is_loopback(host) is expected
+
+
+def test_check_bind_refuses_public_address_without_token() -> None:
+    with pytest.raises(UnsafeBindError, match=SERVER_TOKEN_ENV) as info:
+        check_bind("0.0.0.0", server_token=None, allow_unauthenticated=False)
+    assert "--allow-unauthenticated" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("host", "token", "allow"),
+    [
+        ("127.0.0.1", None, False),
+        ("::1", None, False),
+        ("0.0.0.0", "s3cret", False),
+        ("0.0.0.0", None, True),
+    ],
+)
+def test_check_bind_accepts_safe_combinations(host: str, token: str | None, allow: bool) -> None:
+    check_bind(host, server_token=token, allow_unauthenticated=allow)
+
+
+def test_server_token_from_env() -> None:
+    assert server_token_from_env({}) is None
+    assert server_token_from_env({SERVER_TOKEN_ENV: "   "}) is None
+    assert server_token_from_env({SERVER_TOKEN_ENV: " abc\n"}) == "abc"
+
+
+def test_allowed_hosts_for() -> None:
+    assert allowed_hosts_for("127.0.0.1") == LOOPBACK_HOSTS
+    assert allowed_hosts_for("127.0.0.2") == (*LOOPBACK_HOSTS, "127.0.0.2")
+    assert allowed_hosts_for("0.0.0.0") is None
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("Bearer abc", "abc"),
+        ("bearer  abc ", "abc"),
+        ("Token abc", "abc"),
+        ("Basic abc", None),
+        ("Bearer", None),
+        ("Bearer ", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_bearer_token(header: str | None, expected: str | None) -> None:
+    assert bearer_token(header) == expected
+
+
+def test_token_matches() -> None:
+    assert token_matches("abc", "abc")
+    assert not token_matches("abd", "abc")
+    assert not token_matches("ab", "abc")
+    assert not token_matches(None, "abc")
+    assert token_matches("é", "é")
+
+
+def test_error_envelope_is_dbt_shaped() -> None:
+    body = json.loads(error_envelope(502, "upstream unreachable", "details"))
+    assert body == {
+        "status": {
+            "code": 502,
+            "is_success": False,
+            "user_message": "upstream unreachable",
+            "developer_message": "details",
+        },
+        "data": None,
+    }
+
+
+async def test_no_token_configured_lets_requests_through() -> None:
+    async with client_for(SecurityMiddleware(echo_app)) as http:
+        response = await http.post("/v1/x", content=b"abc")
+    assert response.json() == {"path": "/v1/x", "size": 3}
+
+
+async def test_token_required_everywhere_but_exempt_paths() -> None:
+    app = SecurityMiddleware(echo_app, server_token="s3cret", exempt_paths=("/healthz",))
+    async with client_for(app) as http:
+        missing = await http.get("/v1/x")
+        wrong = await http.get("/v1/x", headers={"Authorization": "Bearer nope"})
+        right = await http.get("/v1/x", headers={"Authorization": "Bearer s3cret"})
+        dbt_style = await http.get("/v1/x", headers={"Authorization": "Token s3cret"})
+        health = await http.get("/healthz")
+    for response in (missing, wrong):
+        body = assert_envelope(response, 401)
+        assert SERVER_TOKEN_ENV in body["status"]["user_message"]
+        assert "s3cret" not in response.text
+        assert response.headers["www-authenticate"].startswith("Bearer")
+    assert right.status_code == 200
+    assert dbt_style.status_code == 200
+    assert health.status_code == 200
+
+
+async def test_exempt_paths_are_relative_to_the_mount_point() -> None:
+    app = SecurityMiddleware(echo_app, server_token="s3cret")
+
+    async def mounted(scope: Any, receive: Any, send: Any) -> None:
+        await app({**scope, "root_path": "/dbt"}, receive, send)
+
+    async with client_for(mounted) as http:
+        assert (await http.get("/dbt/healthz")).status_code == 200
+        assert (await http.get("/dbt/v1/x")).status_code == 401
+
+
+async def test_declared_body_over_limit_is_refused_before_the_app() -> None:
+    app = SecurityMiddleware(echo_app, max_body_bytes=10)
+    async with client_for(app) as http:
+        ok = await http.post("/", content=b"x" * 10)
+        too_big = await http.post("/", content=b"x" * 11)
+        bad_length = await http.post("/", headers={"Content-Length": "ten"}, content=b"x")
+    assert ok.json()["size"] == 10
+    body = assert_envelope(too_big, 413)
+    assert "10 bytes" in body["status"]["user_message"]
+    assert_envelope(bad_length, 400)
+
+
+async def test_streamed_body_over_limit_is_refused() -> None:
+    async def chunks() -> Any:
+        for _ in range(5):
+            yield b"x" * 4
+
+    app = SecurityMiddleware(echo_app, max_body_bytes=10)
+    async with client_for(app) as http:
+        response = await http.post("/", content=chunks())
+    assert_envelope(response, 413)
+
+
+async def test_streamed_body_over_limit_read_in_a_task_group() -> None:
+    import anyio
+
+    async def grouped_app(scope: Any, receive: Any, send: Any) -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(echo_app, scope, receive, send)
+
+    async def chunks() -> Any:
+        for _ in range(5):
+            yield b"x" * 4
+
+    async with client_for(SecurityMiddleware(grouped_app, max_body_bytes=10)) as http:
+        response = await http.post("/", content=chunks())
+    assert_envelope(response, 413)
+
+
+async def test_other_app_errors_propagate() -> None:
+    async def broken(scope: Any, receive: Any, send: Any) -> None:
+        raise RuntimeError("boom")
+
+    async with client_for(SecurityMiddleware(broken)) as http:
+        with pytest.raises(RuntimeError, match="boom"):
+            await http.get("/")
+
+
+@pytest.mark.parametrize(
+    ("base_url", "origin", "status"),
+    [
+        ("http://127.0.0.1:8080", None, 200),
+        ("http://localhost:8080", None, 200),
+        ("http://[::1]:8080", None, 200),
+        ("http://localhost", "http://localhost:3000", 200),
+        ("http://attacker.example:8080", None, 421),
+        ("http://127.0.0.1:8080", "http://attacker.example", 403),
+        ("http://127.0.0.1:8080", "null", 403),
+    ],
+)
+async def test_host_and_origin_checks(base_url: str, origin: str | None, status: int) -> None:
+    app = SecurityMiddleware(echo_app, allowed_hosts=LOOPBACK_HOSTS)
+    headers = {"Origin": origin} if origin else {}
+    async with client_for(app, base_url) as http:
+        response = await http.get("/", headers=headers)
+    if status == 200:
+        assert response.status_code == 200
+    else:
+        assert_envelope(response, status)
+
+
+async def test_lifespan_passes_through() -> None:
+    seen: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["type"])
+
+    await SecurityMiddleware(app, server_token="t")({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
+    assert seen == ["lifespan"]
+
+
+async def test_websocket_refused_without_token() -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("must not be reached")
+
+    await SecurityMiddleware(app, server_token="t")(
+        {"type": "websocket", "path": "/ws", "headers": []},
+        None,
+        send,  # type: ignore[arg-type]
+    )
+    assert sent == [
+        {"type": "websocket.close", "code": 1008, "reason": sent[0]["reason"]},
+    ]
+
+
+def test_repr_hides_the_token() -> None:
+    text = repr(SecurityMiddleware(echo_app, server_token="s3cret"))
+    assert "s3cret" not in text
+    assert "token=set" in text
+
+
+def test_rejects_blank_token_and_negative_limit() -> None:
+    with pytest.raises(ValueError, match="server_token"):
+        SecurityMiddleware(echo_app, server_token=" ")
+    with pytest.raises(ValueError, match="max_body_bytes"):
+        SecurityMiddleware(echo_app, max_body_bytes=-1)
