@@ -59,7 +59,13 @@ def _build() -> Any:
         context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     )
     @click.version_option(__version__, prog_name="dbt-runs")
-    def cli() -> None:
+    @click.option(
+        "--debug",
+        is_flag=True,
+        help="Show tracebacks and debug logs (secrets stay hidden); also DBT_RUNS_DEBUG=1.",
+    )
+    @click.pass_context
+    def cli(ctx: click.Context, debug: bool) -> None:
         """Drive dbt Cloud job runs from CI, serve them to tools and agents, or emulate dbt Cloud.
 
         \b
@@ -68,6 +74,8 @@ def _build() -> Any:
           dbt-runs runs trigger 42 --wait      # trigger job 42, wait, exit non-zero if it failed
           dbt-runs emulator --port 8000        # a local dbt Cloud for your own tests
         """
+        # Subcommands are loaded lazily and own their flags; they read this from ctx.meta.
+        ctx.meta["dbt_runs.debug"] = debug
 
     return cli
 
