@@ -1,0 +1,173 @@
+"""The results: one JSON document and its markdown rendering, with where and when they ran."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+Figure = float | int | str | None
+
+# Column headings for the figures a row may carry, in the order they are shown.
+LABELS: dict[str, str] = {
+    "wall_s": "wall (s)",
+    "startup_s": "start-up (s)",
+    "work_s": "wall - start-up (s)",
+    "count": "count",
+    "requests": "requests",
+    "retries": "retries",
+    "per_call_ms": "per call (ms)",
+    "notice_delay_s": "notice delay (s)",
+    "poll_interval_s": "poll interval (s)",
+    "throughput_rps": "throughput (req/s)",
+    "p50_ms": "p50 (ms)",
+    "p99_ms": "p99 (ms)",
+    "peak_rss_mb": "peak RSS (MiB)",
+    "startup_rss_mb": "start-up RSS (MiB)",
+}
+
+
+@dataclass
+class Measurement:
+    """One contender's figures on one row.
+
+    Attributes:
+        contender: Who ran (dbt-runs, a peer, a bare httpx baseline).
+        figures: Named figures (keys from `LABELS`).
+        ratio: This contender's figure divided by the row's reference figure.
+        ok: False when the contender failed to do the work (then `note` says why).
+        note: What to know when reading the figures.
+    """
+
+    contender: str
+    figures: dict[str, Figure] = field(default_factory=dict)
+    ratio: float | None = None
+    ok: bool = True
+    note: str = ""
+
+
+@dataclass
+class Row:
+    """One benchmark row: what ran, the target, and whether dbt-runs met it.
+
+    Attributes:
+        number: The row's number in the issue (1-6).
+        key: Its `--only` name.
+        title: What it measures.
+        ratio_of: What the ratio column divides by what.
+        target: The target, word for word from the issue, or None where the issue sets none.
+        met: Whether the target is met (None: no target, or it could not be judged).
+        verdict: The measured figure the target is judged on.
+        measurements: One per contender.
+        notes: What limits a missed target, fairness notes, skipped contenders.
+        profile: Where the pyinstrument profile of a missed target was saved.
+    """
+
+    number: int
+    key: str
+    title: str
+    ratio_of: str
+    target: str | None
+    met: bool | None = None
+    verdict: str = ""
+    measurements: list[Measurement] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    profile: str | None = None
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def environment(*, smoke: bool, peer_versions: dict[str, str]) -> dict[str, Any]:
+    """Where and when the run happened: the context every ratio needs."""
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(terse=True),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "smoke": smoke,
+        "versions": {
+            "dbt-runs": _version("dbt-runs"),
+            "httpx": _version("httpx"),
+            "uvicorn": _version("uvicorn"),
+            **peer_versions,
+        },
+        "argv": sys.argv[1:],
+    }
+
+
+def _fmt(value: Figure) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if value >= 100:
+            return f"{value:,.0f}"
+        if value >= 10:
+            return f"{value:.1f}"
+        return f"{value:.3g}" if value < 1 else f"{value:.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _met(met: bool | None) -> str:
+    return {True: "yes", False: "**no**", None: "-"}[met]
+
+
+def render_markdown(env: dict[str, Any], rows: list[Row]) -> str:
+    """The results as markdown: a summary of targets, then one table per row."""
+    versions = ", ".join(f"{k} {v}" for k, v in env["versions"].items() if v)
+    out = [
+        f"Run on {env['date']}: Python {env['python']} ({env['implementation']}), "
+        f"{env['cpu_count']} CPUs ({env['usable_cpus']} usable), {env['platform']}. "
+        f"{'**Smoke sizes (not representative).** ' if env['smoke'] else ''}"
+        f"Versions: {versions}.",
+        "",
+        "| # | Row | Target | Measured | Met |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        out.append(
+            f"| {row.number} | {row.title} | {row.target or 'none set'} | {row.verdict or '-'} "
+            f"| {_met(row.met)} |"
+        )
+    for row in rows:
+        out += ["", f"**{row.number}. {row.title}** (ratio: {row.ratio_of})", ""]
+        keys = [k for k in LABELS if any(k in m.figures for m in row.measurements)]
+        out.append("| Contender | " + " | ".join(LABELS[k] for k in keys) + " | ratio | note |")
+        out.append("|---|" + "---|" * (len(keys) + 2))
+        for m in row.measurements:
+            cells = [_fmt(m.figures.get(k)) for k in keys]
+            ratio = f"{m.ratio:.2f}x" if m.ratio is not None else "-"
+            note = m.note if m.ok else f"failed: {m.note}"
+            out.append(f"| {m.contender} | " + " | ".join(cells) + f" | {ratio} | {note} |")
+        if row.notes or row.profile:
+            out.append("")
+            out += [f"- {n}" for n in row.notes]
+            if row.profile:
+                out.append(f"- Profile: `{row.profile}`")
+    return "\n".join(out) + "\n"
+
+
+def write(out_dir: Path, env: dict[str, Any], rows: list[Row]) -> tuple[Path, Path]:
+    """Write `latest.json` and `latest.md` into `out_dir`; return their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out_dir / "latest.json", out_dir / "latest.md"
+    json_path.write_text(
+        json.dumps({"environment": env, "rows": [asdict(r) for r in rows]}, indent=2) + "\n"
+    )
+    md_path.write_text(render_markdown(env, rows))
+    return json_path, md_path

@@ -1,0 +1,133 @@
+"""Row 5: the adapters' cost: REST get-run vs the emulator direct; MCP tools/call vs the client."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from benchmarks import _baselines
+from benchmarks._harness import TOKEN, Context, percentile
+from benchmarks._results import Measurement, Row
+from benchmarks._servers import serve
+
+
+async def _load(
+    call: Callable[[], Awaitable[Any]], n: int, concurrency: int
+) -> tuple[float, list[float]]:
+    """Make `n` calls with `concurrency` callers; return (seconds, per-call latencies)."""
+    latencies: list[float] = []
+    remaining = n
+
+    async def caller() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            start = time.perf_counter()
+            await call()
+            latencies.append(time.perf_counter() - start)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(caller() for _ in range(concurrency)))
+    return time.perf_counter() - start, latencies
+
+
+def _figures(total: float, latencies: list[float]) -> dict[str, Any]:
+    return {
+        "throughput_rps": len(latencies) / total,
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p99_ms": percentile(latencies, 99) * 1000,
+    }
+
+
+async def row_adapters(ctx: Context) -> Row:
+    """Row 5: REST adapter and MCP server, each in its own process, over the emulator."""
+    from dbt_runs import AsyncRunsClient
+    from mcp import Client
+
+    s = ctx.sizes
+    n, c = s.adapter_requests, s.adapter_concurrency
+    row = Row(
+        5,
+        "adapters",
+        f"Adapters: {n:,} get-run calls (REST: {c} concurrent callers; MCP: sequential)",
+        "p50 latency / the direct call's",
+        None,
+    )
+    with serve({"role": "emulator", "runs": 10}) as emulator:
+        account, run_id = emulator.seeded["account_id"], emulator.seeded["run_ids"][0]
+        adapter_cfg = {"token": TOKEN, "upstream": emulator.base_url, "account": account}
+        with (
+            serve({"role": "rest", **adapter_cfg}) as rest,
+            serve({"role": "mcp", **adapter_cfg}) as mcp_server,
+        ):
+            async with httpx.AsyncClient(
+                timeout=30, limits=httpx.Limits(max_connections=c)
+            ) as http:
+                direct_url = f"{_baselines.api(emulator.base_url, account)}/runs/{run_id}/"
+                rest_url = f"{rest.base_url}/v1/accounts/{account}/runs/{run_id}"
+
+                def getter(url: str) -> Callable[[], Awaitable[Any]]:
+                    async def call() -> Any:
+                        response = await http.get(url, headers=_baselines.HEADERS)
+                        response.raise_for_status()
+                        return response.json()
+
+                    return call
+
+                for url in (direct_url, rest_url):  # warm both paths' connections
+                    await _load(getter(url), 2 * c, c)
+                direct = _figures(*await _load(getter(direct_url), n, c))
+                via_rest = _figures(*await _load(getter(rest_url), n, c))
+            row.measurements.append(Measurement("httpx -> emulator (direct)", direct, 1.0))
+            row.measurements.append(
+                Measurement(
+                    "httpx -> REST adapter -> emulator",
+                    via_rest,
+                    via_rest["p50_ms"] / direct["p50_ms"],
+                    note=f"throughput {via_rest['throughput_rps'] / direct['throughput_rps']:.2f}x"
+                    " the direct path's",
+                )
+            )
+
+            async with AsyncRunsClient(
+                token=TOKEN, base_url=emulator.base_url, account_id=account
+            ) as client:
+
+                async def direct_call() -> Any:
+                    return await client.get_run(run_id)
+
+                await _load(direct_call, 10, 1)
+                client_fig = _figures(*await _load(direct_call, n, 1))
+            async with Client(f"{mcp_server.base_url}/mcp") as mcp_client:
+
+                async def tool_call() -> Any:
+                    result = await mcp_client.call_tool("get-run", {"runId": run_id})
+                    if result.is_error:
+                        raise RuntimeError(f"get-run failed: {result.content}")
+                    return result
+
+                await _load(tool_call, 10, 1)
+                mcp_fig = _figures(*await _load(tool_call, n, 1))
+            row.measurements.append(
+                Measurement("dbt-runs client get_run (direct)", client_fig, 1.0)
+            )
+            row.measurements.append(
+                Measurement(
+                    "MCP tools/call get-run (streamable HTTP)",
+                    mcp_fig,
+                    mcp_fig["p50_ms"] / client_fig["p50_ms"],
+                )
+            )
+    row.verdict = (
+        f"REST p50 {row.measurements[1].ratio:.2f}x direct; "
+        f"MCP p50 {row.measurements[3].ratio:.2f}x a direct client call"
+    )
+    row.notes.append(
+        "Three processes share the machine here (caller, adapter, emulator): the adapter path "
+        "pays a second HTTP hop and a second server's CPU, which is what this row measures."
+    )
+    return row

@@ -1,0 +1,159 @@
+"""Row 3: trigger a run of fixed length and wait: how late each waiter notices, at what cost."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+
+import httpx
+
+from benchmarks import _baselines
+from benchmarks._harness import TOKEN, Context
+from benchmarks._results import Measurement, Row
+from benchmarks._servers import ServerProcess, serve
+
+TERMINAL = {10, 20, 30}
+
+
+def _finished_real(server: ServerProcess, run_id: int) -> float:
+    """When the run finished, in real epoch seconds (the emulator's clock may run faster)."""
+    url = f"{_baselines.api(server.base_url, server.seeded['account_id'])}/runs/{run_id}/"
+    data = httpx.get(url, headers=_baselines.HEADERS, timeout=10).json()["data"]
+    finished = _parse(data["finished_at"])
+    start, speed = server.seeded["clock_start"], server.seeded["speed"]
+    return start + (finished - start) / speed
+
+
+def _parse(value: str) -> float:
+    when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.timestamp()
+
+
+async def _dbt_runs(server: ServerProcess, job_id: int, poll: float) -> tuple[int, float]:
+    from dbt_runs import AsyncRunsClient
+
+    async with AsyncRunsClient(
+        token=TOKEN, base_url=server.base_url, account_id=server.seeded["account_id"]
+    ) as client:
+        run = await client.trigger_run(job_id, cause="benchmark")
+        done = await client.wait_for_run(run.id, poll_interval=poll, timeout=300)
+        return done.id, time.time()
+
+
+async def _fixed_poller(server: ServerProcess, job_id: int, poll: float) -> tuple[int, float]:
+    api = _baselines.api(server.base_url, server.seeded["account_id"])
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(
+            f"{api}/jobs/{job_id}/run/", json={"cause": "benchmark"}, headers=_baselines.HEADERS
+        )
+        response.raise_for_status()
+        run_id = response.json()["data"]["id"]
+        while True:
+            await asyncio.sleep(poll)
+            run = await _baselines.get_run(
+                client, server.base_url, server.seeded["account_id"], run_id
+            )
+            if run["status"] in TERMINAL:
+                return run_id, time.time()
+
+
+async def row_wait(ctx: Context) -> Row:
+    """Row 3: dbt-runs `wait_for_run` vs a fixed-interval poller vs each peer's wait."""
+    s = ctx.sizes
+    poll = s.poll_interval_s
+    row = Row(
+        3,
+        "wait",
+        f"Trigger, then wait for a run that takes {s.run_seconds:g} s (poll interval {poll:g} s)",
+        "requests / the fixed-interval poller's",
+        "notices no later than the poll interval, with no more requests than a "
+        "fixed-interval poller",
+    )
+    config = {"role": "emulator", "runs": 1, "run_seconds": s.run_seconds}
+    with serve(config) as server:
+        job_id = server.seeded["job_id"]
+        results: list[Measurement] = []
+        for name, fn in (
+            ("dbt-runs wait_for_run", _dbt_runs),
+            ("fixed-interval poller (httpx)", _fixed_poller),
+        ):
+            server.reset()
+            started = time.perf_counter()
+            try:
+                run_id, known_at = await fn(server, job_id, poll)
+            except Exception as exc:
+                results.append(
+                    Measurement(name, ok=False, note=f"{type(exc).__name__}: {exc}"[:200])
+                )
+                continue
+            wall = time.perf_counter() - started
+            stats = server.stats()
+            results.append(
+                Measurement(
+                    name,
+                    {
+                        "wall_s": wall,
+                        "notice_delay_s": known_at - _finished_real(server, run_id),
+                        "poll_interval_s": poll,
+                        "requests": stats["requests"],
+                    },
+                )
+            )
+        for peer in ctx.peers:
+            ctx.log(f"  wait: {peer.name}")
+            server.reset()
+            dest = ctx.work_dir / f"{peer.name}-wait.json"
+            proc, report, _ = ctx.run_peer(
+                peer, "trigger_wait", server, job_id=job_id, poll=poll, dest=dest
+            )
+            stats = server.stats()
+            run_id = report.get("run_id") or _last_run_id(server)
+            if not proc.ok or run_id is None:
+                results.append(Measurement(peer.name, ok=False, note=proc.stderr_tail[-200:]))
+                continue
+            fixed = peer.name == "dbt-cloud-cli"
+            results.append(
+                Measurement(
+                    peer.name,
+                    {
+                        "wall_s": proc.wall_s,
+                        "notice_delay_s": report["known_at"] - _finished_real(server, run_id),
+                        "poll_interval_s": 5.0 if fixed else poll,
+                        "requests": stats["requests"],
+                    },
+                    note="its poll interval is fixed at 5 s" if fixed else "",
+                )
+            )
+        row.measurements = results
+    by = {m.contender: m for m in results if m.ok}
+    ours, fixed_m = by.get("dbt-runs wait_for_run"), by.get("fixed-interval poller (httpx)")
+    for m in results:
+        if m.ok and fixed_m:
+            m.ratio = float(m.figures["requests"]) / float(fixed_m.figures["requests"])
+    if ours is None or fixed_m is None:
+        row.met, row.verdict = False, "dbt-runs or the fixed-interval poller did not complete"
+        return row
+    delay, reqs = float(ours.figures["notice_delay_s"]), int(ours.figures["requests"])
+    fixed_reqs = int(fixed_m.figures["requests"])
+    row.met = delay <= poll and reqs <= fixed_reqs
+    row.verdict = (
+        f"noticed {delay:.2f} s after the finish (poll {poll:g} s); "
+        f"{reqs} requests vs {fixed_reqs} for the fixed-interval poller"
+    )
+    row.notes.append(
+        "Notice delay: when the caller had the finished run, minus the run's `finished_at` "
+        "(converted from the emulator's sped-up clock to real time). Requests include the "
+        "trigger, counted on the wire."
+    )
+    return row
+
+
+def _last_run_id(server: ServerProcess) -> int | None:
+    url = f"{_baselines.api(server.base_url, server.seeded['account_id'])}/runs/"
+    body = httpx.get(
+        url, params={"order_by": "-id", "limit": 1}, headers=_baselines.HEADERS, timeout=10
+    ).json()
+    return body["data"][0]["id"] if body["data"] else None

@@ -1,0 +1,45 @@
+"""What every driver shares: its command line and how it reports back.
+
+Drivers run inside a peer's own virtual environment, so they import nothing from `benchmarks`
+(or from dbt-runs, for the peers' drivers): only the standard library and the peer itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse a driver's command line (the same flags for every driver)."""
+    p = argparse.ArgumentParser()
+    p.add_argument("op", choices=["noop", "list", "get", "trigger_wait", "artifact"])
+    p.add_argument("--base-url", required=True, help="http://127.0.0.1:PORT (no /api/v2)")
+    p.add_argument("--token", required=True)
+    p.add_argument("--account", type=int, required=True)
+    p.add_argument("--run-id", type=int)
+    p.add_argument("--job-id", type=int)
+    p.add_argument("--n", type=int, default=1)
+    p.add_argument("--poll", type=float, default=1.0)
+    p.add_argument("--path")
+    p.add_argument("--dest")
+    p.add_argument("--result", required=True, help="JSON file the driver writes its report to")
+    return p.parse_args(argv)
+
+
+def report(path: str, **fields: Any) -> None:
+    """Write the driver's report; `known_at` is when the driver had its answer (epoch seconds)."""
+    fields.setdefault("known_at", time.time())
+    with open(path, "w") as f:
+        json.dump(fields, f)
+
+
+def per_call_summary(samples: list[float]) -> dict[str, float]:
+    """Mean and median of per-call seconds."""
+    ordered = sorted(samples)
+    return {
+        "per_call_mean_s": sum(ordered) / len(ordered),
+        "per_call_median_s": ordered[len(ordered) // 2],
+    }
