@@ -1,0 +1,205 @@
+"""Serve the MCP server: Streamable HTTP (an ASGI app) and stdio.
+
+HTTP answers at `/mcp` (and at `/`, where the Naftiko runtime's clients post) and is
+stateless: every POST is served on its own, so a client may skip `initialize` and the
+`Mcp-Session-Id` dance entirely, as a bare `curl` does:
+
+    curl -s localhost:9090 -H 'Content-Type: application/json' -d '{"jsonrpc": "2.0",
+      "id": 1, "method": "tools/call", "params": {"name": "get-run", "arguments": {"runId": 1}}}'
+
+Which response format a POST gets depends on what it accepts. A client that names
+`text/event-stream` in `Accept` (every MCP SDK does) gets a stream, which carries progress
+notifications before the result (`wait-for-run` sends one at every check); any other client
+(`*/*`, `application/json`, or no `Accept` at all) gets one plain JSON response.
+
+The app starts the SDK's session manager for each request itself rather than in an ASGI
+lifespan, so it works the same run by uvicorn, mounted inside another Starlette app (which
+does not forward lifespan events to mounted apps) or driven by `httpx.ASGITransport`.
+Stateless serving makes this free: no state outlives a request.
+
+The inbound guard (bearer token, Host/Origin allow-list, body limit) is the one the REST
+adapter uses, `dbt_runs.expose._security.SecurityMiddleware`, so both servers refuse the
+same requests the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+
+from dbt_runs.expose._security import LOOPBACK_HOSTS, SecurityMiddleware
+from dbt_runs.expose.mcp._server import create_server
+
+if TYPE_CHECKING:
+    from mcp.server.lowlevel.server import Server
+    from mcp.server.mcpserver import MCPServer
+
+    from dbt_runs import AsyncRunsClient
+    from dbt_runs.expose._security import ASGIApp, Receive, Scope, Send
+
+__all__ = ["ANY_HOST", "MCP_PATHS", "McpHttpApp", "create_app", "run_stdio"]
+
+MCP_PATHS: tuple[str, ...] = ("/mcp", "/mcp/", "/")
+"""The paths that accept MCP messages; anything else is a 404."""
+
+ANY_HOST = "*"
+"""Pass in `allowed_hosts` to turn the Host/Origin check off (a non-loopback bind that is
+reached by names the server cannot know; the bearer token then does the guarding)."""
+
+_EVENT_STREAM = b"text/event-stream"
+
+# The SDK's own Host/Origin check is off: SecurityMiddleware applies ours before a request
+# reaches the SDK, with the same rules as the REST adapter. The SDK still insists on a JSON
+# Content-Type for POSTs, which blocks the simple cross-site form posts a browser may send.
+_SDK_SECURITY = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+
+
+def _lowlevel(server: MCPServer[Any]) -> Server[Any]:
+    # MCPServer exposes its low-level server only through the session manager it builds for
+    # its own Starlette app; that manager is the documented way to reach it.
+    server.streamable_http_app(stateless_http=True, transport_security=_SDK_SECURITY)
+    return server.session_manager.app
+
+
+class McpHttpApp:
+    """The ASGI app serving one MCP server over stateless Streamable HTTP.
+
+    Use [`create_app`][dbt_runs.expose.mcp.create_app] rather than this class directly.
+
+    Args:
+        server: The MCP server to serve.
+    """
+
+    def __init__(self, server: MCPServer[Any]) -> None:
+        self.server = server
+        self._lowlevel = _lowlevel(server)
+
+    def __repr__(self) -> str:
+        return f"McpHttpApp(server={self.server.name!r})"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI connection: lifespan events, or one HTTP request."""
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path = scope.get("path", "/")
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :] or "/"
+        if path not in MCP_PATHS:
+            await _not_found(send)
+            return
+        headers: list[tuple[bytes, bytes]] = list(scope.get("headers", []))
+        accept = b",".join(value for key, value in headers if key == b"accept").lower()
+        streaming = _EVENT_STREAM in accept
+        if not streaming:
+            # A client that did not ask for a stream gets plain JSON, whatever its Accept
+            # said (curl sends */*, some clients send nothing): the SDK's JSON mode
+            # requires the header to name JSON, so say so for the client.
+            headers = [(key, value) for key, value in headers if key != b"accept"]
+            headers.append((b"accept", b"application/json"))
+        if not any(key == b"content-type" for key, _ in headers):
+            # No Content-Type at all is not a browser form post (browsers always label
+            # theirs), so the body is read as the JSON-RPC it must be.
+            headers.append((b"content-type", b"application/json"))
+        manager = StreamableHTTPSessionManager(
+            app=self._lowlevel,
+            json_response=not streaming,
+            stateless=True,
+            security_settings=_SDK_SECURITY,
+        )
+        async with manager.run():
+            await manager.handle_request({**scope, "headers": headers}, receive, send)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    # Nothing to start: each request brings up what it needs. Answering the protocol keeps
+    # uvicorn from logging that the app does not support lifespan.
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _not_found(send: Send) -> None:
+    body = b'{"error":"Not found: the MCP endpoint is /mcp (or /)."}'
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 404,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode("ascii")),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _host_allow_list(allowed_hosts: Iterable[str] | None) -> tuple[str, ...] | None:
+    if allowed_hosts is None:
+        return LOOPBACK_HOSTS
+    names = tuple(allowed_hosts)
+    if ANY_HOST in names:
+        return None
+    return tuple(dict.fromkeys((*LOOPBACK_HOSTS, *names)))
+
+
+def create_app(
+    client: AsyncRunsClient,
+    *,
+    read_only: bool = False,
+    server_token: str | None = None,
+    allowed_hosts: Iterable[str] | None = None,
+) -> ASGIApp:
+    """Build the ASGI app serving the MCP tools over Streamable HTTP at `/mcp` (and `/`).
+
+    Args:
+        client: The shared client every tool calls (not closed by the app).
+        read_only: Hide every tool that changes something in dbt Cloud.
+        server_token: When set, every request must send `Authorization: Bearer <token>`.
+            This guards the MCP server; it is never the dbt token.
+        allowed_hosts: Host names accepted in `Host` and `Origin` besides the loopback
+            names (`127.0.0.1`, `localhost`, `::1`), which are always accepted: pass the
+            name the server is reached by when it binds another address. `None` accepts
+            the loopback names only; `["*"]` turns the check off.
+
+    Returns:
+        An ASGI app; run it with uvicorn or mount it in another ASGI app.
+
+    Example:
+        ```python
+        import uvicorn
+
+        app = create_app(client, server_token=os.environ.get("DBT_RUNS_SERVER_TOKEN"))
+        uvicorn.run(app, host="127.0.0.1", port=9090)
+        ```
+    """
+    app = McpHttpApp(create_server(client, read_only=read_only))
+    return SecurityMiddleware(
+        app,
+        server_token=server_token,
+        exempt_paths=(),
+        allowed_hosts=_host_allow_list(allowed_hosts),
+    )
+
+
+async def run_stdio(client: AsyncRunsClient, *, read_only: bool = False) -> None:
+    """Serve the MCP tools over stdio (newline-delimited JSON-RPC) until stdin closes.
+
+    This is how desktop clients (Claude Desktop, Cursor, VS Code) launch a local server.
+    Nothing but MCP messages may go to stdout while it runs; logs go to stderr.
+
+    Args:
+        client: The shared client every tool calls (not closed here).
+        read_only: Hide every tool that changes something in dbt Cloud.
+    """
+    await create_server(client, read_only=read_only).run_stdio_async()
