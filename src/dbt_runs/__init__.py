@@ -1,5 +1,85 @@
-"""dbt-runs: a typed async Python SDK for dbt Cloud job runs."""
+"""dbt-runs: a typed async Python SDK for dbt Cloud job runs.
 
+Example:
+    >>> from dbt_runs import AsyncRunsClient
+    >>> async with AsyncRunsClient(account_id=1) as client:   # token from DBT_API_KEY
+    ...     run = await client.trigger_run(42, cause="Nightly refresh")
+    ...     run = await client.wait_for_run(run.id)
+"""
+
+from dbt_runs._client import ArtifactStream, AsyncRunsClient, RawRunsClient
+from dbt_runs._config import DEFAULT_BASE_URL, NOT_GIVEN, NotGiven, Timeout
+from dbt_runs._http import asgi_http_client
+from dbt_runs._response import RawResponse
+from dbt_runs._retry import RetryPolicy
 from dbt_runs._version import __version__
+from dbt_runs.errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    ArtifactNotFoundError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    ConflictError,
+    DbtRunsError,
+    InternalServerError,
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RunCancelledError,
+    RunFailedError,
+    TriggerOutcomeUnknownError,
+    UnprocessableEntityError,
+    WaitError,
+    WaitTimeoutError,
+)
+from dbt_runs.models import Job, Run, RunPage, RunStatus, RunStep, RunTrigger
+from dbt_runs.pagination import RunPaginator
 
-__all__ = ["__version__"]
+# Plain sorted() order (what tests/test_package.py guards), not isort-style.
+__all__ = [  # noqa: RUF022
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "ArtifactNotFoundError",
+    "ArtifactStream",
+    "AsyncRunsClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConflictError",
+    "DEFAULT_BASE_URL",
+    "DbtRunsError",
+    "InternalServerError",
+    "InvalidArgumentError",
+    "Job",
+    "NOT_GIVEN",
+    "NotFoundError",
+    "NotGiven",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RawResponse",
+    "RawRunsClient",
+    "RetryPolicy",
+    "Run",
+    "RunCancelledError",
+    "RunFailedError",
+    "RunPage",
+    "RunPaginator",
+    "RunStatus",
+    "RunStep",
+    "RunTrigger",
+    "Timeout",
+    "TriggerOutcomeUnknownError",
+    "UnprocessableEntityError",
+    "WaitError",
+    "WaitTimeoutError",
+    "__version__",
+    "asgi_http_client",
+]

@@ -1,0 +1,155 @@
+"""The one cattrs converter: every hook that turns dbt's JSON into `dbt_runs.models`.
+
+Two flavours share the same hooks. `converter` is lenient (what the client uses): unknown
+fields are ignored and undocumented status codes parse. `strict_converter` rejects both, so
+the tests notice when dbt's payloads drift from what the models know.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, TypeVar
+
+import cattrs
+from cattrs.gen import make_dict_structure_fn, override
+
+from dbt_runs.models import Job, Run, RunStatus, RunStep, RunTrigger
+
+__all__ = ["converter", "make_converter", "strict_converter", "structure", "validation_message"]
+
+T = TypeVar("T")
+
+# The key under which a model's own JSON object is handed to its generated structure function,
+# so that `raw` is filled in the same pass, without a second copy of the model.
+_RAW_KEY: Final = "\x00raw"
+
+_DURATION = re.compile(
+    r"^\s*(?:(?P<days>-?\d+) days?, )?(?P<sign>-)?(?P<h>\d+):(?P<m>\d{1,2}):(?P<s>\d{1,2})"
+    r"(?:\.(?P<frac>\d{1,6}))?\s*$"
+)
+
+
+def parse_timestamp(value: object, _: object = None) -> datetime:
+    """Parse both timestamp forms dbt sends; a naive value is taken as UTC.
+
+    `2024-05-27 10:42:16.179903+00:00` (runs) and `2024-03-25T13:47:20.129690Z` (jobs).
+    """
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        parsed = datetime.fromisoformat(value)
+    else:
+        raise TypeError(f"expected a timestamp string, got {type(value).__name__}")
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def parse_duration(value: object, _: object = None) -> timedelta:
+    """Parse dbt's `HH:MM:SS` durations (hours may exceed 24: `24:00:36`)."""
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"expected an HH:MM:SS duration string, got {type(value).__name__}")
+    match = _DURATION.match(value)
+    if match is None:
+        raise ValueError(f"expected an HH:MM:SS duration, got {value!r}")
+    frac = match["frac"] or "0"
+    delta = timedelta(
+        hours=int(match["h"]),
+        minutes=int(match["m"]),
+        seconds=int(match["s"]),
+        microseconds=int(frac.ljust(6, "0")),
+    )
+    if match["sign"]:
+        delta = -delta
+    if match["days"]:
+        delta += timedelta(days=int(match["days"]))
+    return delta
+
+
+def _structure_bool(value: object, _: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    # bool("false") is True: never let Python's truthiness decide a flag.
+    raise TypeError(f"expected true or false, got {value!r}")
+
+
+def _structure_int(value: object, _: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise TypeError(f"expected an integer, got {value!r}")
+
+
+def _structure_str(value: object, _: object) -> str:
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"expected a string, got {value!r}")
+
+
+def _structure_mapping(value: object, _: object) -> Mapping[str, Any]:
+    if isinstance(value, Mapping):
+        return value
+    raise TypeError(f"expected an object, got {type(value).__name__}")
+
+
+def _structure_status(strict: bool) -> Callable[[object, object], RunStatus]:
+    def hook(value: object, _: object) -> RunStatus:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"expected a status code, got {value!r}")
+        status = RunStatus(value)
+        if strict and not status.is_known:
+            raise ValueError(f"undocumented status code {value}")
+        return status
+
+    return hook
+
+
+def make_converter(*, strict: bool = False) -> cattrs.Converter:
+    """Build a converter; `strict=True` also rejects unknown fields and status codes."""
+    conv = cattrs.Converter(forbid_extra_keys=strict, detailed_validation=True)
+    conv.register_structure_hook(datetime, parse_timestamp)
+    conv.register_structure_hook(timedelta, parse_duration)
+    conv.register_structure_hook(bool, _structure_bool)
+    conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook(RunStatus, _structure_status(strict))
+    conv.register_structure_hook_func(
+        lambda t: t is Mapping[str, Any] or t == Mapping[str, Any], _structure_mapping
+    )
+    # Registered innermost first, so each class's generated function finds its children's hooks.
+    for cls in (RunTrigger, RunStep, Job, Run):
+        _register_model(conv, cls)
+    return conv
+
+
+def _register_model(conv: cattrs.Converter, cls: type[Any]) -> None:
+    generated = make_dict_structure_fn(
+        cls, conv, _cattrs_forbid_extra_keys=conv.forbid_extra_keys, raw=override(rename=_RAW_KEY)
+    )
+
+    def hook(value: Any, _: object) -> Any:
+        if not isinstance(value, dict):
+            raise TypeError(f"expected a {cls.__name__} object, got {type(value).__name__}")
+        return generated({**value, _RAW_KEY: value}, cls)
+
+    conv.register_structure_hook(cls, hook)
+
+
+converter: Final = make_converter()
+strict_converter: Final = make_converter(strict=True)
+
+
+def structure(value: Any, cls: type[T], *, strict: bool = False) -> T:
+    """Structure `value` into `cls` (lenient unless `strict`); raises cattrs' errors."""
+    return (strict_converter if strict else converter).structure(value, cls)
+
+
+def validation_message(exc: BaseException, what: str) -> str:
+    """A short, path-tagged description of why a payload did not parse."""
+    if isinstance(exc, cattrs.BaseValidationError):
+        problems = cattrs.transform_error(exc, path=what)
+        shown = "; ".join(problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        return f"dbt Cloud sent a {what} this client cannot read: {shown}{more}"
+    return f"dbt Cloud sent a {what} this client cannot read: {exc}"

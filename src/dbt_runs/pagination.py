@@ -1,0 +1,176 @@
+"""`RunPaginator`: what `list_runs(...)` returns.
+
+`await` it for the first page, `async for` over it for every run, or walk `.pages()`.
+Once the first page gives dbt's `total_count`, later pages are fetched concurrently, at most
+`window` requests at a time, and still yielded in order; memory holds at most `window` pages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
+from typing import Any
+
+from dbt_runs.models import Run, RunPage
+
+__all__ = ["RunPaginator"]
+
+FetchPage = Callable[[int, int], Awaitable[RunPage]]
+
+
+class RunPaginator:
+    """The runs matching a `list_runs` filter, fetched lazily, page by page.
+
+    Example:
+        >>> pager = client.list_runs(job_definition_id=1, status="error")
+        >>> first = await pager                  # one request: RunPage
+        >>> first.total_count, first.next_offset
+        (230, 100)
+        >>> async for run in pager:              # every run, in order
+        ...     print(run.id, run.status)
+        >>> async for page in pager.pages():     # page by page
+        ...     print(len(page), page.next_offset)
+
+    Runs listed while new runs are being created can shift between pages; a run seen twice
+    is yielded once. The first page is fetched once per paginator and reused.
+
+    Args:
+        fetch: Fetches the page at `(offset, limit)`.
+        offset: Where the listing starts.
+        limit: Runs per request (dbt allows at most 100).
+        max_items: Stop after this many runs (None: all of them).
+        window: How many page requests may be in flight at once (1: one at a time).
+    """
+
+    def __init__(
+        self,
+        fetch: FetchPage,
+        *,
+        offset: int,
+        limit: int,
+        max_items: int | None,
+        window: int,
+    ) -> None:
+        self._fetch = fetch
+        self._offset = offset
+        self._limit = limit
+        self._max_items = max_items
+        self._window = window
+        self._first: RunPage | None = None
+
+    @property
+    def max_items(self) -> int | None:
+        """The most runs iteration will yield (None: no bound)."""
+        return self._max_items
+
+    @property
+    def window(self) -> int:
+        """How many page requests may be in flight at once."""
+        return self._window
+
+    def __await__(self) -> Generator[Any, None, RunPage]:
+        return self.first_page().__await__()
+
+    async def first_page(self) -> RunPage:
+        """The first page (fetched on first use, then reused)."""
+        if self._first is None:
+            self._first = await self._fetch(self._offset, self._limit)
+        return self._first
+
+    def __aiter__(self) -> AsyncIterator[Run]:
+        return self._runs()
+
+    async def to_list(self) -> list[Run]:
+        """Every run (up to `max_items`) in a list: convenient, but holds them all in memory."""
+        return [run async for run in self]
+
+    async def _runs(self) -> AsyncIterator[Run]:
+        seen: set[int] = set()
+        pages = self.pages()
+        try:
+            async for page in pages:
+                for run in page.items:
+                    if run.id in seen:
+                        continue
+                    seen.add(run.id)
+                    yield run
+        finally:
+            await pages.aclose()
+
+    async def pages(self) -> AsyncGenerator[RunPage, None]:
+        """Every page in order; the last one is cut to respect `max_items`."""
+        budget = self._max_items
+        if budget == 0:
+            return
+        first = await self.first_page()
+        yield self._cut(first, budget)
+        step = len(first.items)
+        if budget is not None:
+            budget -= step
+            if budget <= 0:
+                return
+        if first.next_offset is None or step == 0:
+            return
+        end = first.total_count if first.total_count is not None else first.next_offset + step
+        if budget is not None:
+            end = min(end, first.next_offset + budget)
+        offsets = iter(range(first.next_offset, end, step))
+        pending: collections.deque[asyncio.Future[RunPage]] = collections.deque()
+
+        def top_up() -> None:
+            while len(pending) < self._window:
+                offset = next(offsets, None)
+                if offset is None:
+                    return
+                pending.append(asyncio.ensure_future(self._fetch(offset, step)))
+
+        last = first
+        try:
+            top_up()
+            while pending:
+                last = await pending.popleft()
+                # Start the next request before handing this page over, so the window stays
+                # full while the caller works through it.
+                top_up()
+                yield self._cut(last, budget)
+                if budget is not None:
+                    budget -= len(last.items)
+                    if budget <= 0:
+                        return
+                if not last.items:
+                    return
+            # Runs created while listing can grow the total past the planned pages.
+            while last.next_offset is not None and last.items:
+                last = await self._fetch(last.next_offset, step)
+                yield self._cut(last, budget)
+                if budget is not None:
+                    budget -= len(last.items)
+                    if budget <= 0:
+                        return
+        finally:
+            for future in pending:
+                future.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    @staticmethod
+    def _cut(page: RunPage, budget: int | None) -> RunPage:
+        if budget is None or len(page.items) <= budget:
+            return page
+        return RunPage(
+            items=page.items[:budget],
+            total_count=page.total_count,
+            count=page.count,
+            offset=page.offset,
+            limit=page.limit,
+            order_by=page.order_by,
+            filters=page.filters,
+            raw=page.raw,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"RunPaginator(offset={self._offset}, limit={self._limit}, "
+            f"max_items={self._max_items}, window={self._window})"
+        )

@@ -1,0 +1,169 @@
+"""A scripted dbt Cloud for unit tests: an httpx.MockTransport handler, a fake clock, builders.
+
+Tests may import httpx; the package itself may not (only dbt_runs/_http.py does).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from dbt_runs import AsyncRunsClient
+
+TOKEN = "dbtc_secret-token-never-shown"
+BASE = "https://dbt.test/api/v2"
+EPOCH = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class FakeClock:
+    """A monotonic clock, a wall clock and a sleep that only advance when slept on."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def wall(self) -> datetime:
+        return EPOCH + timedelta(seconds=self.now)
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def run_json(run_id: int = 1, status: int = 1, **overrides: Any) -> dict[str, Any]:
+    """A run object shaped like dbt's (a trimmed real payload)."""
+    humanized = {
+        1: "Queued",
+        2: "Starting",
+        3: "Running",
+        10: "Success",
+        20: "Error",
+        30: "Cancelled",
+    }.get(status, "Unknown")
+    data: dict[str, Any] = {
+        "id": run_id,
+        "trigger_id": run_id + 1000,
+        "account_id": 1,
+        "environment_id": 3,
+        "project_id": 2,
+        "job_definition_id": 1,
+        "job_id": 1,
+        "status": status,
+        "dbt_version": "versionless",
+        "git_branch": None,
+        "git_sha": None,
+        "status_message": None,
+        "artifacts_saved": status == 10,
+        "blocked_by": [],
+        "created_at": "2026-01-01 12:00:00.000000+00:00",
+        "updated_at": "2026-01-01 12:00:00.000000+00:00",
+        "started_at": None,
+        "finished_at": None,
+        "trigger": None,
+        "job": None,
+        "environment": None,
+        "run_steps": [],
+        "status_humanized": humanized,
+        "in_progress": status in (1, 2, 3),
+        "is_complete": status in (10, 20, 30),
+        "is_success": status == 10,
+        "is_error": status == 20,
+        "is_cancelled": status == 30,
+        "duration": "00:00:05",
+        "queued_duration": "00:00:01",
+        "run_duration": "00:00:04",
+        "href": f"https://dbt.test/deploy/1/projects/2/runs/{run_id}/",
+    }
+    data.update(overrides)
+    return data
+
+
+def envelope(data: Any, code: int = 200, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "status": {
+            "code": code,
+            "is_success": code < 400,
+            "user_message": "Success!",
+            "developer_message": "",
+        },
+        "data": data,
+    }
+    if extra:
+        body["extra"] = extra
+    return body
+
+
+def page_json(runs: list[dict[str, Any]], *, total: int, offset: int, limit: int) -> dict[str, Any]:
+    return envelope(
+        runs,
+        filters={"limit": limit, "offset": offset, "state": "all", "account_id": 1},
+        order_by="id",
+        pagination={"count": len(runs), "total_count": total},
+    )
+
+
+def error_json(code: int, message: str, data: Any = None) -> dict[str, Any]:
+    return {
+        "status": {
+            "code": code,
+            "is_success": False,
+            "user_message": message,
+            "developer_message": None,
+        },
+        "data": data,
+    }
+
+
+def respond(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> httpx.Response:
+    if isinstance(body, bytes):
+        return httpx.Response(status, content=body, headers=headers)
+    return httpx.Response(
+        status,
+        content=json.dumps(body).encode(),
+        headers={"content-type": "application/json", **(headers or {})},
+    )
+
+
+class Script:
+    """Answers requests from a queue of responses (or callables), recording every request."""
+
+    def __init__(self, *responses: httpx.Response | Exception | Handler) -> None:
+        self.queue = list(responses)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if not self.queue:
+            raise AssertionError(f"unexpected request {request.method} {request.url}")
+        item = self.queue.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        if callable(item):
+            return item(request)
+        return item
+
+    def extend(self, items: Iterable[httpx.Response | Exception | Handler]) -> None:
+        self.queue.extend(items)
+
+
+def make_client(handler: Handler, clock: FakeClock | None = None, **kwargs: Any) -> AsyncRunsClient:
+    clock = clock or FakeClock()
+    kwargs.setdefault("token", TOKEN)
+    kwargs.setdefault("base_url", BASE)
+    kwargs.setdefault("account_id", 1)
+    return AsyncRunsClient(
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        clock=clock,
+        sleep=clock.sleep,
+        wall_clock=clock.wall,
+        **kwargs,
+    )
