@@ -42,13 +42,13 @@ from dbt_runs.expose.mcp._server import (
     WRITE_TOOLS,
     create_server,
 )
-from dbt_runs.expose.mcp._transport import ANY_HOST, MCP_PATHS, create_app, run_stdio
+from dbt_runs.expose.mcp._transport import LOOPBACK_ONLY, MCP_PATHS, create_app, run_stdio
 
 __all__ = [
-    "ANY_HOST",
     "ARTIFACT_INLINE_LIMIT",
     "ARTIFACT_MAX_BYTES",
     "DEFAULT_CAUSE",
+    "LOOPBACK_ONLY",
     "MCP_PATHS",
     "SEED_TOOLS",
     "WRITE_TOOLS",

@@ -411,8 +411,11 @@ WAIT_OUTPUT: dict[str, Any] = {
             "properties": {
                 "outcome": {
                     "type": "string",
-                    "enum": ["success", "error", "cancelled", "timeout"],
-                    "description": "'timeout': the run is still going; call again to wait more.",
+                    "enum": ["success", "error", "cancelled", "timeout", "finished"],
+                    "description": (
+                        "'timeout': the run is still going, call again to wait more; "
+                        "'finished': a status code dbt has not documented."
+                    ),
                 },
                 "finished": {"type": "boolean"},
                 "polls": {"type": "integer"},

@@ -35,10 +35,7 @@ from dbt_runs.errors import (
     APIStatusError,
     ArtifactNotFoundError,
     DbtRunsError,
-    RunCancelledError,
-    RunFailedError,
     TriggerOutcomeUnknownError,
-    WaitError,
     WaitTimeoutError,
 )
 from dbt_runs.expose.mcp import _artifacts
@@ -81,6 +78,7 @@ from dbt_runs.expose.mcp._schemas import (
     WaitTimeoutArg,
     clean_input_schema,
 )
+from dbt_runs.models import RunStatus
 
 if TYPE_CHECKING:
     from dbt_runs import AsyncRunsClient
@@ -227,13 +225,14 @@ def _failure(exc: DbtRunsError) -> CallToolResult:
     return _error(str(exc))
 
 
-def _account_hint(exc: DbtRunsError) -> CallToolResult:
-    result = _failure(exc)
-    if "account" in str(exc).lower():
-        first = result.content[0]
-        assert isinstance(first, TextContent)
-        first.text += " Pass accountId, or start the server with DBT_CLOUD_ACCOUNT_ID set."
-    return result
+def _no_account(client: AsyncRunsClient, account_id: int | None) -> CallToolResult | None:
+    """The tool error for a call without `accountId` on a server without a default account."""
+    if account_id is None and client.account_id is None:
+        return _error(
+            "accountId is required: this server has no default dbt Cloud account "
+            "(start it with DBT_CLOUD_ACCOUNT_ID set to make accountId optional)"
+        )
+    return None
 
 
 def _compact_run(run: Any) -> Any:
@@ -393,28 +392,30 @@ def _trigger_job_run(client: AsyncRunsClient) -> ToolFn:
         ANOTHER run (not idempotent): to follow the run, use wait-for-run or get-run with
         data.id. Optional overrides apply to this run only.
         """
-        overrides = {
-            "git_branch": git_branch,
-            "git_sha": git_sha,
-            "schema_override": schema_override,
-            "dbt_version_override": dbt_version_override,
-            "threads_override": threads_override,
-            "target_name_override": target_name_override,
-            "generate_docs_override": generate_docs_override,
-            "timeout_seconds_override": timeout_seconds_override,
-            "steps_override": steps_override,
-            "github_pull_request_id": github_pull_request_id,
-            "gitlab_merge_request_id": gitlab_merge_request_id,
-            "azure_pull_request_id": azure_pull_request_id,
-            "non_native_pull_request_id": non_native_pull_request_id,
-        }
-        given = {key: value for key, value in overrides.items() if value is not None}
+        if (refused := _no_account(client, accountId)) is not None:
+            return refused
         try:
+            # The client omits every override left as None (dbt rejects empty ones).
             raw = await client.with_raw_response.trigger_run(
-                jobId, account_id=accountId, cause=cause or DEFAULT_CAUSE, **given
+                jobId,
+                account_id=accountId,
+                cause=cause or DEFAULT_CAUSE,
+                git_branch=git_branch,
+                git_sha=git_sha,
+                schema_override=schema_override,
+                dbt_version_override=dbt_version_override,
+                threads_override=threads_override,
+                target_name_override=target_name_override,
+                generate_docs_override=generate_docs_override,
+                timeout_seconds_override=timeout_seconds_override,
+                steps_override=steps_override,
+                github_pull_request_id=github_pull_request_id,
+                gitlab_merge_request_id=gitlab_merge_request_id,
+                azure_pull_request_id=azure_pull_request_id,
+                non_native_pull_request_id=non_native_pull_request_id,
             )
         except DbtRunsError as exc:
-            return _account_hint(exc)
+            return _failure(exc)
         return _ok(raw.json(), _raw_text(raw.content))
 
     return trigger_job_run
@@ -448,20 +449,22 @@ def _list_runs(client: AsyncRunsClient) -> ToolFn:
         runs, extra.pagination: {count, total_count}}; page with offset while
         offset + count < total_count.
         """
-        filters = {
-            "job_definition_id": job_definition_id,
-            "status": status,
-            "environment_id": environment_id,
-            "project_id": project_id,
-            "include_related": include_related,
-        }
-        given = {key: value for key, value in filters.items() if value is not None}
+        if (refused := _no_account(client, accountId)) is not None:
+            return refused
         try:
             raw = await client.with_raw_response.list_runs(
-                account_id=accountId, limit=limit, offset=offset, order_by=order_by, **given
+                account_id=accountId,
+                limit=limit,
+                offset=offset,
+                order_by=order_by,
+                job_definition_id=job_definition_id,
+                status=status,
+                environment_id=environment_id,
+                project_id=project_id,
+                include_related=include_related,
             )
         except DbtRunsError as exc:
-            return _account_hint(exc)
+            return _failure(exc)
         if view == "full":
             return _ok(raw.json(), _raw_text(raw.content))
         return _ok(_compact_list(raw.json()))
@@ -489,12 +492,14 @@ def _get_run(client: AsyncRunsClient) -> ToolFn:
         data.status_message often says why a run ended. To see which step failed and its
         logs, pass include_related=['run_steps'].
         """
+        if (refused := _no_account(client, accountId)) is not None:
+            return refused
         try:
             raw = await client.with_raw_response.get_run(
                 runId, account_id=accountId, include_related=include_related
             )
         except DbtRunsError as exc:
-            return _account_hint(exc)
+            return _failure(exc)
         return _ok(raw.json(), _raw_text(raw.content))
 
     return get_run
@@ -519,10 +524,12 @@ def _list_run_artifacts(client: AsyncRunsClient) -> ToolFn:
         compiled/... SQL. dbt lists the LAST step's artifacts; data is null when the run saved
         none. Read one with get-run-artifact.
         """
+        if (refused := _no_account(client, accountId)) is not None:
+            return refused
         try:
             raw = await client.with_raw_response.list_run_artifacts(runId, account_id=accountId)
         except DbtRunsError as exc:
-            return _account_hint(exc)
+            return _failure(exc)
         return _ok(raw.json(), _raw_text(raw.content))
 
     return list_run_artifacts
@@ -552,6 +559,8 @@ def _get_run_artifact(client: AsyncRunsClient) -> ToolFn:
         (e.g. ['unique_id', 'status', 'message']). For run_results.json of a job with
         several steps, pass step: without it dbt returns the last step's artifact.
         """
+        if (refused := _no_account(client, accountId)) is not None:
+            return refused
         return await _read_artifact(
             client,
             run_id=runId,
@@ -588,6 +597,8 @@ def _wait_for_run(client: AsyncRunsClient) -> ToolFn:
         call again to keep waiting). A failed run is a normal answer; then get-run with
         include_related=['run_steps'] shows which step failed.
         """
+        if (refused := _no_account(client, accountId)) is not None:
+            return refused
         return await _wait(
             client,
             ctx,
@@ -618,16 +629,25 @@ def _cancel_run(client: AsyncRunsClient) -> ToolFn:
         Safe to repeat: cancelling a finished run changes nothing (dbt returns it as is).
         Returns dbt's body {status, data: the run}.
         """
+        if (refused := _no_account(client, accountId)) is not None:
+            return refused
         try:
             raw = await client.with_raw_response.cancel_run(runId, account_id=accountId)
         except DbtRunsError as exc:
-            return _account_hint(exc)
+            return _failure(exc)
         return _ok(raw.json(), _raw_text(raw.content))
 
     return cancel_run
 
 
 # --- extension internals ---------------------------------------------------------------------
+
+
+_OUTCOMES: Final = {
+    RunStatus.SUCCESS: "success",
+    RunStatus.ERROR: "error",
+    RunStatus.CANCELLED: "cancelled",
+}
 
 
 async def _wait(
@@ -645,14 +665,13 @@ async def _wait(
     async def on_poll(run: Run) -> None:
         nonlocal polls
         polls += 1
-        status = getattr(run, "status_humanized", None) or str(getattr(run, "status", "?"))
+        status = run.status_humanized or (run.status.humanized if run.status else "unknown")
+        # One notification per poll: the client sees the run move (and a client that resets
+        # its request timeout on progress keeps waiting).
         await ctx.report_progress(
-            polls,
-            None,
-            f"run {run_id}: {status} (check {polls}, {time.monotonic() - started:.0f}s waited)",
+            polls, None, f"run {run_id}: {status} (check {polls}, {_elapsed(started)} s)"
         )
 
-    outcome = "success"
     message = ""
     try:
         run: Run | None = await client.wait_for_run(
@@ -660,31 +679,33 @@ async def _wait(
             account_id=account_id,
             timeout=timeout_seconds,
             poll_interval=poll_interval,
+            raise_on_failure=False,
             on_poll=on_poll,
         )
-    except WaitError as exc:
-        run = exc.run
-        message = exc.message
-        if isinstance(exc, RunFailedError):
-            outcome = "error"
-        elif isinstance(exc, RunCancelledError):
-            outcome = "cancelled"
-        elif isinstance(exc, WaitTimeoutError):
-            outcome = "timeout"
+    except WaitTimeoutError as exc:
+        run, message = exc.run, exc.message
         if run is None:
             return _error(f"Waiting for run {run_id} failed: {message}")
     except DbtRunsError as exc:
-        return _account_hint(exc)
+        return _failure(exc)
     assert run is not None
-    wait = {
+    if message:
+        outcome = "timeout"
+    else:
+        outcome = _OUTCOMES.get(run.status, "finished") if run.status is not None else "finished"
+    wait: dict[str, Any] = {
         "outcome": outcome,
         "finished": outcome != "timeout",
         "polls": polls,
-        "waited_seconds": round(time.monotonic() - started, 3),
+        "waited_seconds": _elapsed(started),
     }
     if message:
-        wait["message"] = message
+        wait["message"] = message + "; call wait-for-run again to keep waiting"
     return _ok({"data": dict(run.raw), "wait": wait})
+
+
+def _elapsed(since: float) -> float:
+    return round(time.monotonic() - since, 3)
 
 
 async def _read_artifact(
@@ -722,7 +743,7 @@ async def _read_artifact(
             exc.body,
         )
     except DbtRunsError as exc:
-        return _account_hint(exc)
+        return _failure(exc)
 
     data = b"".join(chunks)
     base.update(content_type=content_type, size_bytes=len(data), pointer=pointer, fields=fields)

@@ -24,8 +24,10 @@ same requests the same way.
 
 from __future__ import annotations
 
+import enum
+import json
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
@@ -40,14 +42,21 @@ if TYPE_CHECKING:
     from dbt_runs import AsyncRunsClient
     from dbt_runs.expose._security import ASGIApp, Receive, Scope, Send
 
-__all__ = ["ANY_HOST", "MCP_PATHS", "McpHttpApp", "create_app", "run_stdio"]
+__all__ = ["LOOPBACK_ONLY", "MCP_PATHS", "McpHttpApp", "create_app", "run_stdio"]
 
 MCP_PATHS: tuple[str, ...] = ("/mcp", "/mcp/", "/")
 """The paths that accept MCP messages; anything else is a 404."""
 
-ANY_HOST = "*"
-"""Pass in `allowed_hosts` to turn the Host/Origin check off (a non-loopback bind that is
-reached by names the server cannot know; the bearer token then does the guarding)."""
+
+class _LoopbackOnly(enum.Enum):
+    LOOPBACK_ONLY = enum.auto()
+
+    def __repr__(self) -> str:
+        return "LOOPBACK_ONLY"
+
+
+LOOPBACK_ONLY: Final = _LoopbackOnly.LOOPBACK_ONLY
+"""`create_app`'s default `allowed_hosts`: accept only the loopback names in Host/Origin."""
 
 _EVENT_STREAM = b"text/event-stream"
 
@@ -92,7 +101,14 @@ class McpHttpApp:
         if root and path.startswith(root):
             path = path[len(root) :] or "/"
         if path not in MCP_PATHS:
-            await _not_found(send)
+            await _refuse(send, 404, "Not found: the MCP endpoint is /mcp (or /).")
+            return
+        if scope.get("method") != "POST":
+            # Stateless: no session to resume with GET or end with DELETE. The spec lets a
+            # server without a standalone stream answer 405.
+            await _refuse(
+                send, 405, "Method not allowed: send JSON-RPC messages with POST.", b"POST"
+            )
             return
         headers: list[tuple[bytes, bytes]] = list(scope.get("headers", []))
         accept = b",".join(value for key, value in headers if key == b"accept").lower()
@@ -129,28 +145,26 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             return
 
 
-async def _not_found(send: Send) -> None:
-    body = b'{"error":"Not found: the MCP endpoint is /mcp (or /)."}'
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 404,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode("ascii")),
-            ],
-        }
-    )
+async def _refuse(send: Send, status: int, message: str, allow: bytes | None = None) -> None:
+    body = json.dumps({"error": message}).encode("utf-8")
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode("ascii")),
+    ]
+    if allow is not None:
+        headers.append((b"allow", allow))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
-def _host_allow_list(allowed_hosts: Iterable[str] | None) -> tuple[str, ...] | None:
+def _host_allow_list(
+    allowed_hosts: Iterable[str] | _LoopbackOnly | None,
+) -> tuple[str, ...] | None:
     if allowed_hosts is None:
-        return LOOPBACK_HOSTS
-    names = tuple(allowed_hosts)
-    if ANY_HOST in names:
         return None
-    return tuple(dict.fromkeys((*LOOPBACK_HOSTS, *names)))
+    if isinstance(allowed_hosts, _LoopbackOnly):
+        return LOOPBACK_HOSTS
+    return tuple(dict.fromkeys((*LOOPBACK_HOSTS, *allowed_hosts)))
 
 
 def create_app(
@@ -158,7 +172,7 @@ def create_app(
     *,
     read_only: bool = False,
     server_token: str | None = None,
-    allowed_hosts: Iterable[str] | None = None,
+    allowed_hosts: Iterable[str] | _LoopbackOnly | None = LOOPBACK_ONLY,
 ) -> ASGIApp:
     """Build the ASGI app serving the MCP tools over Streamable HTTP at `/mcp` (and `/`).
 
@@ -167,10 +181,11 @@ def create_app(
         read_only: Hide every tool that changes something in dbt Cloud.
         server_token: When set, every request must send `Authorization: Bearer <token>`.
             This guards the MCP server; it is never the dbt token.
-        allowed_hosts: Host names accepted in `Host` and `Origin` besides the loopback
-            names (`127.0.0.1`, `localhost`, `::1`), which are always accepted: pass the
-            name the server is reached by when it binds another address. `None` accepts
-            the loopback names only; `["*"]` turns the check off.
+        allowed_hosts: Host names accepted in `Host` and `Origin` (DNS-rebinding and
+            cross-site protection). By default only the loopback names (`127.0.0.1`,
+            `localhost`, `::1`); names given are accepted besides those. `None` turns the
+            check off, as `dbt-runs serve` does for a non-loopback bind, where the server
+            cannot know the names it is reached by and the bearer token guards it.
 
     Returns:
         An ASGI app; run it with uvicorn or mount it in another ASGI app.
