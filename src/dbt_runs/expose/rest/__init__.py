@@ -1,0 +1,34 @@
+"""The REST adapter: the seed's `/v1` runs surface in front of dbt Cloud.
+
+`create_app(client)` returns a Starlette app serving:
+
+| method | path under `/v1/accounts/{accountid}` | calls |
+|---|---|---|
+| POST | `/jobs/{jobid}/run` | `trigger_run` |
+| GET | `/runs` | `list_runs` (one page, `Link` to the next) |
+| GET | `/runs/{runid}` | `get_run` |
+| GET | `/runs/{runid}/artifacts` | `list_run_artifacts` |
+| GET | `/runs/{runid}/artifacts/{path}` | extension: `stream_run_artifact` |
+| POST | `/runs/{runid}/cancel` | extension: `cancel_run` |
+
+plus `GET /openapi.json` (the OpenAPI 3.1 document) and `GET /healthz` (liveness).
+
+Bodies and statuses are dbt's own, byte for byte; the adapter validates inputs first and
+answers its own errors (400, 404, 405, 413, 415, 502, 504) in dbt's envelope shape.
+`dbt-runs serve` runs it on port 8080. See docs/rest.md.
+"""
+
+from __future__ import annotations
+
+try:
+    import starlette  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised by the core-only install
+    raise ImportError(
+        'dbt_runs.expose.rest needs the server extra: pip install "dbt-runs[server]"'
+    ) from exc
+
+from dbt_runs.expose.rest._app import create_app
+from dbt_runs.expose.rest._params import DEFAULT_CAUSE
+from dbt_runs.expose.rest._routes import OPERATIONS, Operation
+
+__all__ = ["DEFAULT_CAUSE", "OPERATIONS", "Operation", "create_app"]

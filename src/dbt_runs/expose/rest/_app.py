@@ -1,0 +1,533 @@
+"""The Starlette app of the REST adapter: routing, pass-through and error envelopes."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from dbt_runs.errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    ConfigurationError,
+    DbtRunsError,
+    InvalidArgumentError,
+    TriggerOutcomeUnknownError,
+)
+from dbt_runs.expose._security import (
+    DEFAULT_MAX_BODY_BYTES,
+    SecurityMiddleware,
+    error_envelope,
+)
+from dbt_runs.expose.rest._openapi import build_document
+from dbt_runs.expose.rest._params import (
+    ParameterError,
+    describe,
+    parse_id,
+    parse_query,
+    parse_trigger_body,
+)
+from dbt_runs.expose.rest._routes import (
+    UNAUTHENTICATED_PATHS,
+    Operation,
+    served_operations,
+)
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from dbt_runs import AsyncRunsClient, RawResponse
+
+logger = logging.getLogger("dbt_runs.expose.rest")
+
+_JSON = "application/json"
+# Upstream headers worth passing on: how to read the body, and when to come back.
+_PASSED_HEADERS = ("content-type", "retry-after")
+_MAX_ARTIFACT_PATH = 1024
+_ACCEPTED_BODY_TYPES = frozenset({"", _JSON, "application/x-www-form-urlencoded"})
+
+
+def create_app(
+    client: AsyncRunsClient | None = None,
+    *,
+    read_only: bool = False,
+    server_token: str | None = None,
+    allowed_hosts: Sequence[str] | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> Starlette:
+    """Build the REST adapter: the seed's `/v1` runs surface in front of an `AsyncRunsClient`.
+
+    Mount it in your own ASGI app or serve it with any ASGI server. Responses carry dbt's
+    body bytes and status unchanged; the adapter validates inputs first and answers its own
+    errors in dbt's envelope shape.
+
+    Args:
+        client: The client to send requests with. `None` builds one from the environment
+            (`DBT_API_KEY`, `DBT_CLOUD_BASE_URL` or `DBT_CLOUD_HOST`, `DBT_CLOUD_ACCOUNT_ID`),
+            which the app then opens and closes in its lifespan. A client you pass stays
+            yours: the app never closes it.
+        read_only: Serve no route that changes a run (trigger, cancel): they answer 404 and
+            leave the OpenAPI document.
+        server_token: Require `Authorization: Bearer <server_token>` on every route but
+            `/healthz`. This is not the dbt token, which never leaves the client.
+        allowed_hosts: Accept only these names in `Host`/`Origin` (the CLI passes the
+            loopback names when it binds a loopback address); `None` accepts any.
+        max_body_bytes: Refuse request bodies above this size with 413.
+
+    Returns:
+        The Starlette app.
+
+    Raises:
+        ConfigurationError: `client` is `None` and the environment does not configure one.
+
+    Example:
+        ```python
+        from dbt_runs import AsyncRunsClient
+        from dbt_runs.expose.rest import create_app
+
+        client = AsyncRunsClient()  # from DBT_API_KEY and friends
+        app = create_app(client, read_only=True)
+        ```
+    """
+    owned = client is None
+    if client is None:
+        from dbt_runs import AsyncRunsClient
+
+        client = AsyncRunsClient()
+    operations = served_operations(read_only=read_only)
+    handlers = _Handlers(client)
+    document = json.dumps(
+        build_document(operations, secured=server_token is not None), separators=(",", ":")
+    ).encode("utf-8")
+
+    async def openapi(request: Request, inputs: _Inputs) -> Response:
+        return Response(document, media_type=_JSON)
+
+    async def healthz(request: Request, inputs: _Inputs) -> Response:
+        return Response(b'{"status":"ok"}', media_type=_JSON)
+
+    endpoints: dict[str, _Handler] = {
+        "triggerjobrun": handlers.trigger_job_run,
+        "listruns": handlers.list_runs,
+        "getrun": handlers.get_run,
+        "listrunartifacts": handlers.list_run_artifacts,
+        "getrunartifact": handlers.get_run_artifact,
+        "cancelrun": handlers.cancel_run,
+        "healthz": healthz,
+        "openapi": openapi,
+    }
+    routes = [
+        Route(
+            op.route_path,
+            _endpoint(op, endpoints[op.operation_id]),
+            methods=[op.method],
+            name=op.operation_id,
+        )
+        for op in operations
+    ]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if owned:
+            async with client:
+                yield
+        else:
+            yield
+
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(_LastResort),
+            Middleware(
+                SecurityMiddleware,
+                server_token=server_token,
+                exempt_paths=UNAUTHENTICATED_PATHS,
+                allowed_hosts=allowed_hosts,
+                max_body_bytes=max_body_bytes,
+            ),
+        ],
+        exception_handlers={
+            HTTPException: _http_exception,
+            ParameterError: _parameter_error,
+        },
+        lifespan=lifespan,
+    )
+    # Trailing-slash redirects would answer 307 to dbt-style URLs: refuse them plainly instead.
+    app.router.redirect_slashes = False
+    app.state.operations = operations
+    return app
+
+
+# ---------------------------------------------------------------- the operations
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """A request's validated inputs: path ids and parsed query parameters."""
+
+    ids: dict[str, int]
+    query: dict[str, Any]
+
+
+_Handler = Callable[[Request, _Inputs], Awaitable[Response]]
+
+
+def _endpoint(op: Operation, handler: _Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Validate the path ids and the query of `op` (naming every problem), then call it."""
+
+    async def endpoint(request: Request) -> Response:
+        errors: dict[str, str] = {}
+        ids: dict[str, int] = {}
+        for name in op.path_params:
+            if name == "path":
+                continue
+            try:
+                ids[name] = parse_id(name, request.path_params[name])
+            except ParameterError as exc:
+                errors.update(exc.errors)
+        try:
+            query = parse_query(op.query, request.query_params.multi_items())
+        except ParameterError as exc:
+            errors.update(exc.errors)
+        if errors:
+            raise ParameterError(errors)
+        return await handler(request, _Inputs(ids, query))
+
+    endpoint.__name__ = op.operation_id
+    return endpoint
+
+
+class _Handlers:
+    """One method per operation: call the client and pass dbt's answer on."""
+
+    def __init__(self, client: AsyncRunsClient) -> None:
+        self._client = client
+
+    async def trigger_job_run(self, request: Request, inputs: _Inputs) -> Response:
+        body = await request.body()
+        if body.strip():
+            _require_json(request)
+        fields = parse_trigger_body(body)
+        return await _passthrough(
+            self._client.with_raw_response.trigger_run(
+                inputs.ids["jobid"], account_id=inputs.ids["accountid"], **fields
+            )
+        )
+
+    async def list_runs(self, request: Request, inputs: _Inputs) -> Response:
+        filters = _list_filters(inputs.query)
+        raw, response = await _call(
+            self._client.with_raw_response.list_runs(account_id=inputs.ids["accountid"], **filters)
+        )
+        if raw is not None:
+            link = _next_link(request, raw.json(), filters.get("offset", 0))
+            if link is not None:
+                response.headers["Link"] = link
+        return response
+
+    async def get_run(self, request: Request, inputs: _Inputs) -> Response:
+        return await _passthrough(
+            self._client.with_raw_response.get_run(
+                inputs.ids["runid"], account_id=inputs.ids["accountid"], **inputs.query
+            )
+        )
+
+    async def list_run_artifacts(self, request: Request, inputs: _Inputs) -> Response:
+        return await _passthrough(
+            self._client.with_raw_response.list_run_artifacts(
+                inputs.ids["runid"], account_id=inputs.ids["accountid"]
+            )
+        )
+
+    async def get_run_artifact(self, request: Request, inputs: _Inputs) -> Response:
+        path = _artifact_path(request.path_params["path"])
+        stack = AsyncExitStack()
+        try:
+            stream = await stack.enter_async_context(
+                self._client.stream_run_artifact(
+                    inputs.ids["runid"],
+                    path,
+                    account_id=inputs.ids["accountid"],
+                    step=inputs.query.get("step"),
+                )
+            )
+        except DbtRunsError as exc:
+            await stack.aclose()
+            return _error_response(exc)
+        except BaseException:
+            await stack.aclose()
+            raise
+        headers = {}
+        if stream.content_length is not None:
+            headers["content-length"] = str(stream.content_length)
+        return _StreamedArtifact(
+            stream,
+            stack,
+            media_type=stream.content_type or "application/octet-stream",
+            headers=headers,
+        )
+
+    async def cancel_run(self, request: Request, inputs: _Inputs) -> Response:
+        return await _passthrough(
+            self._client.with_raw_response.cancel_run(
+                inputs.ids["runid"], account_id=inputs.ids["accountid"]
+            )
+        )
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def _require_json(request: Request) -> None:
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    # curl's `-d` labels a body x-www-form-urlencoded; it is still parsed as JSON, so that the
+    # obvious `curl -d '{"cause": "..."}'` works. Anything else labelled non-JSON is refused.
+    if media_type in _ACCEPTED_BODY_TYPES or media_type.endswith("+json"):
+        return
+    raise HTTPException(
+        415,
+        f"The body must be JSON: send 'Content-Type: application/json' (got {media_type!r}).",
+    )
+
+
+def _artifact_path(raw: str) -> str:
+    problem = None
+    segments = raw.split("/")
+    if not raw or len(raw) > _MAX_ARTIFACT_PATH:
+        problem = f"must be 1 to {_MAX_ARTIFACT_PATH} characters"
+    elif any(seg in {"", ".", ".."} for seg in segments):
+        problem = "must be a relative path without empty, '.' or '..' segments"
+    elif any(ord(ch) < 0x20 or ch in "\\\x7f" for ch in raw):
+        problem = "must not contain control characters or backslashes"
+    if problem is not None:
+        raise ParameterError({"path": problem})
+    return raw
+
+
+# ---------------------------------------------------------------- outputs
+
+
+async def _passthrough(call: Awaitable[RawResponse[Any]]) -> Response:
+    """Await a raw-mode client call and answer with dbt's status and bytes, or map its error."""
+    _, response = await _call(call)
+    return response
+
+
+async def _call(call: Awaitable[RawResponse[Any]]) -> tuple[RawResponse[Any] | None, Response]:
+    """Await a raw-mode call; the raw response (None on error) and the answer to send."""
+    try:
+        raw = await call
+    except DbtRunsError as exc:
+        return None, _error_response(exc)
+    try:
+        body = raw.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        # A gateway can answer 200 with an HTML page: never hand that on as dbt's answer.
+        return None, envelope_response(
+            502,
+            f"dbt Cloud answered {raw.status_code} with a body that is not a JSON object.",
+            f"content-type: {raw.content_type or 'none'}, {len(raw.content)} bytes",
+        )
+    headers = _passed(raw.headers)
+    if raw.reconciled:
+        # The trigger's response was lost and the client found the run it had started.
+        headers["x-dbt-runs-reconciled"] = "true"
+    return raw, Response(raw.content, status_code=raw.status_code, headers=headers)
+
+
+def _passed(headers: Mapping[str, str]) -> dict[str, str]:
+    passed = {name: headers[name] for name in _PASSED_HEADERS if name in headers}
+    passed.setdefault("content-type", _JSON)
+    return passed
+
+
+def envelope_response(
+    status_code: int,
+    user_message: str,
+    developer_message: str = "",
+    *,
+    data: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """An error in dbt's envelope shape."""
+    body = json.loads(error_envelope(status_code, user_message, developer_message))
+    body["data"] = dict(data) if data is not None else None
+    return Response(
+        json.dumps(body, separators=(",", ":")).encode("utf-8"),
+        status_code=status_code,
+        media_type=_JSON,
+        headers=dict(headers or {}),
+    )
+
+
+def _error_response(exc: DbtRunsError) -> Response:
+    """Map a client exception onto the adapter's answer."""
+    if isinstance(exc, APIStatusError):
+        if exc.body is not None:
+            # dbt's own JSON error: its status and bytes, unchanged.
+            return Response(exc.content, status_code=exc.status_code, headers=_passed(exc.headers))
+        return envelope_response(
+            502,
+            f"dbt Cloud answered {exc.status_code} with a body that is not JSON.",
+            exc.message,
+        )
+    if isinstance(exc, TriggerOutcomeUnknownError):
+        return envelope_response(
+            502,
+            "dbt Cloud did not confirm the trigger; a run may or may not have started. "
+            "Check the job's recent runs before triggering again.",
+            exc.message,
+        )
+    if isinstance(exc, APITimeoutError):
+        return envelope_response(504, "dbt Cloud did not answer in time.", exc.message)
+    if isinstance(exc, APIConnectionError):
+        return envelope_response(502, "dbt Cloud could not be reached.", exc.message)
+    if isinstance(exc, APIResponseValidationError):
+        return envelope_response(
+            502, "dbt Cloud answered with a body that is not what its API documents.", exc.message
+        )
+    if isinstance(exc, InvalidArgumentError):
+        return envelope_response(400, str(exc))
+    if isinstance(exc, ConfigurationError):
+        return envelope_response(503, "The adapter's dbt Cloud client is not configured.", str(exc))
+    return envelope_response(502, "The request to dbt Cloud failed.", str(exc))
+
+
+def _list_filters(query: Mapping[str, Any]) -> dict[str, Any]:
+    """Map the REST query onto `list_runs` arguments (dbt's names onto the client's)."""
+    filters = dict(query)
+    errors = {}
+    for single, many, argument in (
+        ("status", "status__in", "status"),
+        ("project_id", "project_id__in", "project_id"),
+    ):
+        if single in filters and many in filters:
+            errors[many] = f"cannot be combined with '{single}'"
+        elif many in filters:
+            filters[argument] = filters.pop(many)
+    if errors:
+        raise ParameterError(errors)
+    for name, prefix in (("created_at__range", "created"), ("finished_at__range", "finished")):
+        if name in filters:
+            start, end = filters.pop(name)
+            filters[f"{prefix}_after"], filters[f"{prefix}_before"] = start, end
+    return filters
+
+
+def _next_link(request: Request, body: Mapping[str, Any], offset: int) -> str | None:
+    extra = body.get("extra")
+    pagination = extra.get("pagination") if isinstance(extra, Mapping) else None
+    if not isinstance(pagination, Mapping):
+        return None
+    count, total = pagination.get("count"), pagination.get("total_count")
+    if not isinstance(count, int) or not isinstance(total, int) or count <= 0:
+        return None
+    if offset + count >= total:
+        return None
+    url = request.url.include_query_params(offset=offset + count)
+    return f'<{url}>; rel="next"'
+
+
+class _StreamedArtifact(Response):
+    """Streams an artifact from dbt to the caller chunk by chunk, then closes the upstream."""
+
+    def __init__(
+        self,
+        stream: Any,
+        stack: AsyncExitStack,
+        *,
+        media_type: str,
+        headers: Mapping[str, str],
+    ) -> None:
+        self._stream = stream
+        self._stack = stack
+        self.status_code = 200
+        self.media_type = media_type
+        self.background = None
+        self.init_headers(headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async with self._stack:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            if scope.get("method") != "HEAD":
+                async for chunk in self._stream:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+# ---------------------------------------------------------------- error handlers
+
+
+async def _parameter_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ParameterError)
+    return envelope_response(
+        400,
+        describe(exc.errors),
+        "The request was invalid. Please double check the provided data and try again.",
+        data=exc.errors,
+    )
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    path = request.url.path
+    message = exc.detail
+    if exc.status_code == 404:
+        message = f"No route for {request.method} {path}."
+        if path.endswith("/") and path != "/":
+            message += " The adapter's paths have no trailing slash."
+        message += " See /openapi.json for the served routes."
+    elif exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        message = f"Method {request.method} is not allowed on {path} (allowed: {allowed})."
+    return envelope_response(exc.status_code, message, headers=exc.headers)
+
+
+class _LastResort:
+    """Answers a bare 500 envelope for any exception our code failed to handle.
+
+    It logs the exception (dbt-runs' exceptions never carry the token) and never re-raises,
+    so no traceback reaches a caller. A response that already started cannot be replaced:
+    the exception then propagates so the server aborts the connection instead of sending a
+    truncated body as if it were whole.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            logger.exception(
+                "unhandled error answering %s %s", scope.get("method"), scope.get("path")
+            )
+            if started:
+                raise
+            response = envelope_response(500, "Internal error in the dbt-runs REST adapter.")
+            await response(scope, receive, send)
