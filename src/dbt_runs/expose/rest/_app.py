@@ -166,7 +166,7 @@ def create_app(
     )
     # Trailing-slash redirects would answer 307 to dbt-style URLs: refuse them plainly instead.
     app.router.redirect_slashes = False
-    app.state.operations = operations
+    app.state.client = client
     return app
 
 
