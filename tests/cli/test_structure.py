@@ -1,0 +1,135 @@
+"""The command tree itself: help, examples, usage errors, lazy imports (no dbt Cloud needed)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from dbt_runs.cli import _build
+from dbt_runs.cli._output import ExitCode
+
+LEAVES = [
+    ["runs", "trigger"],
+    ["runs", "list"],
+    ["runs", "get"],
+    ["runs", "wait"],
+    ["runs", "cancel"],
+    ["runs", "retry"],
+    ["artifacts", "list"],
+    ["artifacts", "download"],
+]
+WAITING = [["runs", "trigger"], ["runs", "wait"], ["runs", "retry"]]
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> click.testing.Result:
+    return CliRunner().invoke(_build(), list(args), env=env, catch_exceptions=False)
+
+
+def test_the_top_level_lists_runs_and_artifacts() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0
+    assert "runs" in result.output
+    assert "artifacts" in result.output
+
+
+@pytest.mark.parametrize("group", ["runs", "artifacts"])
+def test_groups_list_their_commands(group: str) -> None:
+    result = invoke(group, "--help")
+    assert result.exit_code == 0
+    for leaf in LEAVES:
+        if leaf[0] == group:
+            assert f"  {leaf[1]} " in result.output, leaf
+
+
+@pytest.mark.parametrize("leaf", LEAVES, ids=" ".join)
+def test_every_command_has_help_with_an_example_and_the_connection_flags(
+    leaf: list[str],
+) -> None:
+    result = invoke(*leaf, "--help")
+    assert result.exit_code == 0
+    assert "Examples:" in result.output
+    assert f"dbt-runs {' '.join(leaf)}" in result.output
+    for flag in ("--base-url", "--host", "--account-id", "--debug"):
+        assert flag in result.output
+    # The token is taken from the environment only, never from a flag.
+    assert "--token" not in result.output
+
+
+@pytest.mark.parametrize("leaf", WAITING, ids=" ".join)
+def test_waiting_commands_document_every_exit_code(leaf: list[str]) -> None:
+    result = invoke(*leaf, "--help")
+    for code in ExitCode:
+        assert f"  {code.value} " in result.output, code
+    for flag in ("--timeout", "--poll", "--cancel-on-timeout", "--json"):
+        assert flag in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["runs", "trigger"],  # missing JOB_ID
+        ["runs", "trigger", "abc"],
+        ["runs", "trigger", "0"],
+        ["runs", "trigger", "1", "--timeout", "-5"],
+        ["runs", "get", "-3"],
+        ["runs", "list", "--status", "bogus"],
+        ["runs", "list", "--limit", "0"],
+        ["runs", "list", "--json", "--jsonl"],
+        ["runs", "nope"],
+        ["artifacts", "download", "1"],
+        ["artifacts", "download", "1", "run_results.json", "--step", "0"],
+    ],
+)
+def test_usage_errors_exit_2_before_anything_is_sent(args: list[str]) -> None:
+    # No DBT_API_KEY and an unroutable base URL: reaching the network would fail differently.
+    env = {"DBT_API_KEY": "", "DBT_CLOUD_BASE_URL": "http://192.0.2.1:9"}
+    result = CliRunner().invoke(_build(), args, env=env)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "Traceback" not in result.output
+
+
+def test_download_to_a_directory_name_is_a_usage_error() -> None:
+    result = CliRunner().invoke(_build(), ["artifacts", "download", "1", "compiled/"])
+    assert result.exit_code == ExitCode.USAGE
+    assert "-o FILE" in result.output
+
+
+def test_the_runs_commands_import_no_server_library() -> None:
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from dbt_runs.cli import _build\n"
+        "cli = _build()\n"
+        "for args in (['runs', '--help'], ['runs', 'trigger', '--help'],"
+        " ['artifacts', 'download', '--help']):\n"
+        "    assert CliRunner().invoke(cli, args).exit_code == 0, args\n"
+        "print(','.join(sorted(m for m in ('starlette', 'uvicorn', 'mcp') if m in sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.strip() == ""
+
+
+def test_the_console_script_without_click_prints_an_install_hint(tmp_path: object) -> None:
+    # A meta-path blocker stands in for an environment without the `cli` extra.
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'click' or name.startswith('click.'):\n"
+        "            raise ImportError('no click')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from dbt_runs.cli import main\n"
+        "main(['runs', 'list'])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert out.returncode == 2
+    assert "pip install 'dbt-runs[cli]'" in out.stderr
+    assert "Traceback" not in out.stderr
