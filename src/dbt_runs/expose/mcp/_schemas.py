@@ -65,14 +65,25 @@ CauseArg = Annotated[
         ),
     ),
 ]
-NonEmptyText = Annotated[str | None, Field(min_length=1)]
 GitBranchArg = Annotated[
     str | None, Field(min_length=1, description="Run the job on this git branch instead.")
 ]
 GitShaArg = Annotated[
     str | None, Field(min_length=1, description="Run the job at this git commit SHA.")
 ]
-PullRequestArg = Annotated[int | None, Field(ge=1)]
+
+
+def _pull_request(what: str) -> Any:
+    return Annotated[
+        int | None,
+        Field(ge=1, description=f"The {what} this CI run builds (its number)."),
+    ]
+
+
+GithubPullRequestArg = _pull_request("GitHub pull request")
+GitlabMergeRequestArg = _pull_request("GitLab merge request")
+AzurePullRequestArg = _pull_request("Azure DevOps pull request")
+NonNativePullRequestArg = _pull_request("pull request (other git providers)")
 SchemaOverrideArg = Annotated[
     str | None,
     Field(min_length=1, description="Build into this schema instead of the job's target schema."),
@@ -146,7 +157,7 @@ ViewArg = Annotated[
         description=(
             "'compact' (default) keeps the run fields needed to pick a run (id, job, "
             "status, times, git branch, link); 'full' returns each run exactly as dbt "
-            "sends it (about 6 times larger)."
+            "sends it (about 3 times larger)."
         ),
     ),
 ]
