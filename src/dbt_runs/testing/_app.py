@@ -1,0 +1,875 @@
+"""The emulator's ASGI application: dbt Cloud's v2 routes, auth, errors and faults.
+
+Routing is a small regex table rather than Starlette's router because dbt's edges have to be
+reproduced exactly: both slash forms of every route (no redirect), a 404 envelope for unknown
+paths, 401 and 403 before 405 (Django REST Framework authenticates before it looks up the
+handler), and DRF's own `{"detail": "Method \\"GET\\" not allowed."}` for a wrong method.
+Starlette supplies the request parsing and the response classes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import socket
+import struct
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Message, Receive, Scope, Send
+
+from dbt_runs.testing import _artifacts, _wire
+from dbt_runs.testing._faults import FaultKind, gateway_html
+from dbt_runs.testing._query import Query, QueryError, parse_include_related
+from dbt_runs.testing._state import (
+    CANCELLED,
+    ERROR,
+    MAX_STEPS,
+    STEP_ID_FACTOR,
+    SUCCESS,
+    Run,
+    command_kind,
+)
+
+if TYPE_CHECKING:
+    from dbt_runs.testing._emulator import Emulator
+
+__all__ = ["EmulatorApp"]
+
+Handler = Callable[[Request, dict[str, str]], Awaitable[Response]]
+
+_A: Final = r"^/api/v2/accounts/(?P<account_id>\d+)"
+_SERVER_ERROR: Final = (
+    b'{"detail":"There was a server error. Please contact support at support@getdbt.com."}'
+)
+_RUN_FILTERS_INT: Final = (
+    "job_definition_id",
+    "environment_id",
+    "project_id",
+    "status",
+    "deferring_run_id",
+    "id__gt",
+    "pk",
+)
+_RUN_FILTERS_LIST: Final = ("project_id__in", "status__in", "pk__in")
+_ORDER_FIELDS: Final = ("id", "created_at", "finished_at")
+
+
+class _RejectError(Exception):
+    """Stop handling and answer with this response."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response with dbt's compact separators."""
+    content = json.dumps(body, separators=(",", ":")).encode()
+    return Response(content, status, headers=headers, media_type="application/json")
+
+
+def error(code: int, data: Any = None, *, user_message: str | None = None) -> Response:
+    """dbt's error envelope."""
+    return json_response(_wire.error_envelope(code, data, user_message=user_message), code)
+
+
+def bad_request(errors: dict[str, Any]) -> Response:
+    """400 naming each field."""
+    return error(400, errors)
+
+
+def not_found() -> Response:
+    """The 404 envelope."""
+    return error(404)
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    pattern: re.Pattern[str]
+    methods: dict[str, str]  # method -> handler attribute name
+
+
+def _route(path: str, **methods: str) -> _Route:
+    return _Route(re.compile(path), methods)
+
+
+_ROUTES: Final = (
+    _route(r"^/api/v2/accounts/?$", GET="list_accounts"),
+    _route(_A + r"/?$", GET="get_account"),
+    _route(_A + r"/runs/?$", GET="list_runs"),
+    _route(_A + r"/runs/(?P<run_id>\d+)/?$", GET="get_run"),
+    _route(_A + r"/runs/(?P<run_id>\d+)/artifacts/?$", GET="list_artifacts"),
+    _route(_A + r"/runs/(?P<run_id>\d+)/artifacts/(?P<path>.+)$", GET="get_artifact"),
+    _route(_A + r"/runs/(?P<run_id>\d+)/cancel/?$", POST="cancel_run"),
+    _route(_A + r"/runs/(?P<run_id>\d+)/retry/?$", GET="failure_details", POST="retry_run"),
+    _route(_A + r"/jobs/?$", GET="list_jobs"),
+    _route(_A + r"/jobs/(?P<job_id>\d+)/?$", GET="get_job"),
+    _route(_A + r"/jobs/(?P<job_id>\d+)/run/?$", POST="trigger_run"),
+    _route(_A + r"/jobs/(?P<job_id>\d+)/rerun/?$", POST="rerun_job"),
+    _route(_A + r"/jobs/(?P<job_id>\d+)/artifacts/(?P<path>.+)$", GET="get_job_artifact"),
+    _route(_A + r"/steps/(?P<step_id>\d+)/?$", GET="get_step"),
+    _route(_A + r"/environments/?$", GET="list_environments"),
+    _route(_A + r"/environments/(?P<environment_id>\d+)/?$", GET="get_environment"),
+)
+
+
+class EmulatorApp:
+    """The ASGI callable behind `Emulator.app`."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self._emu = emulator
+
+    # -- ASGI ------------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":  # pragma: no cover - websockets are not dbt's
+            return
+        emu = self._emu
+        faults = emu.faults
+        method = scope["method"]
+        path = scope["path"]
+        latency = faults.latency()
+        if latency:
+            await emu.clock.sleep(latency)
+        wait = faults.rate_limited(emu.clock.now())
+        if wait is not None:
+            response = json_response(
+                _wire.error_envelope(429), 429, headers={"Retry-After": str(max(1, round(wait)))}
+            )
+            emu._record(method, path, 429)
+            await response(scope, receive, send)
+            return
+        before, after = faults.before(method, path)
+        if before is not None:
+            emu._record(method, path, before)
+            await self._fail(before, scope, receive, send)
+            return
+        request = Request(scope, receive)
+        route_name = ""
+        try:
+            response, route_name = await self._dispatch(request)
+        except _RejectError as reject:
+            response = reject.response
+        is_trigger = method == "POST" and route_name in {"trigger_run", "rerun_job", "retry_run"}
+        after = after or faults.after(method, path, trigger=is_trigger)
+        if after is not None and (is_trigger or after in ("truncate", "malformed")):
+            emu._record(method, path, after)
+            if after in ("truncate", "malformed"):
+                await self._cut(after, response, scope, receive, send)
+            else:
+                await self._fail(after, scope, receive, send)
+            return
+        emu._record(method, path, response.status_code)
+        if faults.slow_body_seconds > 0:
+            await self._slow(response, scope, receive, send)
+            return
+        if method == "HEAD":
+            await _head(response, scope, receive, send)
+            return
+        await response(scope, receive, send)
+
+    async def _dispatch(self, request: Request) -> tuple[Response, str]:
+        path = request.url.path
+        for route in _ROUTES:
+            match = route.pattern.match(path)
+            if match is None:
+                continue
+            params = match.groupdict()
+            self._authenticate(request, params)
+            method = "GET" if request.method == "HEAD" else request.method
+            name = route.methods.get(method)
+            if name is None:
+                allowed = ", ".join([*route.methods, "OPTIONS"])
+                body = {"detail": f'Method "{request.method}" not allowed.'}
+                return json_response(body, 405, headers={"Allow": allowed}), ""
+            handler: Handler = getattr(self, name)
+            return await handler(request, params), name
+        return not_found(), ""
+
+    def _authenticate(self, request: Request, params: dict[str, str]) -> None:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() not in {"token", "bearer"} or not token or not self._emu._accepts(token):
+            raise _RejectError(error(401))
+        account = params.get("account_id")
+        if account is not None and int(account) != self._emu.account_id:
+            raise _RejectError(error(403))
+
+    # -- faults ----------------------------------------------------------------------------
+    async def _fail(self, kind: FaultKind, scope: Scope, receive: Receive, send: Send) -> None:
+        if kind == "reset":
+            await _reset(receive)
+            return
+        if kind == "hang":
+            with anyio.move_on_after(self._emu.faults.hang_seconds):
+                await _wait_disconnect(receive)
+            await _reset(receive)
+            return
+        assert isinstance(kind, int)
+        response: Response
+        if kind in (502, 503, 504):
+            response = Response(gateway_html(kind), kind, media_type="text/html")
+        elif kind == 500:
+            response = Response(_SERVER_ERROR, 500, media_type="application/json")
+        elif kind == 429:
+            limit = self._emu.faults.rate_limit
+            wait = limit.cooldown_seconds if limit is not None else 300
+            response = json_response(
+                _wire.error_envelope(429), 429, headers={"Retry-After": str(round(wait))}
+            )
+        else:
+            response = error(kind)
+        await response(scope, receive, send)
+
+    async def _cut(
+        self, kind: FaultKind, response: Response, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        body = await _body_of(response)
+        cut = body[: max(1, len(body) // 2)]
+        if kind == "malformed":
+            await Response(cut, 200, media_type="application/json")(scope, receive, send)
+            return
+        headers = [(k, v) for k, v in response.raw_headers if k.lower() != b"content-length"] + [
+            (b"content-length", str(len(body)).encode())
+        ]
+        await send(
+            {"type": "http.response.start", "status": response.status_code, "headers": headers}
+        )
+        await send({"type": "http.response.body", "body": cut, "more_body": True})
+        await _reset(receive)
+
+    async def _slow(self, response: Response, scope: Scope, receive: Receive, send: Send) -> None:
+        body = await _body_of(response)
+        pieces = max(1, min(20, len(body) // 256))
+        size = -(-len(body) // pieces) if body else 0
+        pause = self._emu.faults.slow_body_seconds / pieces
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status_code,
+                "headers": response.raw_headers,
+            }
+        )
+        for i in range(pieces):
+            await self._emu.clock.sleep(pause)
+            chunk = body[i * size : (i + 1) * size]
+            await send({"type": "http.response.body", "body": chunk, "more_body": i < pieces - 1})
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _run(self, params: dict[str, str], key: str = "run_id") -> Run:
+        run = self._emu._state.runs_by_id.get(int(params[key]))
+        if run is None:
+            raise _RejectError(not_found())
+        return run
+
+    def _ui_base(self, request: Request) -> str:
+        if self._emu.ui_url:
+            return self._emu.ui_url.rstrip("/")
+        return f"{request.url.scheme}://{request.url.netloc}"
+
+    def _run_body(self, request: Request, run: Run, related: frozenset[str], now: float) -> Any:
+        emu = self._emu
+        return _wire.run_json(
+            emu._state,
+            run,
+            now,
+            related=related,
+            ui_base=self._ui_base(request),
+            step_logs=emu._step_logs,
+        )
+
+    # -- accounts and environments ---------------------------------------------------------
+    async def list_accounts(self, request: Request, params: dict[str, str]) -> Response:
+        body = [self._emu._account_json()]
+        return json_response(
+            _wire.envelope(
+                body,
+                extra=_wire.list_extra({"limit": 100, "offset": 0, "state": "active"}, "id", 1, 1),
+            )
+        )
+
+    async def get_account(self, request: Request, params: dict[str, str]) -> Response:
+        return json_response(_wire.envelope(self._emu._account_json()))
+
+    async def list_environments(self, request: Request, params: dict[str, str]) -> Response:
+        emu = self._emu
+        query = Query(request.query_params)
+        limit, offset = _paging(query)
+        with emu._state.lock:
+            envs = [
+                _wire.environment_json(emu._state, env)
+                for env in sorted(emu._state.environments.values(), key=lambda e: e.id)
+            ]
+        page = envs[offset : offset + limit]
+        extra = _wire.list_extra(
+            _wire.filters_echo(emu.account_id, limit, offset, "active", {}),
+            "id",
+            len(page),
+            len(envs),
+        )
+        return json_response(_wire.envelope(page, extra=extra))
+
+    async def get_environment(self, request: Request, params: dict[str, str]) -> Response:
+        emu = self._emu
+        env = emu._state.environments.get(int(params["environment_id"]))
+        if env is None:
+            return not_found()
+        return json_response(_wire.envelope(_wire.environment_json(emu._state, env)))
+
+    # -- runs ------------------------------------------------------------------------------
+    async def list_runs(self, request: Request, params: dict[str, str]) -> Response:
+        emu = self._emu
+        query = Query(request.query_params)
+        try:
+            limit, offset = _paging(query)
+            order_by = query.string("order_by") or "id"
+            descending = order_by.startswith("-")
+            order_field = order_by[1:] if descending else order_by
+            if order_field not in _ORDER_FIELDS:
+                raise QueryError(
+                    "order_by",
+                    f"'{order_by}' is not a valid ordering. Options are id, created_at and "
+                    "finished_at, with a leading - for descending order.",
+                )
+            related = parse_include_related(query)
+            echo: dict[str, Any] = {}
+            ints: dict[str, int] = {}
+            for name in _RUN_FILTERS_INT:
+                value = query.integer(name)
+                if value is not None:
+                    ints[name] = echo[name] = value
+            lists: dict[str, set[int]] = {}
+            for name in _RUN_FILTERS_LIST:
+                items = query.int_list(name)
+                if items is not None:
+                    echo[name] = items
+                    lists[name] = set(items)
+            bools: dict[str, bool] = {}
+            for name in ("has_docs_generated", "has_sources_generated"):
+                flag = query.boolean(name)
+                if flag is not None:
+                    bools[name] = echo[name] = flag
+            ranges: dict[str, tuple[float, float]] = {}
+            for name in ("created_at__range", "finished_at__range"):
+                bounds = query.date_range(name)
+                if bounds is not None:
+                    ranges[name] = bounds
+                    echo[name] = query.items(name)
+            versions: set[str] | None = None
+            if query.has("dbt_version") or query.has("dbt_version__in"):
+                versions = set(query.str_list("dbt_version__in") or [])
+                single = query.string("dbt_version")
+                if single:
+                    versions.add(single)
+                echo.update(
+                    {k: query.string(k) for k in ("dbt_version",) if query.has(k)}
+                    | (
+                        {"dbt_version__in": query.str_list("dbt_version__in")}
+                        if query.has("dbt_version__in")
+                        else {}
+                    )
+                )
+            state_filter = _state_param(query)
+        except QueryError as exc:
+            return bad_request({exc.field: exc.message})
+        state = emu._state
+        with state.lock:
+            now = emu._now_ticked()
+            if state_filter == "deleted":
+                runs: list[Run] = []
+            else:
+                runs = _filter_runs(state.runs, ints, lists, bools, ranges, versions, now)
+            runs = _order_runs(runs, order_field, descending, now)
+            total = len(runs)
+            page = runs[offset : offset + limit]
+            data = [self._run_body(request, run, related, now) for run in page]
+        extra = _wire.list_extra(
+            _wire.filters_echo(emu.account_id, limit, offset, state_filter, echo),
+            order_by,
+            len(data),
+            total,
+        )
+        return json_response(_wire.envelope(data, extra=extra))
+
+    async def get_run(self, request: Request, params: dict[str, str]) -> Response:
+        emu = self._emu
+        try:
+            related = parse_include_related(Query(request.query_params))
+        except QueryError as exc:
+            return bad_request({exc.field: exc.message})
+        with emu._state.lock:
+            run = self._run(params)
+            now = emu._now_ticked()
+            body = self._run_body(request, run, related, now)
+        return json_response(_wire.envelope(body))
+
+    async def cancel_run(self, request: Request, params: dict[str, str]) -> Response:
+        emu = self._emu
+        with emu._state.lock:
+            run = self._run(params)
+            now = emu._now_ticked()
+            run.cancel(now)
+            emu._state.tick(now)
+            body = self._run_body(request, run, frozenset(), now)
+        return json_response(_wire.envelope(body))
+
+    async def failure_details(self, request: Request, params: dict[str, str]) -> Response:
+        emu = self._emu
+        with emu._state.lock:
+            run = self._run(params)
+            now = emu._now_ticked()
+            if run.status_at(now) != ERROR:
+                return bad_request({"run_id": "This run did not fail (RETRY_NOT_FAILED_RUN)."})
+            steps = run.steps_at(now)
+            failed = steps[-1] if steps else None
+            failed_command = failed.command if failed is not None else None
+            executed = len(steps) - 2
+            skipped = list(run.commands[max(0, executed) :])
+        return json_response(
+            _wire.envelope(
+                {
+                    "failed_step": failed_command or (failed.name if failed else None),
+                    "skipped_steps": skipped,
+                }
+            )
+        )
+
+    async def retry_run(self, request: Request, params: dict[str, str]) -> Response:
+        emu = self._emu
+        with emu._state.lock:
+            run = self._run(params)
+            now = emu._now_ticked()
+            reason = _wire.retry_not_supported_reason(emu._state, run, now)
+            if reason is not None:
+                return bad_request({"run_id": f"This run cannot be retried ({reason})."})
+            new = emu._retry(run, now)
+            body = self._run_body(request, new, frozenset({"trigger", "job"}), now)
+        return json_response(_wire.envelope(body))
+
+    # -- artifacts -------------------------------------------------------------------------
+    async def list_artifacts(self, request: Request, params: dict[str, str]) -> Response:
+        emu = self._emu
+        with emu._state.lock:
+            run = self._run(params)
+            now = emu._now_ticked()
+            paths = (
+                sorted(_artifacts.artifact_index(run, run.steps_at(now), emu._project_name(run)))
+                if run.is_complete(now)
+                else []
+            )
+        # dbt sends `data: null`, not [], when a run saved nothing (dbt-mcp PR #791).
+        return json_response(_wire.envelope(paths or None))
+
+    async def get_artifact(self, request: Request, params: dict[str, str]) -> Response:
+        emu = self._emu
+        query = Query(request.query_params)
+        try:
+            step = query.integer("step")
+        except QueryError as exc:
+            return bad_request({exc.field: exc.message})
+        with emu._state.lock:
+            run = self._run(params)
+            now = emu._now_ticked()
+            artifact = emu._artifact(run, params["path"], step, now)
+        if artifact is None:
+            return not_found()
+        return _artifact_response(artifact)
+
+    async def get_job_artifact(self, request: Request, params: dict[str, str]) -> Response:
+        emu = self._emu
+        query = Query(request.query_params)
+        try:
+            step = query.integer("step")
+        except QueryError as exc:
+            return bad_request({exc.field: exc.message})
+        with emu._state.lock:
+            job = emu._state.jobs.get(int(params["job_id"]))
+            if job is None:
+                return not_found()
+            now = emu._now_ticked()
+            artifact = None
+            for run in reversed(emu._state.runs_by_job.get(job.id, [])):
+                if not run.is_complete(now):
+                    continue
+                artifact = emu._artifact(run, params["path"], step, now)
+                if artifact is not None:
+                    break
+        if artifact is None:
+            return not_found()
+        return _artifact_response(artifact)
+
+    # -- steps -----------------------------------------------------------------------------
+    async def get_step(self, request: Request, params: dict[str, str]) -> Response:
+        emu = self._emu
+        related = parse_include_related(Query(request.query_params))
+        step_id = int(params["step_id"])
+        run_id, index = divmod(step_id, STEP_ID_FACTOR)
+        with emu._state.lock:
+            run = emu._state.runs_by_id.get(run_id)
+            if run is None or not 1 <= index <= MAX_STEPS:
+                return not_found()
+            now = emu._now_ticked()
+            steps = run.steps_at(now)
+            if index > len(steps):
+                return not_found()
+            body = _wire.step_json(
+                emu._state,
+                run,
+                steps[index - 1],
+                now,
+                debug="debug_logs" in related,
+                step_logs=emu._step_logs,
+            )
+        return json_response(_wire.envelope(body))
+
+    # -- jobs ------------------------------------------------------------------------------
+    async def list_jobs(self, request: Request, params: dict[str, str]) -> Response:
+        emu = self._emu
+        query = Query(request.query_params)
+        try:
+            limit, offset = _paging(query)
+            related = parse_include_related(query)
+            echo: dict[str, Any] = {}
+            env = query.integer("environment_id")
+            project = query.integer("project_id")
+            projects = query.int_list("project_id__in")
+            name = query.string("name__icontains")
+            order_by = query.string("order_by") or "id"
+            state_filter = query.string("state") or "active"
+            if state_filter not in {"active", "deleted", "all", "1", "2"}:
+                raise QueryError(
+                    "state", f"'{state_filter}' is not valid under any of the given schemas"
+                )
+        except QueryError as exc:
+            return bad_request({exc.field: exc.message})
+        for key, value in (
+            ("environment_id", env),
+            ("project_id", project),
+            ("project_id__in", projects),
+            ("name__icontains", name),
+        ):
+            if value is not None:
+                echo[key] = value
+        field = order_by.lstrip("-")
+        if field not in {"id", "name", "created_at", "updated_at"}:
+            return bad_request({"order_by": f"'{order_by}' is not a valid ordering."})
+        with emu._state.lock:
+            jobs = [
+                job
+                for job in emu._state.jobs.values()
+                if (env is None or job.environment_id == env)
+                and (project is None or job.project_id == project)
+                and (projects is None or job.project_id in projects)
+                and (name is None or name.lower() in job.name.lower())
+                and (
+                    state_filter == "all"
+                    or (state_filter in {"active", "1"} and job.state == 1)
+                    or (state_filter in {"deleted", "2"} and job.state == 2)
+                )
+            ]
+            jobs.sort(key=lambda j: (getattr(j, field), j.id), reverse=order_by.startswith("-"))
+            total = len(jobs)
+            data = [
+                _wire.job_json(emu._state, job, related=related)
+                for job in jobs[offset : offset + limit]
+            ]
+        extra = _wire.list_extra(
+            _wire.filters_echo(emu.account_id, limit, offset, state_filter, echo),
+            order_by,
+            len(data),
+            total,
+        )
+        return json_response(_wire.envelope(data, extra=extra))
+
+    async def get_job(self, request: Request, params: dict[str, str]) -> Response:
+        emu = self._emu
+        related = parse_include_related(Query(request.query_params))
+        with emu._state.lock:
+            job = emu._state.jobs.get(int(params["job_id"]))
+            if job is None or job.state != 1:
+                return not_found()
+            emu._now_ticked()
+            body = _wire.job_json(emu._state, job, related=related)
+        return json_response(_wire.envelope(body))
+
+    async def trigger_run(self, request: Request, params: dict[str, str]) -> Response:
+        emu = self._emu
+        body = await _read_body(request)
+        if isinstance(body, Response):
+            return body
+        with emu._state.lock:
+            job = emu._state.jobs.get(int(params["job_id"]))
+            if job is None or job.state != 1:
+                return not_found()
+            errors, trigger = emu._validate_trigger(body)
+            if errors:
+                return bad_request(errors)
+            assert trigger is not None
+            now = emu._now_ticked()
+            run = emu._create_run(job, trigger, now)
+            data = self._run_body(request, run, frozenset({"trigger", "job"}), now)
+        return json_response(_wire.envelope(data))
+
+    async def rerun_job(self, request: Request, params: dict[str, str]) -> Response:
+        emu = self._emu
+        with emu._state.lock:
+            job = emu._state.jobs.get(int(params["job_id"]))
+            if job is None or job.state != 1:
+                return not_found()
+            now = emu._now_ticked()
+            latest = emu._state.latest_run(job.id)
+            if (
+                latest is not None
+                and _wire.retry_not_supported_reason(emu._state, latest, now) is None
+            ):
+                run = emu._retry(latest, now)
+            else:
+                from dbt_runs.testing._state import Trigger
+
+                run = emu._create_run(job, Trigger("Triggered via API (rerun)", "api"), now)
+            data = self._run_body(request, run, frozenset({"trigger", "job"}), now)
+        return json_response(_wire.envelope(data))
+
+
+# -- module helpers -------------------------------------------------------------------------
+
+
+def _paging(query: Query) -> tuple[int, int]:
+    limit = query.integer("limit")
+    offset = query.integer("offset")
+    if limit is None:
+        limit = 100
+    elif limit > 100:
+        raise QueryError("limit", "Ensure this value is less than or equal to 100.")
+    elif limit < 1:
+        raise QueryError("limit", "Ensure this value is greater than or equal to 1.")
+    if offset is None:
+        offset = 0
+    elif offset < 0:
+        raise QueryError("offset", "Ensure this value is greater than or equal to 0.")
+    return limit, offset
+
+
+def _state_param(query: Query) -> str:
+    value = query.string("state")
+    if value is None:
+        return "all"
+    text = value.strip().lower()
+    mapping = {
+        "1": "active",
+        "2": "deleted",
+        "active": "active",
+        "deleted": "deleted",
+        "all": "all",
+    }
+    if text not in mapping:
+        raise QueryError("state", f"'{value}' is not valid under any of the given schemas")
+    return mapping[text]
+
+
+def _filter_runs(
+    runs: list[Run],
+    ints: dict[str, int],
+    lists: dict[str, set[int]],
+    bools: dict[str, bool],
+    ranges: dict[str, tuple[float, float]],
+    versions: set[str] | None,
+    now: float,
+) -> list[Run]:
+    if not (ints or lists or bools or ranges or versions is not None):
+        return runs
+    job_id = ints.get("job_definition_id")
+    env_id = ints.get("environment_id")
+    project_id = ints.get("project_id")
+    status = ints.get("status")
+    id_gt = ints.get("id__gt")
+    pk = ints.get("pk")
+    deferring = ints.get("deferring_run_id")
+    projects = lists.get("project_id__in")
+    statuses = lists.get("status__in")
+    pks = lists.get("pk__in")
+    created = ranges.get("created_at__range")
+    finished = ranges.get("finished_at__range")
+    out = []
+    for run in runs:
+        job = run.job
+        if job_id is not None and job.id != job_id:
+            continue
+        if env_id is not None and job.environment_id != env_id:
+            continue
+        if project_id is not None and job.project_id != project_id:
+            continue
+        if projects is not None and job.project_id not in projects:
+            continue
+        if id_gt is not None and run.id <= id_gt:
+            continue
+        if pk is not None and run.id != pk:
+            continue
+        if pks is not None and run.id not in pks:
+            continue
+        if deferring is not None:
+            continue  # no emulated run defers to another
+        if created is not None and not created[0] <= run.created_at <= created[1]:
+            continue
+        if versions is not None and run.dbt_version not in versions:
+            continue
+        if status is not None or statuses is not None or finished is not None or bools:
+            current = run.status_at(now)
+            if status is not None and current != status:
+                continue
+            if statuses is not None and current not in statuses:
+                continue
+            if finished is not None:
+                done = run.finished_at if run.is_complete(now) else None
+                if done is None or not finished[0] <= done <= finished[1]:
+                    continue
+            if bools:
+                kinds = _completed_kinds(run, now)
+                if "has_docs_generated" in bools and bools["has_docs_generated"] != (
+                    "docs" in kinds
+                ):
+                    continue
+                if "has_sources_generated" in bools and bools["has_sources_generated"] != (
+                    "source" in kinds
+                ):
+                    continue
+        out.append(run)
+    return out
+
+
+def _completed_kinds(run: Run, now: float) -> set[str]:
+    if not run.is_complete(now):
+        return set()
+    return {
+        command_kind(s.command)
+        for s in run.steps_at(now)
+        if s.command is not None and s.status == SUCCESS
+    }
+
+
+def _order_runs(runs: list[Run], field: str, descending: bool, now: float) -> list[Run]:
+    if field == "id":
+        return list(reversed(runs)) if descending else runs
+    if field == "created_at":
+        return sorted(runs, key=lambda r: (r.created_at, r.id), reverse=descending)
+
+    # Postgres puts NULLs last ascending and first descending: unfinished runs sort as +inf.
+    def finished_key(run: Run) -> tuple[float, int]:
+        return (run.finished_at if run.is_complete(now) else float("inf"), run.id)  # type: ignore[return-value]
+
+    return sorted(runs, key=finished_key, reverse=descending)
+
+
+def _artifact_response(artifact: _artifacts.Artifact) -> Response:
+    async def body() -> AsyncIterator[bytes]:
+        async for chunk in artifact.chunks():
+            yield chunk
+
+    return StreamingResponse(
+        body(),
+        200,
+        headers={"content-length": str(artifact.length)},
+        media_type=artifact.media_type,
+    )
+
+
+async def _read_body(request: Request) -> dict[str, Any] | Response:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in {"application/x-www-form-urlencoded", "multipart/form-data"}:
+        form = await request.form()
+        try:
+            out: dict[str, Any] = {}
+            for key in form:
+                values = [v for v in form.getlist(key) if isinstance(v, str)]
+                out[key] = values if key == "steps_override" else (values[-1] if values else None)
+            return out
+        finally:
+            await form.close()
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except ValueError as exc:
+        return bad_request({"non_field_errors": f"JSON parse error - {exc}"})
+    if not isinstance(parsed, dict):
+        kind = type(parsed).__name__
+        return bad_request(
+            {"non_field_errors": f"Invalid data. Expected a dictionary, but got {kind}."}
+        )
+    return parsed
+
+
+async def _body_of(response: Response) -> bytes:
+    if isinstance(response, StreamingResponse):
+        parts = [
+            chunk if isinstance(chunk, bytes) else str(chunk).encode()
+            async for chunk in response.body_iterator
+        ]
+        return b"".join(parts)
+    return bytes(response.body)
+
+
+async def _head(response: Response, scope: Scope, receive: Receive, send: Send) -> None:
+    async def no_body(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {"type": "http.response.body", "body": b"", "more_body": False}
+        await send(message)
+
+    if isinstance(response, StreamingResponse):
+        await no_body(
+            {
+                "type": "http.response.start",
+                "status": response.status_code,
+                "headers": response.raw_headers,
+            }
+        )
+        await no_body({"type": "http.response.body", "body": b""})
+        return
+    await response(scope, receive, no_body)
+
+
+async def _wait_disconnect(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def _reset(receive: Receive) -> None:
+    """Drop the connection like a reset: over uvicorn a TCP RST, in-process an OSError."""
+    cycle = getattr(receive, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        raise ConnectionResetError("connection reset by the dbt Cloud emulator (injected fault)")
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        # SO_LINGER 0 turns the close into an RST; platforms without it just close.
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    # uvicorn must not answer "500" on a connection we dropped on purpose.
+    cycle.disconnected = True  # type: ignore[union-attr]
+    transport.abort()
+    await anyio.lowlevel.checkpoint()
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+_UNUSED = (CANCELLED,)

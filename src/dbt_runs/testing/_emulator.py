@@ -1,0 +1,674 @@
+"""`Emulator`: the state, the clock, the faults and the ways to reach them."""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import random
+import re
+from collections import deque
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from dbt_runs.testing import _artifacts, _wire
+from dbt_runs.testing._clock import Clock, ManualClock
+from dbt_runs.testing._faults import FaultKind, Faults
+from dbt_runs.testing._seed import git_sha, seed_catalog, seed_runs
+from dbt_runs.testing._state import (
+    MAX_STEPS,
+    OUTCOMES,
+    STEP_ID_FACTOR,
+    Job,
+    Outcome,
+    Run,
+    State,
+    StepPlan,
+    Trigger,
+)
+
+if TYPE_CHECKING:
+    from dbt_runs import AsyncRunsClient
+    from dbt_runs.testing._server import EmulatorServer
+
+__all__ = ["Emulator", "RequestRecord", "RunInfo", "StepInfo"]
+
+_DEFAULT_RUNS: Final = 1000
+_STR_FIELDS: Final = (
+    "git_sha",
+    "git_branch",
+    "schema_override",
+    "dbt_version_override",
+    "target_name_override",
+)
+_INT_FIELDS: Final = (
+    "azure_pull_request_id",
+    "github_pull_request_id",
+    "gitlab_merge_request_id",
+    "non_native_pull_request_id",
+    "threads_override",
+    "timeout_seconds_override",
+)
+_INT_TEXT: Final = re.compile(r"^\s*[+-]?\d+\s*$")
+
+
+def _dt(ts: float | None) -> datetime | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class StepInfo:
+    """A step of a run, as the emulator sees it now."""
+
+    id: int
+    index: int
+    name: str
+    #: The dbt command, or None for the steps dbt Cloud adds (clone, profile).
+    command: str | None
+    status: int
+    started_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """A run, as the emulator sees it now (times are UTC `datetime`s)."""
+
+    id: int
+    job_id: int
+    status: int
+    status_humanized: str
+    cause: str
+    created_at: datetime
+    dequeued_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    status_message: str | None
+    blocked_by: tuple[int, ...]
+
+    @property
+    def is_complete(self) -> bool:
+        """True once the run reached Success (10), Error (20) or Cancelled (30)."""
+        return self.status in (10, 20, 30)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One request the emulator answered (the token is never recorded)."""
+
+    method: str
+    path: str
+    #: The HTTP status sent, or the fault that replaced the answer ("reset", "hang"...).
+    outcome: int | str
+
+
+class Emulator:
+    """A local dbt Cloud: the v2 runs API with its state, a clock and fault injection.
+
+    Example:
+        >>> emulator = Emulator(runs=10)            # ManualClock: time moves when told
+        >>> run_id = emulator.trigger_run(1, cause="Nightly")
+        >>> emulator.run(run_id).status_humanized
+        'Queued'
+        >>> emulator.clock.advance(120)
+        >>> emulator.run(run_id).status_humanized
+        'Success'
+
+    Args:
+        account_id: The one account this emulator serves; other ids get dbt's 403.
+        token: The only token accepted; None accepts any non-empty token (the token is never
+            logged, recorded or echoed).
+        runs: How many finished runs to seed before the clock's start (10,000 take well under
+            a second).
+        seed: Seeds the generated history and the random faults.
+        clock: A `ManualClock` (default) or `RealClock(speed=...)`.
+        faults: Initial fault settings (default none); `emulator.faults` can change any time.
+        artifact_size: Pad every `manifest.json` to this many bytes (streamed, memory stays
+            flat); None for the natural size (a few kilobytes).
+        ui_url: The dbt Cloud UI root used in `href`; default the host the request came to.
+    """
+
+    def __init__(
+        self,
+        *,
+        account_id: int = 1,
+        token: str | None = None,
+        runs: int = _DEFAULT_RUNS,
+        seed: int = 0,
+        clock: Clock | None = None,
+        faults: Faults | None = None,
+        artifact_size: int | None = None,
+        ui_url: str | None = None,
+    ) -> None:
+        if token is not None and not token.strip():
+            raise ValueError("token must be a non-empty string, or None to accept any token")
+        if runs < 0:
+            raise ValueError(f"runs must be >= 0, got {runs!r}")
+        if artifact_size is not None and artifact_size < 0:
+            raise ValueError(f"artifact_size must be >= 0 bytes, got {artifact_size!r}")
+        self.account_id = account_id
+        self._token = token
+        self.clock: Clock = clock if clock is not None else ManualClock()
+        self.faults = faults if faults is not None else Faults(seed=seed)
+        self.artifact_size = artifact_size
+        self.ui_url = ui_url
+        self._rng = random.Random(seed + 1)
+        self._state = State(account_id=account_id)
+        self._requests: deque[RequestRecord] = deque(maxlen=10_000)
+        now = self.clock.now()
+        seed_catalog(self._state, now)
+        seed_runs(self._state, runs, now, seed)
+        from dbt_runs.testing._app import EmulatorApp
+
+        self.app = EmulatorApp(self)
+        """The ASGI application (for `httpx.ASGITransport`, uvicorn, or any ASGI server)."""
+
+    def __repr__(self) -> str:
+        return (
+            f"Emulator(account_id={self.account_id}, runs={len(self._state.runs)}, "
+            f"clock={self.clock!r}, token={'set' if self._token else 'any'})"
+        )
+
+    # -- jobs --------------------------------------------------------------------------------
+    def add_job(
+        self,
+        name: str,
+        *,
+        execute_steps: Sequence[str] = ("dbt build",),
+        environment_id: int = 1,
+        generate_docs: bool = False,
+        run_generate_sources: bool = False,
+        job_type: str = "other",
+        timeout_seconds: int = 0,
+        step_seconds: float = 40.0,
+        outcome: Outcome = "success",
+        threads: int = 4,
+        target_name: str = "prod",
+        dbt_version: str | None = None,
+        cron: str | None = None,
+        description: str = "",
+    ) -> int:
+        """Add a job and return its id.
+
+        Args:
+            name: The job's name.
+            execute_steps: Its dbt commands (dbt Cloud adds clone, profile and `dbt deps`).
+            environment_id: 1 Production, 2 CI, 3 Development.
+            generate_docs: Add a `dbt docs generate` step (writes `catalog.json`).
+            run_generate_sources: Add a `dbt source freshness` step (writes `sources.json`).
+            job_type: "ci" runs in parallel; any other type runs one run at a time.
+            timeout_seconds: Runs longer than this end Cancelled (0: no timeout).
+            step_seconds: Emulated seconds each of its own commands takes.
+            outcome: How its runs end: "success", "error" or "cancelled".
+            threads: The threads setting.
+            target_name: The target name setting.
+            dbt_version: Overrides the environment's version.
+            cron: A schedule (informational; the emulator does not start scheduled runs).
+            description: The job's description.
+        """
+        _check_outcome(outcome)
+        if not execute_steps or any(not str(s).strip() for s in execute_steps):
+            raise ValueError("execute_steps must be a non-empty list of dbt commands")
+        with self._state.lock:
+            if environment_id not in self._state.environments:
+                raise ValueError(f"no environment {environment_id}")
+            env = self._state.environments[environment_id]
+            job_id = max(self._state.jobs, default=0) + 1
+            now = self.clock.now()
+            self._state.jobs[job_id] = Job(
+                job_id,
+                env.project_id,
+                environment_id,
+                name,
+                tuple(execute_steps),
+                now,
+                now,
+                description=description,
+                generate_docs=generate_docs,
+                run_generate_sources=run_generate_sources,
+                job_type=job_type,
+                timeout_seconds=timeout_seconds,
+                threads=threads,
+                target_name=target_name,
+                dbt_version=dbt_version,
+                cron=cron,
+                outcome=outcome,
+                step_seconds=step_seconds,
+            )
+        return job_id
+
+    def set_job_outcome(self, job_id: int, outcome: Outcome) -> None:
+        """How the job's next runs end: "success", "error" (at its last command) or
+        "cancelled". A trigger whose cause contains `[fail]` errors whatever this says."""
+        _check_outcome(outcome)
+        with self._state.lock:
+            self._job(job_id).outcome = outcome
+
+    def set_job_duration(self, job_id: int, seconds: float) -> None:
+        """Emulated seconds each of the job's own dbt commands takes in its next runs."""
+        if seconds < 0:
+            raise ValueError("seconds must be >= 0")
+        with self._state.lock:
+            self._job(job_id).step_seconds = float(seconds)
+
+    def set_job_timeout(self, job_id: int, seconds: int) -> None:
+        """The job's timeout (0: none); runs past it end Cancelled with dbt's message."""
+        with self._state.lock:
+            self._job(job_id).timeout_seconds = int(seconds)
+
+    @property
+    def job_ids(self) -> list[int]:
+        """The ids of every job."""
+        with self._state.lock:
+            return sorted(self._state.jobs)
+
+    def _job(self, job_id: int) -> Job:
+        job = self._state.jobs.get(job_id)
+        if job is None:
+            raise KeyError(f"no job {job_id}")
+        return job
+
+    # -- runs --------------------------------------------------------------------------------
+    def trigger_run(
+        self, job_id: int, *, cause: str = "Triggered by the emulator", **overrides: Any
+    ) -> int:
+        """Trigger a run as `POST jobs/{id}/run/` would, and return its id.
+
+        `overrides` are the trigger body's other fields (`git_branch`, `steps_override`...),
+        validated the same way.
+
+        Raises:
+            ValueError: for a body dbt would answer with a 400 (the message names the field).
+        """
+        with self._state.lock:
+            job = self._job(job_id)
+            errors, trigger = self._validate_trigger({"cause": cause, **overrides})
+            if errors or trigger is None:
+                raise ValueError(f"invalid trigger: {errors}")
+            return self._create_run(job, trigger, self._now_ticked()).id
+
+    def cancel_run(self, run_id: int) -> bool:
+        """Cancel as `POST runs/{id}/cancel/` would; False if the run had already finished."""
+        with self._state.lock:
+            run = self._get(run_id)
+            now = self._now_ticked()
+            changed = run.cancel(now)
+            self._state.tick(now)
+            return changed
+
+    def run(self, run_id: int) -> RunInfo:
+        """One run, now."""
+        with self._state.lock:
+            return self._info(self._get(run_id), self._now_ticked())
+
+    def runs(self, *, job_id: int | None = None, status: int | None = None) -> list[RunInfo]:
+        """Runs (oldest first), optionally of one job and/or in one status."""
+        with self._state.lock:
+            now = self._now_ticked()
+            pool = (
+                self._state.runs_by_job.get(job_id, []) if job_id is not None else self._state.runs
+            )
+            infos = [self._info(r, now) for r in pool]
+        return [i for i in infos if status is None or i.status == status]
+
+    @property
+    def run_count(self) -> int:
+        """How many runs exist (seeded and triggered)."""
+        return len(self._state.runs)
+
+    def steps(self, run_id: int) -> list[StepInfo]:
+        """A run's steps that have started by now."""
+        with self._state.lock:
+            run = self._get(run_id)
+            now = self._now_ticked()
+            return [
+                StepInfo(
+                    run.id * STEP_ID_FACTOR + s.index,
+                    s.index,
+                    s.name,
+                    s.command,
+                    s.status,
+                    datetime.fromtimestamp(s.started_at, UTC),
+                    _dt(s.finished_at),
+                )
+                for s in run.steps_at(now)
+            ]
+
+    def run_json(self, run_id: int, *, include_related: Sequence[str] = ()) -> dict[str, Any]:
+        """The run exactly as `GET runs/{id}/` would put it in `data`."""
+        with self._state.lock:
+            run = self._get(run_id)
+            return _wire.run_json(
+                self._state,
+                run,
+                self._now_ticked(),
+                related=frozenset(include_related),
+                ui_base=self.ui_url or "http://127.0.0.1",
+                step_logs=self._step_logs,
+            )
+
+    def artifact_paths(self, run_id: int) -> list[str]:
+        """What `GET runs/{id}/artifacts/` lists (empty until the run finished)."""
+        with self._state.lock:
+            run = self._get(run_id)
+            now = self._now_ticked()
+            if not run.is_complete(now):
+                return []
+            return sorted(
+                _artifacts.artifact_index(run, run.steps_at(now), self._project_name(run))
+            )
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """The last 10,000 requests answered, oldest first (for assertions in tests)."""
+        return list(self._requests)
+
+    def clear_requests(self) -> None:
+        """Forget the recorded requests."""
+        self._requests.clear()
+
+    # -- ways in -----------------------------------------------------------------------------
+    def client(self, **kwargs: Any) -> AsyncRunsClient:
+        """An `AsyncRunsClient` bound to this emulator in-process (no sockets).
+
+        With a `ManualClock`, the client's sleeps advance the emulator's clock, so
+        `wait_for_run` returns at once with the run finished. Any `AsyncRunsClient` argument
+        can be given; closing the client closes its in-process transport.
+        """
+        from dbt_runs import AsyncRunsClient
+        from dbt_runs._http import asgi_http_client
+
+        base = "http://emulator.test/api/v2"
+        transport = asgi_http_client(self.app, base_url="http://emulator.test")
+        kwargs.setdefault("token", self._token or "emulator-token")
+        kwargs.setdefault("base_url", base)
+        kwargs.setdefault("account_id", self.account_id)
+        kwargs.setdefault("http_client", transport)
+        self._clock_kwargs(kwargs)
+
+        class _EmulatorClient(AsyncRunsClient):
+            async def aclose(self) -> None:
+                await super().aclose()
+                await transport.aclose()
+
+        return _EmulatorClient(**kwargs)
+
+    def _clock_kwargs(self, kwargs: dict[str, Any]) -> None:
+        clock = self.clock
+        if isinstance(clock, ManualClock):
+            kwargs.setdefault("clock", clock.now)
+            kwargs.setdefault("sleep", clock.sleep)
+        kwargs.setdefault("wall_clock", lambda: datetime.fromtimestamp(clock.now(), UTC))
+
+    def serve(
+        self, host: str = "127.0.0.1", port: int = 0
+    ) -> contextlib.AbstractAsyncContextManager[EmulatorServer]:
+        """Serve over HTTP with uvicorn in this event loop: `async with emulator.serve() as s`.
+
+        `s.base_url` is `http://127.0.0.1:PORT/api/v2`; port 0 picks a free port.
+        """
+        from dbt_runs.testing._server import serve
+
+        return serve(self.app, host, port)
+
+    def serve_in_thread(
+        self, host: str = "127.0.0.1", port: int = 0
+    ) -> contextlib.AbstractContextManager[EmulatorServer]:
+        """Serve over HTTP from a background thread (for sync code and subprocesses).
+
+        Example:
+            >>> with Emulator(runs=5).serve_in_thread() as server:  # doctest: +SKIP
+            ...     env = {**os.environ, "DBT_CLOUD_BASE_URL": server.base_url}
+            ...     subprocess.run(["dbt-runs", "runs", "list"], env=env)
+        """
+        from dbt_runs.testing._server import serve_in_thread
+
+        return serve_in_thread(self.app, host, port)
+
+    # -- internals used by the app -----------------------------------------------------------
+    def _accepts(self, token: str) -> bool:
+        if self._token is None:
+            return True
+        return hmac.compare_digest(token.encode(), self._token.encode())
+
+    def _record(self, method: str, path: str, outcome: FaultKind) -> None:
+        self._requests.append(RequestRecord(method, path, outcome))
+
+    def _now_ticked(self) -> float:
+        now = self.clock.now()
+        self._state.tick(now)
+        return now
+
+    def _get(self, run_id: int) -> Run:
+        run = self._state.runs_by_id.get(run_id)
+        if run is None:
+            raise KeyError(f"no run {run_id}")
+        return run
+
+    def _project_name(self, run: Run) -> str:
+        project = self._state.projects.get(run.job.project_id)
+        return project.dbt_name if project else "jaffle_shop"
+
+    def _info(self, run: Run, now: float) -> RunInfo:
+        status = run.status_at(now)
+        complete = run.is_complete(now)
+        return RunInfo(
+            run.id,
+            run.job.id,
+            status,
+            _wire.STATUS_HUMANIZED[status],
+            run.trigger.cause,
+            datetime.fromtimestamp(run.created_at, UTC),
+            _dt(
+                run.dequeued_at if run.dequeued_at is not None and run.dequeued_at <= now else None
+            ),
+            _dt(run.started_at if run.started_at is not None and run.started_at <= now else None),
+            _dt(run.finished_at if complete else None),
+            run.status_message if complete else None,
+            tuple(self._state.blocked_by(run, now)),
+        )
+
+    def _step_logs(self, run: Run, step: StepPlan, now: float) -> tuple[str, str]:
+        return _artifacts.step_logs(run, step, now, self._project_name(run))
+
+    def _account_json(self) -> dict[str, Any]:
+        created = min((p.created_at for p in self._state.projects.values()), default=0.0)
+        return {
+            "id": self.account_id,
+            "name": self._state.account_name,
+            "state": 1,
+            "plan": "enterprise",
+            "pending_cancel": False,
+            "run_slots": 5,
+            "developer_seats": 10,
+            "read_only_seats": 10,
+            "queue_limit": 50,
+            "pod_memory_request_mebibytes": 600,
+            "run_duration_limit_seconds": 86400,
+            "enterprise_authentication_method": None,
+            "enterprise_login_slug": None,
+            "enterprise_unique_identifier": None,
+            "billing_email_address": None,
+            "locked": False,
+            "lock_reason": None,
+            "lock_cause": None,
+            "unlocked_at": None,
+            "unlock_if_subscription_renewed": False,
+            "starter_repo_url": None,
+            "sso_reauth": False,
+            "git_auth_level": "personal",
+            "identifier": f"act_emulated{self.account_id}",
+            "docs_job_id": 2,
+            "freshness_job_id": 2,
+            "docs_job": None,
+            "freshness_job": None,
+            "enterprise_login_url": None,
+            "static_subdomain": None,
+            "created_at": _wire.iso_z(created),
+            "updated_at": _wire.iso_z(created),
+        }
+
+    def _validate_trigger(self, body: Mapping[str, Any]) -> tuple[dict[str, str], Trigger | None]:
+        """DRF-style validation of a trigger body: every bad field named at once."""
+        errors: dict[str, str] = {}
+        cause = body.get("cause")
+        if cause is None:
+            errors["cause"] = (
+                "This field is required." if "cause" not in body else "This field may not be null."
+            )
+        elif not isinstance(cause, str):
+            errors["cause"] = "Not a valid string."
+        elif not cause.strip():
+            errors["cause"] = "This field may not be blank."
+        elif len(cause) > 255:
+            errors["cause"] = "Ensure this field has no more than 255 characters."
+        values: dict[str, Any] = {}
+        for name in _STR_FIELDS:
+            value = body.get(name)
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                errors[name] = "Not a valid string."
+            elif not value.strip():
+                errors[name] = "This field may not be blank."
+            elif len(value) > 255:
+                errors[name] = "Ensure this field has no more than 255 characters."
+            else:
+                values[name] = value
+        for name in _INT_FIELDS:
+            value = body.get(name)
+            if value is None:
+                continue
+            number: int | None = None
+            if isinstance(value, int) and not isinstance(value, bool):
+                number = value
+            elif isinstance(value, str) and _INT_TEXT.match(value):
+                number = int(value)
+            if number is None:
+                errors[name] = "A valid integer is required."
+                continue
+            minimum = 1 if name == "threads_override" else 0
+            if number < minimum:
+                errors[name] = f"Ensure this value is greater than or equal to {minimum}."
+            else:
+                values[name] = number
+        docs = body.get("generate_docs_override")
+        if docs is not None:
+            if isinstance(docs, bool):
+                values["generate_docs_override"] = docs
+            elif isinstance(docs, str) and docs.strip().lower() in {"true", "false", "1", "0"}:
+                values["generate_docs_override"] = docs.strip().lower() in {"true", "1"}
+            else:
+                errors["generate_docs_override"] = "Must be a valid boolean."
+        steps = body.get("steps_override")
+        if steps is not None:
+            if not isinstance(steps, list):
+                errors["steps_override"] = (
+                    f'Expected a list of items but got type "{type(steps).__name__}".'
+                )
+            elif not steps:
+                errors["steps_override"] = "This list may not be empty."
+            elif len(steps) > MAX_STEPS - 5:
+                errors["steps_override"] = (
+                    f"Ensure this field has no more than {MAX_STEPS - 5} elements."
+                )
+            elif any(not isinstance(s, str) or not s.strip() for s in steps):
+                errors["steps_override"] = "This field may not be blank."
+            elif any(not s.strip().startswith("dbt ") for s in steps):
+                errors["steps_override"] = (
+                    'Each step must be a dbt command, for example "dbt build".'
+                )
+            else:
+                values["steps_override"] = tuple(s.strip() for s in steps)
+        if errors:
+            return errors, None
+        assert isinstance(cause, str)
+        return {}, Trigger(cause, "api", None, **values)
+
+    def _create_run(self, job: Job, trigger: Trigger, now: float) -> Run:
+        state = self._state
+        env = state.environments.get(job.environment_id)
+        if trigger.created_at is None:
+            trigger.created_at = now - 0.0185
+        timeout = (
+            trigger.timeout_seconds_override
+            if trigger.timeout_seconds_override is not None
+            else job.timeout_seconds
+        )
+        outcome: Outcome = "error" if "[fail]" in trigger.cause.lower() else job.outcome
+        run = Run(
+            state.next_run_id,
+            job,
+            trigger,
+            now,
+            job.commands(trigger.steps_override, trigger.generate_docs_override),
+            outcome,
+            timeout,
+            trigger.dbt_version_override
+            or job.dbt_version
+            or (env.dbt_version if env else "versionless"),
+            trigger.git_branch or (env.custom_branch if env else None) or "main",
+            trigger.git_sha or git_sha(self._rng),
+            environment=env,
+        )
+        state.add_run(run)
+        state.tick(now)
+        return run
+
+    def _retry(self, failed: Run, now: float) -> Run:
+        """A run that resumes `failed` from its failing command (`POST runs/{id}/retry/`)."""
+        steps = failed.steps_at(now)
+        executed = max(0, len(steps) - 2)  # commands that ran, the failing one last
+        remaining = failed.commands[max(0, executed - 1) :]
+        rest = tuple(c for c in remaining[1:])
+        commands = ("dbt deps", "dbt retry", *rest)
+        trigger = Trigger(f"Retry of run #{failed.id}", "rerun", now - 0.0185)
+        outcome: Outcome = failed.job.outcome
+        state = self._state
+        run = Run(
+            state.next_run_id,
+            failed.job,
+            trigger,
+            now,
+            commands,
+            outcome,
+            failed.timeout_seconds,
+            failed.dbt_version,
+            failed.git_branch,
+            failed.git_sha,
+            retrying_run_id=failed.id,
+            environment=failed.environment,
+        )
+        state.add_run(run)
+        state.tick(now)
+        return run
+
+    def _artifact(
+        self, run: Run, path: str, step: int | None, now: float
+    ) -> _artifacts.Artifact | None:
+        if not run.is_complete(now):
+            return None
+        steps = run.steps_at(now)
+        project = self._project_name(run)
+        visible = _artifacts.artifacts_at_step(run, steps, project, step)
+        writer = visible.get(path)
+        if writer is None:
+            return None
+        threads = run.job.threads
+        return _artifacts.render(
+            run,
+            steps[writer - 1],
+            path,
+            project,
+            threads=threads,
+            manifest_size=self.artifact_size,
+        )
+
+
+def _check_outcome(outcome: str) -> None:
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
+
+
+_UNUSED: tuple[type, ...] = (AsyncIterator, Iterator)

@@ -1,0 +1,492 @@
+"""The emulator's state: accounts, projects, environments, jobs, runs and their timelines.
+
+A run's whole timeline is decided once, when it leaves the queue: when it starts, how long each
+step takes, where it fails or times out. What a client sees at any instant (status, steps,
+durations) is derived from that plan and `clock.now()`, so nothing ticks in the background and a
+manual clock gives the same answers on every machine. Runs of one job are serial: a queued run
+is planned only when the run ahead of it has finished (`tick`).
+
+Historical runs are the same objects, planned at creation. Nothing here builds JSON (see
+`_wire`), so 10,000 runs cost one small object each.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Final, Literal
+
+__all__ = [
+    "CANCELLED",
+    "ERROR",
+    "QUEUED",
+    "RUNNING",
+    "STARTING",
+    "SUCCESS",
+    "TERMINAL",
+    "WRITES_ARTIFACTS",
+    "Environment",
+    "Job",
+    "Outcome",
+    "Project",
+    "Run",
+    "State",
+    "StepPlan",
+    "Trigger",
+]
+
+QUEUED: Final = 1
+STARTING: Final = 2
+RUNNING: Final = 3
+SUCCESS: Final = 10
+ERROR: Final = 20
+CANCELLED: Final = 30
+TERMINAL: Final = frozenset({SUCCESS, ERROR, CANCELLED})
+
+Outcome = Literal["success", "error", "cancelled"]
+OUTCOMES: Final = ("success", "error", "cancelled")
+
+#: Seconds from creation to dequeue for a run nobody blocks.
+QUEUE_SECONDS: Final = 1.0
+#: Seconds spent "Starting" (pod preparation) before a run runs; real runs show about 4.
+STARTING_SECONDS: Final = 4.0
+#: Step ids are derived from run ids (run_id * STEP_ID_FACTOR + index), so steps cost nothing
+#: until asked for and `GET steps/{id}/` can find its run without an index.
+STEP_ID_FACTOR: Final = 100
+MAX_STEPS: Final = STEP_ID_FACTOR - 1
+
+CANCELLED_BY_USER: Final = "Cancelled by user."
+
+# Nominal durations (seconds) of the steps dbt Cloud adds around a job's own commands.
+_CLONE_SECONDS: Final = 3.0
+_PROFILE_SECONDS: Final = 1.0
+_COMMAND_SECONDS: Final = {
+    "deps": 6.0,
+    "source": 10.0,
+    "docs": 15.0,
+    "parse": 8.0,
+}
+
+
+@dataclass(slots=True, eq=False)
+class Project:
+    """A dbt project."""
+
+    id: int
+    name: str
+    #: The dbt project name (`name:` in dbt_project.yml), used in artifact paths.
+    dbt_name: str
+    created_at: float
+
+
+@dataclass(slots=True, eq=False)
+class Environment:
+    """A dbt Cloud environment."""
+
+    id: int
+    project_id: int
+    name: str
+    type: str  # "deployment" | "development"
+    deployment_type: str | None  # "production" | "staging" | None
+    dbt_version: str
+    adapter: str
+    created_at: float
+    custom_branch: str | None = None
+
+
+@dataclass(slots=True, eq=False)
+class Job:
+    """A job definition, with the emulator's knobs (`outcome`, `step_seconds`)."""
+
+    id: int
+    project_id: int
+    environment_id: int
+    name: str
+    execute_steps: tuple[str, ...]
+    created_at: float
+    updated_at: float
+    description: str = ""
+    generate_docs: bool = False
+    run_generate_sources: bool = False
+    job_type: str = "other"
+    timeout_seconds: int = 0
+    threads: int = 4
+    target_name: str = "prod"
+    dbt_version: str | None = None
+    cron: str | None = None
+    state: int = 1
+    #: How live runs of this job end unless a trigger's cause says `[fail]`.
+    outcome: Outcome = "success"
+    #: Nominal duration of each of the job's own dbt commands, in emulated seconds.
+    step_seconds: float = 40.0
+    deferring_job_definition_id: int | None = None
+
+    @property
+    def serial(self) -> bool:
+        """Runs of a deploy job wait for each other; CI jobs run in parallel (no run slot)."""
+        return self.job_type != "ci"
+
+    def commands(
+        self,
+        steps_override: Sequence[str] | None = None,
+        generate_docs_override: bool | None = None,
+    ) -> tuple[str, ...]:
+        """The dbt commands a run of this job invokes, in order (dbt Cloud adds `dbt deps`)."""
+        docs = self.generate_docs if generate_docs_override is None else generate_docs_override
+        main = tuple(steps_override) if steps_override is not None else self.execute_steps
+        sources = ("dbt source freshness",) if self.run_generate_sources else ()
+        return ("dbt deps", *sources, *main, *(("dbt docs generate",) if docs else ()))
+
+
+@dataclass(slots=True, eq=False)
+class Trigger:
+    """Why a run exists: the trigger body (`cause` and overrides) dbt echoes in `run.trigger`."""
+
+    cause: str
+    cause_category: str = "api"
+    #: None: a few seconds' hundredths before the run (shared triggers of seeded runs).
+    created_at: float | None = None
+    git_branch: str | None = None
+    git_sha: str | None = None
+    azure_pull_request_id: int | None = None
+    github_pull_request_id: int | None = None
+    gitlab_merge_request_id: int | None = None
+    non_native_pull_request_id: int | None = None
+    schema_override: str | None = None
+    dbt_version_override: str | None = None
+    threads_override: int | None = None
+    target_name_override: str | None = None
+    generate_docs_override: bool | None = None
+    timeout_seconds_override: int | None = None
+    steps_override: tuple[str, ...] | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class StepPlan:
+    """One step of a run as seen at some instant (`Run.steps_at`)."""
+
+    index: int  # 1-based
+    name: str
+    command: str | None  # the dbt command, None for the steps dbt Cloud adds itself
+    status: int
+    started_at: float
+    finished_at: float | None
+    #: Fraction of the step done (1.0 when finished): how much of its log exists.
+    progress: float
+
+
+def step_name(command: str) -> str:
+    """dbt Cloud's name for the step that runs `command`."""
+    return f"Invoke dbt with `{command}`"
+
+
+# Subcommands that write files into target/ (deps and run-operation do not).
+WRITES_ARTIFACTS: Final = frozenset(
+    {
+        "build",
+        "run",
+        "test",
+        "seed",
+        "snapshot",
+        "compile",
+        "retry",
+        "docs",
+        "source",
+        "parse",
+        "ls",
+        "list",
+        "clone",
+        "show",
+    }
+)
+
+
+@lru_cache(maxsize=1024)
+def command_kind(command: str) -> str:
+    """The dbt subcommand (`build`, `run`, `docs`, ...) of `dbt build --select x`."""
+    parts = command.split()
+    if parts and parts[0] == "dbt":
+        parts = parts[1:]
+    while parts and parts[0].startswith("-"):
+        parts = parts[1:]
+    return parts[0] if parts else ""
+
+
+def _main_index(commands: Sequence[str]) -> int:
+    """Index (into commands) of the step a failing or cancelled run stops at: the last command
+    that is the job's own work, not the deps/freshness/docs steps around it."""
+    for i in range(len(commands) - 1, -1, -1):
+        if command_kind(commands[i]) not in {"deps", "docs", "source"}:
+            return i
+    return len(commands) - 1
+
+
+@dataclass(slots=True, eq=False)
+class Run:
+    """A run and its planned timeline (times in emulated epoch seconds)."""
+
+    id: int
+    job: Job
+    trigger: Trigger
+    created_at: float
+    commands: tuple[str, ...]
+    outcome: Outcome
+    timeout_seconds: int
+    dbt_version: str
+    git_branch: str
+    git_sha: str
+    #: Multiplies every nominal step duration (seeded runs vary; live runs use 1.0).
+    factor: float = 1.0
+    retrying_run_id: int | None = None
+    # The plan: set when the run leaves the queue (or is cancelled before it does).
+    dequeued_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    final_status: int | None = None
+    status_message: str | None = None
+    #: How many steps execute, and the status of the last one (the rest succeed).
+    executed_steps: int = 0
+    last_step_status: int = SUCCESS
+    #: The run's own step names, when they differ from the job's (system steps + commands).
+    environment: Environment | None = field(default=None, repr=False)
+
+    # -- derived state at an instant ------------------------------------------------------
+    def status_at(self, now: float) -> int:
+        """The run's status at `now`."""
+        finished = self.finished_at
+        if finished is not None and finished <= now:
+            return self.final_status or SUCCESS
+        started = self.started_at
+        if started is not None and started <= now:
+            return RUNNING
+        dequeued = self.dequeued_at
+        if dequeued is not None and dequeued <= now:
+            return STARTING
+        return QUEUED
+
+    def is_complete(self, now: float) -> bool:
+        """True once the run reached 10, 20 or 30."""
+        return self.finished_at is not None and self.finished_at <= now
+
+    @property
+    def step_names(self) -> tuple[str, ...]:
+        """Names of every step the run would execute, in order."""
+        adapter = self.environment.adapter if self.environment else "Snowflake"
+        return (
+            "Clone git repository",
+            f"Create profile from connection {adapter}",
+            *(step_name(c) for c in self.commands),
+        )
+
+    def nominal_durations(self) -> list[float]:
+        """Planned duration of every step (before any failure, cancel or timeout)."""
+        out = [_CLONE_SECONDS * self.factor, _PROFILE_SECONDS * self.factor]
+        for command in self.commands:
+            seconds = _COMMAND_SECONDS.get(command_kind(command), self.job.step_seconds)
+            out.append(seconds * self.factor)
+        return out
+
+    def failing_step_index(self) -> int:
+        """1-based index of the step where an `error` or `cancelled` outcome stops the run."""
+        return 2 + _main_index(self.commands) + 1
+
+    def plan(self, dequeued_at: float) -> None:
+        """Decide the timeline from `dequeued_at` on: steps, outcome, timeout."""
+        durations = self.nominal_durations()
+        started = dequeued_at + STARTING_SECONDS
+        stop = len(durations)
+        last_status = SUCCESS
+        final = SUCCESS
+        message: str | None = None
+        if self.outcome == "error":
+            stop, last_status, final = self.failing_step_index(), ERROR, ERROR
+        elif self.outcome == "cancelled":
+            stop, last_status, final = self.failing_step_index(), CANCELLED, CANCELLED
+            message = CANCELLED_BY_USER
+            durations[stop - 1] /= 2
+        finished = started + sum(durations[:stop])
+        if self.timeout_seconds > 0 and finished - started > self.timeout_seconds:
+            finished = started + self.timeout_seconds
+            elapsed = 0.0
+            for i, seconds in enumerate(durations[:stop]):
+                elapsed += seconds
+                if started + elapsed >= finished:
+                    stop = i + 1
+                    break
+            last_status = final = CANCELLED
+            message = timeout_message(self.timeout_seconds)
+        self.dequeued_at = dequeued_at
+        self.started_at = started
+        self.finished_at = finished
+        self.final_status = final
+        self.status_message = message
+        self.executed_steps = stop
+        self.last_step_status = last_status
+
+    def cancel(self, now: float) -> bool:
+        """Cancel at `now`; False (no effect) if the run had already finished."""
+        if self.is_complete(now):
+            return False
+        started = self.started_at
+        if self.dequeued_at is None or self.dequeued_at > now:
+            self.dequeued_at = None
+            self.started_at = None
+            self.executed_steps = 0
+        elif started is None or started > now:
+            self.started_at = None
+            self.executed_steps = 0
+        else:
+            durations = self.nominal_durations()
+            end = started
+            count = 0
+            for seconds in durations[: self.executed_steps]:
+                count += 1
+                end += seconds
+                if end >= now:
+                    break
+            self.executed_steps = count
+        self.finished_at = now
+        self.final_status = CANCELLED
+        self.last_step_status = CANCELLED
+        self.status_message = CANCELLED_BY_USER
+        return True
+
+    def steps_at(self, now: float) -> list[StepPlan]:
+        """The steps that exist at `now` (a step exists once it has started)."""
+        started = self.started_at
+        if started is None or started > now or self.executed_steps == 0:
+            return []
+        names = self.step_names
+        commands: tuple[str | None, ...] = (None, None, *self.commands)
+        durations = self.nominal_durations()
+        out: list[StepPlan] = []
+        begin = started
+        last = self.executed_steps - 1
+        for i in range(self.executed_steps):
+            if begin > now:
+                break
+            end = begin + durations[i]
+            if i == last and self.finished_at is not None:
+                end = self.finished_at
+            if end <= now:
+                status = self.last_step_status if i == last else SUCCESS
+                out.append(StepPlan(i + 1, names[i], commands[i], status, begin, end, 1.0))
+            else:
+                span = end - begin
+                progress = (now - begin) / span if span > 0 else 0.0
+                out.append(StepPlan(i + 1, names[i], commands[i], RUNNING, begin, None, progress))
+            begin = end
+        return out
+
+
+def timeout_message(timeout_seconds: int) -> str:
+    """dbt's `status_message` for a run that hit its timeout."""
+    from dbt_runs.testing._wire import humanize_seconds
+
+    return (
+        f"This run timed out after running for {humanize_seconds(timeout_seconds)}, "
+        f"which exceeded the configured timeout of {timeout_seconds} seconds."
+    )
+
+
+class State:
+    """Every object the emulator serves, behind one lock (the server may run in a thread)."""
+
+    def __init__(self, *, account_id: int, account_name: str = "Emulated Analytics") -> None:
+        self.account_id = account_id
+        self.account_name = account_name
+        self.lock = threading.RLock()
+        self.projects: dict[int, Project] = {}
+        self.environments: dict[int, Environment] = {}
+        self.jobs: dict[int, Job] = {}
+        #: Every run, in id (= creation) order.
+        self.runs: list[Run] = []
+        self.runs_by_id: dict[int, Run] = {}
+        self.runs_by_job: dict[int, list[Run]] = {}
+        #: Unfinished runs of serial jobs, per job, in queue order.
+        self._queues: dict[int, deque[Run]] = {}
+        self._job_free_at: dict[int, float] = {}
+        self._unplanned_parallel: list[Run] = []
+        self.next_run_id = 100_001
+
+    # -- building ---------------------------------------------------------------------------
+    def add_run(self, run: Run) -> Run:
+        """Register a run (its id must be the next one)."""
+        self.runs.append(run)
+        self.runs_by_id[run.id] = run
+        self.runs_by_job.setdefault(run.job.id, []).append(run)
+        self.next_run_id = max(self.next_run_id, run.id + 1)
+        if run.finished_at is None:
+            if run.job.serial:
+                self._queues.setdefault(run.job.id, deque()).append(run)
+            else:
+                self._unplanned_parallel.append(run)
+        elif run.job.serial:
+            self._job_free_at[run.job.id] = max(
+                self._job_free_at.get(run.job.id, 0.0), run.finished_at
+            )
+        return run
+
+    # -- time -------------------------------------------------------------------------------
+    def tick(self, now: float) -> None:
+        """Plan every run that has left its queue by `now` (serial per job)."""
+        if self._unplanned_parallel:
+            waiting = []
+            for run in self._unplanned_parallel:
+                if run.finished_at is not None:
+                    continue
+                dequeue = run.created_at + QUEUE_SECONDS
+                if dequeue <= now:
+                    run.plan(dequeue)
+                else:
+                    waiting.append(run)
+            self._unplanned_parallel = waiting
+        for job_id, queue in self._queues.items():
+            while queue:
+                head = queue[0]
+                if head.dequeued_at is None and head.finished_at is None:
+                    dequeue = max(
+                        head.created_at + QUEUE_SECONDS, self._job_free_at.get(job_id, 0.0)
+                    )
+                    if dequeue > now:
+                        break
+                    head.plan(dequeue)
+                finished = head.finished_at
+                if finished is not None and finished <= now:
+                    queue.popleft()
+                    if head.dequeued_at is not None:
+                        self._job_free_at[job_id] = max(
+                            self._job_free_at.get(job_id, 0.0), finished
+                        )
+                    continue
+                break
+
+    def blocked_by(self, run: Run, now: float) -> list[int]:
+        """Ids of the unfinished runs of the same job ahead of a queued `run`."""
+        if not run.job.serial or run.status_at(now) != QUEUED:
+            return []
+        queue = self._queues.get(run.job.id)
+        if not queue:
+            return []
+        ahead: list[int] = []
+        for other in queue:
+            if other is run:
+                return ahead
+            if not other.is_complete(now):
+                ahead.append(other.id)
+        return []
+
+    def latest_run(self, job_id: int) -> Run | None:
+        """The most recent run of a job."""
+        runs = self.runs_by_job.get(job_id)
+        return runs[-1] if runs else None
+
+    def iter_runs(self, ids: Iterable[int]) -> Iterable[Run]:
+        """The runs with these ids that exist."""
+        for run_id in ids:
+            run = self.runs_by_id.get(run_id)
+            if run is not None:
+                yield run
