@@ -7,6 +7,7 @@ emulator (see test_emulator.py) for end-to-end behaviour.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -114,3 +115,50 @@ def assert_envelope(response: httpx.Response, status: int) -> dict[str, Any]:
     assert isinstance(body["status"]["user_message"], str)
     assert body["status"]["user_message"]
     return body
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """Wraps the client's transport and keeps the bytes of every upstream answer."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.bodies: list[tuple[int, bytes]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        content = await response.aread()
+        await response.aclose()
+        self.bodies.append((response.status_code, content))
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=content, request=request
+        )
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@asynccontextmanager
+async def uvicorn_serving(app: Any) -> AsyncIterator[str]:
+    """Serve `app` with uvicorn on an ephemeral loopback port in this event loop."""
+    import socket
+
+    import anyio
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Any:
+            yield
+
+    # Already listening: connections wait in the backlog until uvicorn accepts them.
+    sock = socket.create_server(("127.0.0.1", 0))
+    server = Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(server.serve, [sock])
+            try:
+                yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+            finally:
+                server.should_exit = True
+    finally:
+        sock.close()

@@ -1,0 +1,475 @@
+"""`dbt-runs serve`: the REST adapter and the MCP server in one process.
+
+Both servers share one event loop and one `AsyncRunsClient` (one connection pool, one retry
+policy, one place holding the dbt token). With `--emulator`, an in-process dbt Cloud emulator
+listens on an ephemeral loopback port and the client points at it, so the whole stack runs
+without a dbt Cloud account.
+
+This is the only place that wires the emulator to the adapters: the adapters never import it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import click
+
+from dbt_runs.expose._security import (
+    SERVER_TOKEN_ENV,
+    UnsafeBindError,
+    allowed_hosts_for,
+    check_bind,
+    server_token_from_env,
+)
+
+if TYPE_CHECKING:
+    from dbt_runs import AsyncRunsClient
+
+__all__ = ["serve"]
+
+logger = logging.getLogger("dbt_runs.cli.serve")
+
+_EXIT_USAGE = 2
+_EXIT_FAILED = 1
+_NO_TOKEN = (
+    "dbt-runs serve: set DBT_API_KEY to a dbt Cloud API token (and DBT_CLOUD_HOST or "
+    "DBT_CLOUD_BASE_URL for your region, DBT_CLOUD_ACCOUNT_ID for your account), "
+    "or pass --emulator to serve a local emulator instead"
+)
+
+
+class ServeError(click.ClickException):
+    """A problem that stops `serve` with one line on stderr and exit status 2 (no traceback)."""
+
+    exit_code = _EXIT_USAGE
+
+    def format_message(self) -> str:
+        """The message as printed (the command name is already in it)."""
+        return self.message
+
+    def show(self, file: Any = None) -> None:
+        """Print the one-line message to stderr."""
+        click.echo(self.format_message(), err=True)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What `dbt-runs serve` was asked to do, validated.
+
+    Attributes:
+        host: The address both HTTP servers bind.
+        rest_port: The REST adapter's port (0: any free port).
+        mcp_port: The MCP server's port (0: any free port).
+        rest: Whether to serve the REST adapter.
+        mcp: Whether to serve the MCP server.
+        stdio: Serve MCP over stdin/stdout instead of HTTP.
+        emulator: Serve an in-process emulator and point the client at it.
+        emulator_speed: How much faster than real time the emulator's clock runs.
+        read_only: Serve nothing that changes a run.
+        server_token: The inbound bearer token (`DBT_RUNS_SERVER_TOKEN`), or None.
+        log_level: uvicorn's log level.
+    """
+
+    host: str
+    rest_port: int
+    mcp_port: int
+    rest: bool
+    mcp: bool
+    stdio: bool
+    emulator: bool
+    emulator_speed: float
+    read_only: bool
+    server_token: str | None
+    log_level: str
+
+
+def _echo(message: str) -> None:
+    # stderr: stdout belongs to MCP when it speaks over stdio, and holds no result here anyway.
+    click.echo(f"dbt-runs serve: {message}", err=True)
+
+
+@click.command(
+    "serve",
+    epilog=(
+        "\b\nExamples:\n"
+        "  dbt-runs serve --emulator                 # no dbt account needed\n"
+        "  dbt-runs serve --only rest --read-only    # a read-only REST adapter on :8080\n"
+        "  dbt-runs serve --only mcp --stdio         # MCP over stdio for a desktop client\n"
+        "  DBT_RUNS_SERVER_TOKEN=... dbt-runs serve --host 0.0.0.0"
+    ),
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help=f"Address to bind; a non-loopback one needs {SERVER_TOKEN_ENV} "
+    "(or --allow-unauthenticated).",
+)
+@click.option(
+    "--rest-port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="REST adapter port (0: any free port; the chosen URL is printed).",
+)
+@click.option(
+    "--mcp-port",
+    type=click.IntRange(0, 65535),
+    default=9090,
+    show_default=True,
+    help="MCP server port (0: any free port; the chosen URL is printed).",
+)
+@click.option(
+    "--only",
+    type=click.Choice(["rest", "mcp"]),
+    default=None,
+    help="Serve only the REST adapter or only the MCP server (default: both).",
+)
+@click.option("--stdio", is_flag=True, help="With --only mcp: speak MCP over stdin/stdout.")
+@click.option(
+    "--emulator",
+    is_flag=True,
+    help="Serve a local dbt Cloud emulator (on an ephemeral loopback port) instead of dbt "
+    "Cloud; no DBT_API_KEY needed.",
+)
+@click.option(
+    "--emulator-speed",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="With --emulator: how many times faster than real time emulated runs progress.",
+)
+@click.option(
+    "--read-only", is_flag=True, help="Serve nothing that changes a run (no trigger, no cancel)."
+)
+@click.option(
+    "--allow-unauthenticated",
+    is_flag=True,
+    help=f"Allow a non-loopback --host without {SERVER_TOKEN_ENV} (anyone who can reach it "
+    "can drive your runs).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="info",
+    show_default=True,
+    help="Server log level.",
+)
+@click.pass_context
+def serve(
+    ctx: click.Context,
+    host: str,
+    rest_port: int,
+    mcp_port: int,
+    only: Literal["rest", "mcp"] | None,
+    stdio: bool,
+    emulator: bool,
+    emulator_speed: float,
+    read_only: bool,
+    allow_unauthenticated: bool,
+    log_level: str,
+) -> None:
+    """Serve the REST adapter (port 8080) and the MCP server (port 9090) in front of dbt Cloud.
+
+    Upstream configuration comes from the same environment variables as the SDK:
+    DBT_API_KEY, DBT_CLOUD_BASE_URL or DBT_CLOUD_HOST, DBT_CLOUD_ACCOUNT_ID. Callers of these
+    servers never see the dbt token; set DBT_RUNS_SERVER_TOKEN to make them send their own.
+    """
+    if stdio and only != "mcp":
+        raise click.UsageError("--stdio speaks MCP only: use it with --only mcp")
+    debug = bool(ctx.meta.get("dbt_runs.debug")) or os.environ.get("DBT_RUNS_DEBUG") == "1"
+    token = server_token_from_env()
+    settings = Settings(
+        host=host,
+        rest_port=rest_port,
+        mcp_port=mcp_port,
+        rest=only in (None, "rest"),
+        mcp=only in (None, "mcp"),
+        stdio=stdio,
+        emulator=emulator,
+        emulator_speed=emulator_speed,
+        read_only=read_only,
+        server_token=token,
+        log_level="debug" if debug else log_level,
+    )
+    if not stdio:
+        try:
+            check_bind(host, server_token=token, allow_unauthenticated=allow_unauthenticated)
+        except UnsafeBindError as exc:
+            raise ServeError(f"dbt-runs serve: {exc}") from None
+    if not emulator and not os.environ.get("DBT_API_KEY", "").strip():
+        raise ServeError(_NO_TOKEN)
+    _check_extras(settings)
+    run(settings)
+
+
+def _check_extras(settings: Settings) -> None:
+    missing = []
+    for module, needed in (
+        ("starlette", True),
+        ("uvicorn", not settings.stdio),
+        ("mcp", settings.mcp),
+    ):
+        if needed:
+            try:
+                __import__(module)
+            except ImportError:
+                missing.append(module)
+    if missing:
+        raise ServeError(
+            f"dbt-runs serve: missing {', '.join(missing)}; install the server extra: "
+            "pip install 'dbt-runs[server]'"
+        )
+
+
+class Running:
+    """Handed to `on_ready` once every server listens.
+
+    Attributes:
+        urls: Where each part listens: `rest` (base URL), `mcp` (endpoint URL), `emulator`.
+    """
+
+    def __init__(self, urls: dict[str, str], servers: list[Any]) -> None:
+        self.urls = urls
+        self._servers = servers
+
+    def stop(self) -> None:
+        """Ask every server to shut down gracefully (what SIGINT and SIGTERM do)."""
+        for server in self._servers:
+            server.should_exit = True
+
+
+def run(settings: Settings) -> None:
+    """Run the servers until SIGINT or SIGTERM (the command's body).
+
+    Raises:
+        ServeError: A port cannot be bound, the upstream is not configured, or a server
+            failed to start.
+    """
+    import anyio
+
+    try:
+        anyio.run(serve_async, settings, None, True, backend="asyncio")
+    except KeyboardInterrupt:  # pragma: no cover - a second Ctrl-C during shutdown
+        pass
+    except BaseExceptionGroup as group:
+        raise _unwrap(group) from None
+
+
+def _unwrap(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one-line error hidden in a task group's exception group, if that is all it holds."""
+    errors, others = group.split(ServeError)
+    if errors is not None and others is None:
+        return _leaves(errors)[0]
+    exits, others = group.split(SystemExit)
+    if exits is not None and others is None:
+        # uvicorn ends a failed startup with sys.exit() after logging why.
+        return ServeError("dbt-runs serve: a server failed to start (see the log above)")
+    return group
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    leaves: list[BaseException] = []
+    for exc in group.exceptions:
+        leaves.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return leaves
+
+
+async def serve_async(
+    settings: Settings,
+    on_ready: Callable[[Running], None] | None = None,
+    handle_signals: bool = False,
+) -> None:
+    """Serve until stopped: by `Running.stop()`, or by SIGINT/SIGTERM with `handle_signals`.
+
+    Args:
+        settings: What to serve.
+        on_ready: Called once every server listens (and before serving stdio).
+        handle_signals: Install SIGINT/SIGTERM handlers (main thread only).
+    """
+    from dbt_runs.errors import ConfigurationError
+
+    async with contextlib.AsyncExitStack() as stack:
+        # Bind before anything starts, so that a busy port fails fast and alone.
+        sockets: dict[str, socket.socket] = {}
+        if not settings.stdio:
+            for name, label, port, wanted in (
+                ("rest", "REST adapter", settings.rest_port, settings.rest),
+                ("mcp", "MCP server", settings.mcp_port, settings.mcp),
+            ):
+                if wanted:
+                    sockets[name] = _bind(settings.host, port, label)
+                    stack.callback(sockets[name].close)
+        urls: dict[str, str] = {}
+        try:
+            client = await stack.enter_async_context(_upstream(settings, urls))
+        except ConfigurationError as exc:
+            raise ServeError(f"dbt-runs serve: {exc}") from None
+        if settings.stdio:
+            from dbt_runs.expose import mcp as mcp_module
+
+            _echo("MCP server on stdio" + (" (read-only)" if settings.read_only else ""))
+            if on_ready is not None:
+                on_ready(Running(urls, []))
+            await mcp_module.run_stdio(client, read_only=settings.read_only)
+            return
+        listeners = _http_servers(settings, client, urls, sockets)
+        if settings.read_only:
+            _echo("read-only: nothing that changes a run is served")
+        if settings.server_token is None:
+            _echo(f"no {SERVER_TOKEN_ENV} set: callers need no token")
+        if on_ready is not None:
+            on_ready(Running(urls, [listener.server for listener in listeners]))
+        await _run_until_stopped(listeners, handle_signals=handle_signals)
+
+
+@contextlib.asynccontextmanager
+async def _upstream(settings: Settings, urls: dict[str, str]) -> AsyncIterator[AsyncRunsClient]:
+    """The shared client: at dbt Cloud from the environment, or at an in-process emulator."""
+    from dbt_runs import AsyncRunsClient
+
+    if not settings.emulator:
+        async with AsyncRunsClient() as client:
+            yield client
+        return
+    # Only here: the adapters never import the emulator.
+    from dbt_runs.testing import Emulator, RealClock
+
+    # A fresh token per start: other local tools can use the emulator with it, nobody else.
+    token = f"emulator-{secrets.token_hex(8)}"
+    emulator = Emulator(token=token, clock=RealClock(speed=settings.emulator_speed))
+    async with emulator.serve(host="127.0.0.1", port=0) as server:
+        urls["emulator"] = server.base_url
+        _echo(
+            f"emulator (dbt Cloud API) at {server.base_url}, token {token}, "
+            f"account {emulator.account_id}, jobs {', '.join(map(str, emulator.job_ids))}, "
+            f"{settings.emulator_speed:g}x real time"
+        )
+        async with AsyncRunsClient(
+            token=token, base_url=server.base_url, account_id=emulator.account_id
+        ) as client:
+            yield client
+
+
+def _bind(host: str, port: int, what: str) -> socket.socket:
+    """Bind and listen before the server starts, so the printed URL is already reachable."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    try:
+        sock = socket.create_server((host.strip("[]"), port), family=family)
+    except (OSError, OverflowError) as exc:
+        errno = getattr(exc, "errno", None)
+        reason = os.strerror(errno) if isinstance(errno, int) else str(exc)
+        raise ServeError(
+            f"dbt-runs serve: cannot listen on {host}:{port} for the {what}: {reason}"
+            + (f" (pick another port with --{what.split()[0].lower()}-port)" if port else "")
+        ) from None
+    return sock
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+@dataclass
+class _Listener:
+    name: str
+    server: Any
+    sock: socket.socket
+
+
+def _http_servers(
+    settings: Settings,
+    client: AsyncRunsClient,
+    urls: dict[str, str],
+    sockets: dict[str, socket.socket],
+) -> list[_Listener]:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        # Two servers share the process: one signal handler (ours) stops both.
+        @contextlib.contextmanager
+        def capture_signals(self) -> Any:
+            yield
+
+    hosts = allowed_hosts_for(settings.host)
+    listeners: list[_Listener] = []
+    apps: list[tuple[str, str, Any, int]] = []
+    if settings.rest:
+        from dbt_runs.expose.rest import create_app
+
+        rest_app = create_app(
+            client,
+            read_only=settings.read_only,
+            server_token=settings.server_token,
+            allowed_hosts=hosts,
+        )
+        apps.append(("rest", "REST adapter", rest_app, settings.rest_port))
+    if settings.mcp:
+        from dbt_runs.expose import mcp as mcp_module
+
+        mcp_app = mcp_module.create_app(
+            client,
+            read_only=settings.read_only,
+            server_token=settings.server_token,
+            allowed_hosts=hosts,
+        )
+        apps.append(("mcp", "MCP server", mcp_app, settings.mcp_port))
+    for name, label, app, _ in apps:
+        sock = sockets[name]
+        config = uvicorn.Config(
+            app,
+            log_level=settings.log_level,
+            lifespan="on",
+            server_header=False,
+            timeout_graceful_shutdown=5,
+        )
+        listeners.append(_Listener(label, Server(config), sock))
+        base = _url(sock)
+        if name == "rest":
+            urls["rest"] = base
+            _echo(f"REST adapter at {base}/v1 (OpenAPI: {base}/openapi.json)")
+        else:
+            urls["mcp"] = f"{base}/mcp"
+            _echo(f"MCP server at {base}/mcp (streamable HTTP)")
+    return listeners
+
+
+async def _run_until_stopped(listeners: list[_Listener], *, handle_signals: bool) -> None:
+    import anyio
+
+    async def watch_signals() -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                # A second signal while shutting down: stop waiting for open connections.
+                force = all(listener.server.should_exit for listener in listeners)
+                for listener in listeners:
+                    listener.server.should_exit = True
+                    listener.server.force_exit = listener.server.force_exit or force
+
+    async def run_one(listener: _Listener) -> None:
+        try:
+            await listener.server.serve(sockets=[listener.sock])
+        finally:
+            # When one server stops (a signal, or a failed startup) the others stop too.
+            for other in listeners:
+                other.server.should_exit = True
+
+    async with anyio.create_task_group() as group:
+        if handle_signals and sys.platform != "win32":
+            group.start_soon(watch_signals)
+        async with anyio.create_task_group() as servers:
+            for listener in listeners:
+                servers.start_soon(run_one, listener)
+        group.cancel_scope.cancel()
+    _echo("stopped")

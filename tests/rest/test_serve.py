@@ -1,0 +1,273 @@
+"""`dbt-runs serve`: flags, refusals, and real servers on loopback in front of the emulator."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from dbt_runs.cli import _build
+from dbt_runs.cli.serve import Running, Settings, serve_async
+
+from .conftest import assert_envelope
+
+BOUNDED = 30.0  # seconds any wait in this module may take before the test fails
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> Any:
+    base = {"DBT_API_KEY": "", "DBT_RUNS_SERVER_TOKEN": ""}
+    return CliRunner().invoke(_build(), ["serve", *args], env={**base, **(env or {})})
+
+
+def one_line(result: Any) -> str:
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.output
+    return str(lines[0])
+
+
+def test_missing_dbt_token_is_one_line_naming_it() -> None:
+    line = one_line(invoke())
+    assert "set DBT_API_KEY" in line
+    assert "--emulator" in line
+
+
+def test_public_host_without_a_token_is_refused() -> None:
+    line = one_line(invoke("--host", "0.0.0.0", "--emulator"))
+    assert "DBT_RUNS_SERVER_TOKEN" in line
+    assert "--allow-unauthenticated" in line
+
+
+def test_bad_base_url_is_one_line() -> None:
+    line = one_line(
+        invoke("--only", "rest", env={"DBT_API_KEY": "k", "DBT_CLOUD_BASE_URL": "ftp://x"})
+    )
+    assert "base_url" in line
+
+
+def test_busy_port_is_one_line() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        line = one_line(invoke("--emulator", "--only", "rest", "--rest-port", str(port)))
+    assert f"127.0.0.1:{port}" in line
+    assert "--rest-port" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--stdio"], "--only mcp"),
+        (["--only", "soap"], "soap"),
+        (["--rest-port", "70000"], "70000"),
+        (["--emulator-speed", "0"], "0"),
+    ],
+)
+def test_usage_errors(args: list[str], words: str) -> None:
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert words in result.stderr
+
+
+def test_help_lists_every_flag() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for flag in (
+        "--host",
+        "--rest-port",
+        "--mcp-port",
+        "--only",
+        "--stdio",
+        "--emulator",
+        "--emulator-speed",
+        "--read-only",
+        "--allow-unauthenticated",
+    ):
+        assert flag in result.output
+
+
+# ---------------------------------------------------------------- in-process, real sockets
+
+
+def settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "rest_port": 0,
+        "mcp_port": 0,
+        "rest": True,
+        "mcp": False,
+        "stdio": False,
+        "emulator": True,
+        "emulator_speed": 10.0,
+        "read_only": False,
+        "server_token": None,
+        "log_level": "warning",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@asynccontextmanager
+async def serving(**overrides: Any) -> AsyncIterator[Running]:
+    """`serve_async` in this event loop; yields once every server listens."""
+    ready: list[Running] = []
+    started = anyio.Event()
+
+    def on_ready(running: Running) -> None:
+        ready.append(running)
+        started.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(serve_async, settings(**overrides), on_ready)
+        with anyio.fail_after(BOUNDED):
+            await started.wait()
+        try:
+            yield ready[0]
+        finally:
+            ready[0].stop()
+
+
+@pytest.mark.anyio
+async def test_rest_and_mcp_share_one_emulator_upstream() -> None:
+    async with serving(mcp=True) as running, httpx.AsyncClient(timeout=BOUNDED) as http:
+        rest, mcp = running.urls["rest"], running.urls["mcp"]
+        assert rest.startswith("http://127.0.0.1:")
+        assert running.urls["emulator"].endswith("/api/v2")
+        triggered = await http.post(f"{rest}/v1/accounts/1/jobs/1/run", json={"cause": "serve"})
+        assert triggered.status_code == 200, triggered.text
+        run_id = triggered.json()["data"]["id"]
+        got = await http.get(f"{rest}/v1/accounts/1/runs/{run_id}")
+        assert got.json()["data"]["id"] == run_id
+        # The emulator is reachable for other local tools, with the token serve printed only.
+        direct = await http.get(
+            f"{running.urls['emulator']}/accounts/1/runs/{run_id}/",
+            headers={"Authorization": "Bearer wrong"},
+        )
+        assert direct.status_code == 401  # the emulator checks the token the serve made
+        listed = await http.post(
+            mcp,
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+            headers={"Accept": "application/json, text/event-stream"},
+        )
+        assert listed.status_code == 200
+        assert "list-runs" in listed.text
+
+
+@pytest.mark.anyio
+async def test_server_token_and_read_only_through_serve() -> None:
+    async with (
+        serving(server_token="inbound-t0ken", read_only=True) as running,
+        httpx.AsyncClient(timeout=BOUNDED) as http,
+    ):
+        rest = running.urls["rest"]
+        assert_envelope(await http.get(f"{rest}/v1/accounts/1/runs"), 401)
+        auth = {"Authorization": "Bearer inbound-t0ken"}
+        assert (await http.get(f"{rest}/v1/accounts/1/runs", headers=auth)).status_code == 200
+        assert (await http.get(f"{rest}/healthz")).status_code == 200
+        hidden = await http.post(f"{rest}/v1/accounts/1/jobs/1/run", headers=auth)
+        assert_envelope(hidden, 404)
+
+
+@pytest.mark.anyio
+async def test_loopback_server_refuses_foreign_host_and_origin() -> None:
+    async with serving() as running, httpx.AsyncClient(timeout=BOUNDED) as http:
+        rest = running.urls["rest"]
+        assert_envelope(await http.get(f"{rest}/healthz", headers={"Host": "evil.example"}), 421)
+        origin = {"Origin": "https://evil.example"}
+        assert_envelope(await http.post(f"{rest}/v1/accounts/1/jobs/1/run", headers=origin), 403)
+        same = {"Origin": rest}
+        assert (await http.get(f"{rest}/healthz", headers=same)).status_code == 200
+
+
+# ---------------------------------------------------------------- a real `dbt-runs serve`
+
+
+@pytest.mark.slow
+def test_subprocess_serve_emulator_only_rest() -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("DBT_API_KEY", None)
+    env.pop("DBT_RUNS_SERVER_TOKEN", None)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dbt_runs",
+            "serve",
+            "--emulator",
+            "--only",
+            "rest",
+            "--rest-port",
+            "0",
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    assert process.stderr is not None
+    stderr = process.stderr
+
+    def pump() -> None:
+        for line in stderr:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen: list[str] = []
+    try:
+        base = None
+        while base is None:
+            line = lines.get(timeout=BOUNDED)
+            seen.append(line)
+            found = re.search(r"REST adapter at (http://127\.0\.0\.1:\d+)/v1", line)
+            base = found.group(1) if found else None
+        assert any("emulator (dbt Cloud API) at http://127.0.0.1:" in s for s in seen)
+        with httpx.Client(base_url=base, timeout=BOUNDED) as http:
+            assert http.get("/healthz").json() == {"status": "ok"}
+            run = http.post("/v1/accounts/1/jobs/1/run").json()["data"]
+            assert run["trigger"]["cause"] == "Triggered via the dbt-runs REST adapter"
+            assert http.get(f"/v1/accounts/1/runs/{run['id']}").status_code == 200
+            doc = http.get("/openapi.json").json()
+            assert "/v1/accounts/{accountid}/runs" in doc["paths"]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=BOUNDED) == 0
+        rest = "".join(seen) + "".join(iter_queue(lines))
+        assert "stopped" in rest
+        assert "Traceback" not in rest
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=BOUNDED)
+        stderr.close()
+
+
+def iter_queue(lines: queue.Queue[str]) -> list[str]:
+    drained = []
+    while True:
+        try:
+            drained.append(lines.get(timeout=1))
+        except queue.Empty:
+            return drained
+
+
+def test_serve_json_lines_are_never_on_stdout() -> None:
+    # stdout belongs to MCP over stdio: `serve` writes its own lines to stderr only.
+    result = invoke()
+    assert result.stdout == ""
