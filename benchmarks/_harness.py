@@ -14,10 +14,12 @@ from typing import Any, TypeVar
 from benchmarks._baselines import TOKEN
 from benchmarks._peers import Peer
 from benchmarks._procs import ProcResult, run_measured
+from benchmarks._results import Row
 from benchmarks._servers import ServerProcess
 from benchmarks._sizes import Sizes
 
 T = TypeVar("T")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -96,25 +98,63 @@ async def timed(fn: Callable[[], Awaitable[T]]) -> tuple[float, T]:
     return time.perf_counter() - start, result
 
 
-def profile_async(
-    ctx: Context, name: str, fn: Callable[[], Awaitable[Any]]
-) -> Callable[[], Awaitable[str | None]]:
-    """Wrap `fn` so that running it records a pyinstrument profile; returns the saved path."""
+async def profile_into(ctx: Context, row: Row, name: str, fn: Callable[[], Awaitable[Any]]) -> None:
+    """Run `fn` once more under pyinstrument; save the profile and note its hot spots on `row`.
 
-    async def run() -> str | None:
-        if ctx.profile_dir is None:
-            return None
-        try:
-            from pyinstrument import Profiler
-        except ImportError:
-            ctx.log("pyinstrument is not installed: no profile")
-            return None
-        ctx.profile_dir.mkdir(parents=True, exist_ok=True)
-        profiler = Profiler(async_mode="enabled", interval=0.0005)
-        with profiler:
-            await fn()
-        path = ctx.profile_dir / f"{name}.txt"
-        path.write_text(profiler.output_text(unicode=False, color=False, show_all=False))
-        return str(path)
+    Used when a target is missed, so the results say what limits it.
+    """
+    if ctx.profile_dir is None:
+        return
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        row.notes.append("Not profiled: pyinstrument is not installed.")
+        return
+    ctx.profile_dir.mkdir(parents=True, exist_ok=True)
+    profiler = Profiler(async_mode="enabled", interval=0.0005)
+    with profiler:
+        await fn()
+    path = ctx.profile_dir / f"{name}.txt"
+    hot = hotspots(profiler)
+    path.write_text(
+        "Where the time goes (self time, top functions):\n"
+        + "\n".join(f"  {share:5.1%}  {where}" for where, share in hot)
+        + "\n\n"
+        + profiler.output_text(unicode=False, color=False, show_all=False)
+    )
+    row.profile = path.name if not path.is_relative_to(ROOT) else str(path.relative_to(ROOT))
+    row.notes.append(
+        "Profile of dbt-runs (pyinstrument, self time): "
+        + "; ".join(f"{where} {share:.0%}" for where, share in hot[:4])
+        + "."
+    )
 
-    return run
+
+def hotspots(profiler: Any, top: int = 8) -> list[tuple[str, float]]:
+    """The functions with the most self time in a pyinstrument profile, with their share.
+
+    Time spent awaiting I/O appears as pyinstrument's synthetic `[await]` frames, so a row
+    that is bound by the network rather than by Python shows it here plainly.
+    """
+    session = profiler.last_session
+    root = session.root_frame() if session else None
+    if root is None:
+        return []
+    totals: dict[str, float] = {}
+    stack = [root]
+    while stack:
+        frame = stack.pop()
+        stack.extend(frame.children)
+        own = frame.time - sum(child.time for child in frame.children)
+        if own <= 0:
+            continue
+        named = frame
+        if frame.is_synthetic and frame.function == "[self]" and frame.parent is not None:
+            named = frame.parent  # the parent's own time, split out by pyinstrument
+        where = f"{named.function} ({named.file_path_short}:{named.line_no})"
+        if named.is_synthetic:
+            where = named.function
+        totals[where] = totals.get(where, 0.0) + own
+    whole = root.time or 1.0
+    ranked = sorted(totals.items(), key=lambda item: item[1], reverse=True)[:top]
+    return [(where, spent / whole) for where, spent in ranked]

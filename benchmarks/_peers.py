@@ -23,20 +23,31 @@ class PeerSpec:
 
     Attributes:
         name: Its name in the tables.
-        requirement: What to install from PyPI.
-        import_name: The module whose `__version__`/distribution we report.
+        requirements: What to install from PyPI (the peer, plus any pin it needs to import).
+        distribution: The distribution whose version we report.
+        module: What must import for the peer to work.
         driver: The script, under benchmarks/drivers/, that runs the peer's own ways.
     """
 
     name: str
-    requirement: str
+    requirements: tuple[str, ...]
     distribution: str
+    module: str
     driver: str
 
 
 PEERS = (
-    PeerSpec("dbtc", "dbtc", "dbtc", "drive_dbtc.py"),
-    PeerSpec("dbt-cloud-cli", "dbt-cloud-cli", "dbt-cloud-cli", "drive_dbt_cloud_cli.py"),
+    # dbtc 0.11.7 asks for pandas<2.2 (built against NumPy 1.x) and pyarrow>=15 with no upper
+    # bound; the newest pyarrow needs NumPy 2, so a plain install cannot even import dbtc.
+    # Capping pyarrow is the smallest change that gives a working install of dbtc as released.
+    PeerSpec("dbtc", ("dbtc", "pyarrow<20"), "dbtc", "dbtc", "drive_dbtc.py"),
+    PeerSpec(
+        "dbt-cloud-cli",
+        ("dbt-cloud-cli",),
+        "dbt-cloud-cli",
+        "dbt_cloud.cli",
+        "drive_dbt_cloud_cli.py",
+    ),
 )
 
 
@@ -83,6 +94,18 @@ def _installed_version(python: Path, distribution: str) -> str:
     return out.stdout.strip()
 
 
+def _checked(spec: PeerSpec, python: Path) -> Peer:
+    """The ready peer, once it imports cleanly (an install can succeed and still not import)."""
+    version = _installed_version(python, spec.distribution)
+    subprocess.run(
+        [str(python), "-c", f"import {spec.module}"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return Peer(spec, python, version)
+
+
 def ensure_peer(spec: PeerSpec, *, log: list[str]) -> Peer | None:
     """Create (or reuse) the peer's venv and install it; None, with a note in `log`, on failure.
 
@@ -94,7 +117,7 @@ def ensure_peer(spec: PeerSpec, *, log: list[str]) -> Peer | None:
     try:
         if python.exists():
             try:
-                return Peer(spec, python, _installed_version(python, spec.distribution))
+                return _checked(spec, python)
             except subprocess.CalledProcessError:
                 shutil.rmtree(venv)
         venv.parent.mkdir(parents=True, exist_ok=True)
@@ -102,11 +125,11 @@ def ensure_peer(spec: PeerSpec, *, log: list[str]) -> Peer | None:
         # The peers run on the same interpreter version as dbt-runs, so import costs compare.
         if uv:
             _run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)])
-            _run([uv, "pip", "install", "--quiet", "--python", str(python), spec.requirement])
+            _run([uv, "pip", "install", "--quiet", "--python", str(python), *spec.requirements])
         else:
             _run([sys.executable, "-m", "venv", str(venv)])
-            _run([str(python), "-m", "pip", "install", "--quiet", spec.requirement])
-        return Peer(spec, python, _installed_version(python, spec.distribution))
+            _run([str(python), "-m", "pip", "install", "--quiet", *spec.requirements])
+        return _checked(spec, python)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
         detail = getattr(exc, "stderr", None) or str(exc)
         log.append(f"{spec.name}: skipped, it failed to install ({detail.strip()[-300:]})")

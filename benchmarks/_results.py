@@ -123,6 +123,11 @@ def _fmt(value: Figure) -> str:
     return str(value)
 
 
+def _cell(text: str) -> str:
+    """Text safe inside a markdown table cell (one line, no column breaks)."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
 def _met(met: bool | None) -> str:
     return {True: "yes", False: "**no**", None: "-"}[met]
 
@@ -141,7 +146,8 @@ def render_markdown(env: dict[str, Any], rows: list[Row]) -> str:
     ]
     for row in rows:
         out.append(
-            f"| {row.number} | {row.title} | {row.target or 'none set'} | {row.verdict or '-'} "
+            f"| {row.number} | {row.title} | {row.target or 'none set'} "
+            f"| {_cell(row.verdict) or '-'} "
             f"| {_met(row.met)} |"
         )
     for row in rows:
@@ -152,7 +158,7 @@ def render_markdown(env: dict[str, Any], rows: list[Row]) -> str:
         for m in row.measurements:
             cells = [_fmt(m.figures.get(k)) for k in keys]
             ratio = f"{m.ratio:.2f}x" if m.ratio is not None else "-"
-            note = m.note if m.ok else f"failed: {m.note}"
+            note = _cell(m.note if m.ok else f"failed: {m.note}")
             out.append(f"| {m.contender} | " + " | ".join(cells) + f" | {ratio} | {note} |")
         if row.notes or row.profile:
             out.append("")

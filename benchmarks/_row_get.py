@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from benchmarks import _baselines
-from benchmarks._harness import TOKEN, Context, profile_async
+from benchmarks._harness import TOKEN, Context, profile_into
 from benchmarks._results import Measurement, Row
 from benchmarks._servers import serve
 
@@ -85,9 +85,7 @@ async def row_get(ctx: Context) -> Row:
                 f"{ratio:.2f}x bare httpx ({ours_t * 1000:.2f} ms vs {bare_t * 1000:.2f} ms)"
             )
             if not row.met:
-                row.profile = await profile_async(
-                    ctx, "get", lambda: _per_call(ours_call, s.gets)
-                )()
+                await profile_into(ctx, row, "get", lambda: _per_call(ours_call, s.gets))
     row.notes.append(
         f"dbt-runs and bare httpx share the harness process and alternate in {ROUNDS} rounds "
         f"after {WARMUP} warm-up calls each; the emulator runs in its own process."

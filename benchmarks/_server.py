@@ -123,7 +123,9 @@ async def _serve(config: dict[str, Any]) -> None:
     role = config["role"]
     app, lifespan = _emulator_app(config) if role == "emulator" else _adapter_app(config)
     counted = Counter(app)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
+    # and without it every keep-alive response waits ~40 ms on Nagle + delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     # Access logs cost the server CPU per request, which no real dbt Cloud charges the caller.
