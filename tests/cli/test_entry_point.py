@@ -10,6 +10,7 @@ import errno
 import os
 import pty
 import re
+import signal
 import subprocess
 
 import pytest
@@ -138,3 +139,30 @@ def test_on_a_terminal_a_download_shows_a_progress_bar(served: Served, tmp_path:
     assert "Downloading" in terminal
     assert "Saved" in terminal
     assert os.path.getsize(out) > 0
+
+
+def test_ctrl_c_while_waiting_exits_130_with_one_line(served: Served) -> None:
+    run_id = served.emulator.trigger_run(1, cause="long")  # the clock stands still
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_")}
+    env.update({k: v for k, v in served.env().items() if v is not None})
+    proc = subprocess.Popen(
+        [console_script(), "runs", "wait", str(run_id), *POLL],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()  # the first status line: it is waiting now
+        assert f"run {run_id}: Queued" in first
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130
+    assert "Traceback" not in rest
+    assert rest.strip().startswith("dbt-runs: error: interrupted")
+    assert rest.rstrip().endswith("[exit 130]")

@@ -24,6 +24,7 @@ import anyio
 import attrs
 import click
 
+from dbt_runs._client import DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_TIMEOUT
 from dbt_runs.cli._output import (
     EXIT_CODES_HELP,
     ExitCode,
@@ -373,14 +374,14 @@ def _wait_options(func: Callable[..., T]) -> Callable[..., T]:
             "--poll",
             type=click.FloatRange(min=0, min_open=True),
             metavar="SECONDS",
-            help="Seconds between status checks (the SDK's default if not given).",
+            help=f"Seconds between status checks.  [default: {DEFAULT_POLL_INTERVAL:g}]",
         ),
         click.option(
             "--timeout",
             type=click.FloatRange(min=0, min_open=True),
             metavar="SECONDS",
-            help="Give up waiting after this long, exit 4 (the SDK's bounded default if not "
-            "given).",
+            help="Give up waiting after this long and exit 4.  "
+            f"[default: {DEFAULT_WAIT_TIMEOUT:g}]",
         ),
     ]:
         decorated = option(decorated)
