@@ -7,21 +7,22 @@ in-process (`emulator.app`, `emulator.client()`) or over loopback HTTP (`emulato
 `dbt_runs.testing.pytest_plugin`.
 
 Needs the server extra: `pip install "dbt-runs[server]"`.
+
+Names are imported on first use, so that pytest can load the fixtures module (which lives in
+this package) in environments without the server extra.
 """
 
 from __future__ import annotations
 
-try:
-    import starlette  # noqa: F401
-except ImportError:  # pragma: no cover - exercised in the core-only install check
-    raise ImportError(
-        'dbt_runs.testing (the dbt Cloud emulator) needs starlette: pip install "dbt-runs[server]"'
-    ) from None
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING, Any
 
-from dbt_runs.testing._clock import Clock, ManualClock, RealClock
-from dbt_runs.testing._emulator import Emulator, RequestRecord, RunInfo, StepInfo
-from dbt_runs.testing._faults import FaultKind, Faults, RateLimit
-from dbt_runs.testing._server import EmulatorServer
+if TYPE_CHECKING:
+    from dbt_runs.testing._clock import Clock, ManualClock, RealClock
+    from dbt_runs.testing._emulator import Emulator, RequestRecord, RunInfo, StepInfo
+    from dbt_runs.testing._faults import FaultKind, Faults, RateLimit
+    from dbt_runs.testing._server import EmulatorServer
 
 __all__ = [
     "Clock",
@@ -36,3 +37,35 @@ __all__ = [
     "RunInfo",
     "StepInfo",
 ]
+
+_HOMES = {
+    "Clock": "_clock",
+    "ManualClock": "_clock",
+    "RealClock": "_clock",
+    "Emulator": "_emulator",
+    "RequestRecord": "_emulator",
+    "RunInfo": "_emulator",
+    "StepInfo": "_emulator",
+    "FaultKind": "_faults",
+    "Faults": "_faults",
+    "RateLimit": "_faults",
+    "EmulatorServer": "_server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'dbt_runs.testing' has no attribute {name!r}")
+    if importlib.util.find_spec("starlette") is None:
+        raise ImportError(
+            "dbt_runs.testing (the dbt Cloud emulator) needs starlette: "
+            'pip install "dbt-runs[server]"'
+        )
+    value = getattr(importlib.import_module(f"dbt_runs.testing.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -138,7 +138,9 @@ class Query:
         if len(items) != 2:
             raise _invalid(name, self.raw(name)[0])
         bounds = [_parse_datetime(name, item, self.raw(name)[0]) for item in items]
-        return bounds[0], bounds[1]
+        # Timestamps are shown to the microsecond: widen by half of one so that a bound copied
+        # from a run's own `created_at` includes that run.
+        return bounds[0] - 5e-7, bounds[1] + 5e-7
 
 
 def _parse_datetime(name: str, item: object, raw: str) -> float:

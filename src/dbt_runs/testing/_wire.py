@@ -569,6 +569,10 @@ def environment_json(state: State, env: Environment) -> JSON:
         "state": 1,
         "created_at": iso_z(env.created_at),
         "updated_at": iso_z(env.created_at),
+        "repository": None,
+        "connection": None,
+        "jobs": [],
+        "custom_environment_variables": [],
     }
 
 
