@@ -85,3 +85,10 @@ def test_every_snippet_is_shown_on_some_page() -> None:
     shown = _includes()
     orphans = [p.name for p in SNIPPETS if f"docs/snippets/{p.name}" not in shown]
     assert not orphans, f"snippets no docs page includes: {orphans}"
+
+
+def test_the_readme_example_is_the_tested_snippet() -> None:
+    # GitHub cannot include files, so the README carries a copy: it must stay identical.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    snippet = (DOCS / "snippets" / "readme.py").read_text(encoding="utf-8")
+    assert f"```python\n{snippet}```" in readme
