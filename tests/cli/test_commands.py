@@ -327,3 +327,20 @@ def test_debug_output_never_contains_the_token(served: Served) -> None:
     assert TOKEN not in result.stdout + result.stderr
     top = served.invoke("--debug", "runs", "get", "987654321", DBT_RUNS_DEBUG=None)
     assert "Traceback" in top.stderr
+
+
+def test_list_with_no_match_says_so_on_stderr(served: Served) -> None:
+    result = served.invoke("runs", "list", "--job", "999")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    assert result.stderr == "No runs match.\n"
+    as_json = served.invoke("runs", "list", "--job", "999", "--json")
+    assert json.loads(as_json.stdout) == []
+
+
+def test_retry_names_both_runs(fast: Served) -> None:
+    fast.invoke("runs", "trigger", "1", "--cause", "x [fail]", "--wait", "--poll", "0.02")
+    failed = fast.emulator.runs(job_id=1)[-1].id
+    result = fast.invoke("runs", "retry", str(failed))
+    assert result.exit_code == 0, result.stderr
+    assert re.match(rf"Retrying run {failed} as run \d+ \(job 1\): http", result.stdout)

@@ -667,6 +667,9 @@ def list_runs(
         if as_json:
             click.echo(dump_json([r.raw for r in shown]))
         elif not as_jsonl:
+            if not shown:
+                click.echo("No runs match.", err=True)
+                return ExitCode.SUCCESS
             click.echo(_runs_table(shown))
             if total is not None and total > len(shown) and not all_runs:
                 click.echo(
@@ -776,7 +779,8 @@ def retry(
 
     async def work(client: AsyncRunsClient) -> ExitCode:
         run = await client.retry_run(run_id)
-        return await _after_start(client, run, "Retrying as", wait, wait_options, as_json, quiet)
+        headline = f"Retrying run {run_id} as"
+        return await _after_start(client, run, headline, wait, wait_options, as_json, quiet)
 
     _execute(settings, work)
 
