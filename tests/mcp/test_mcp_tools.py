@@ -237,6 +237,23 @@ async def test_a_failing_gateway_is_a_tool_error_after_the_clients_retries(
     assert len(emulator.requests) == 4  # the first attempt and the client's 3 retries
 
 
+@pytest.mark.parametrize("tool", ["get-run", "list-runs"])
+async def test_a_2xx_body_that_is_not_json_is_a_clear_tool_error(
+    emulator: Emulator, tool: str
+) -> None:
+    from dbt_runs import RetryPolicy
+
+    emulator.faults.fail_next("malformed")
+    arguments = {"runId": emulator.runs()[0].id} if tool == "get-run" else {}
+    async with (
+        emulator.client(retry=RetryPolicy.disabled()) as no_retry,
+        mcp.Client(create_server(no_retry)) as session,
+    ):
+        result = await call(session, tool, arguments)
+    assert result.is_error
+    assert text_of(result).startswith("dbt Cloud answered HTTP 200 with a body that is not valid")
+
+
 async def test_the_dbt_token_is_never_logged(
     session: mcp.Client, emulator: Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -85,6 +85,7 @@ from dbt_runs.models import RunStatus
 
 if TYPE_CHECKING:
     from dbt_runs import AsyncRunsClient
+    from dbt_runs._response import RawResponse
     from dbt_runs.models import Run
 
 __all__ = [
@@ -204,11 +205,30 @@ def _error(message: str, body: Any = None) -> CallToolResult:
     return result
 
 
-def _raw_text(content: bytes) -> str | None:
+def _passthrough(
+    raw: RawResponse[Any], shape: Callable[[Any], Any] | None = None
+) -> CallToolResult:
+    """dbt's 2xx body as the result: decoded for `structuredContent`, as received for text.
+
+    `shape` reshapes the decoded body (the compact list view); the text then follows it.
+    """
     try:
-        return content.decode("utf-8")
+        body = raw.json()
+    except ValueError:
+        # dbt (or a proxy in front of it) answered 2xx with something that is not JSON.
+        return _error(
+            f"dbt Cloud answered HTTP {raw.status_code} with a body that is not valid JSON "
+            f"({len(raw.content)} bytes); try again"
+        )
+    if not isinstance(body, Mapping):
+        return _error(f"dbt Cloud answered HTTP {raw.status_code} without its JSON envelope")
+    if shape is not None:
+        return _ok(shape(body))
+    try:
+        text = raw.content.decode("utf-8")
     except UnicodeDecodeError:
-        return None
+        text = None
+    return _ok(body, text)
 
 
 def _failure(exc: DbtRunsError) -> CallToolResult:
@@ -249,8 +269,8 @@ def _compact_run(run: Any) -> Any:
     return compact
 
 
-def _compact_list(body: Any) -> Any:
-    if not isinstance(body, Mapping) or not isinstance(body.get("data"), list):
+def _compact_list(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    if not isinstance(body.get("data"), list):
         return body
     return {**body, "data": [_compact_run(run) for run in body["data"]]}
 
@@ -419,7 +439,7 @@ def _trigger_job_run(client: AsyncRunsClient) -> ToolFn:
             )
         except DbtRunsError as exc:
             return _failure(exc)
-        return _ok(raw.json(), _raw_text(raw.content))
+        return _passthrough(raw)
 
     return trigger_job_run
 
@@ -468,9 +488,7 @@ def _list_runs(client: AsyncRunsClient) -> ToolFn:
             )
         except DbtRunsError as exc:
             return _failure(exc)
-        if view == "full":
-            return _ok(raw.json(), _raw_text(raw.content))
-        return _ok(_compact_list(raw.json()))
+        return _passthrough(raw, None if view == "full" else _compact_list)
 
     return list_runs
 
@@ -503,7 +521,7 @@ def _get_run(client: AsyncRunsClient) -> ToolFn:
             )
         except DbtRunsError as exc:
             return _failure(exc)
-        return _ok(raw.json(), _raw_text(raw.content))
+        return _passthrough(raw)
 
     return get_run
 
@@ -533,7 +551,7 @@ def _list_run_artifacts(client: AsyncRunsClient) -> ToolFn:
             raw = await client.with_raw_response.list_run_artifacts(runId, account_id=accountId)
         except DbtRunsError as exc:
             return _failure(exc)
-        return _ok(raw.json(), _raw_text(raw.content))
+        return _passthrough(raw)
 
     return list_run_artifacts
 
@@ -638,7 +656,7 @@ def _cancel_run(client: AsyncRunsClient) -> ToolFn:
             raw = await client.with_raw_response.cancel_run(runId, account_id=accountId)
         except DbtRunsError as exc:
             return _failure(exc)
-        return _ok(raw.json(), _raw_text(raw.content))
+        return _passthrough(raw)
 
     return cancel_run
 
