@@ -276,14 +276,16 @@ class EmulatorApp:
             return self._emu.ui_url.rstrip("/")
         return f"{request.url.scheme}://{request.url.netloc}"
 
-    def _run_body(self, request: Request, run: Run, related: frozenset[str], now: float) -> Any:
+    def _run_body(
+        self, request: Request, run: Run, related: frozenset[str], now: float, ui: str = ""
+    ) -> Any:
         emu = self._emu
         return _wire.run_json(
             emu._state,
             run,
             now,
             related=related,
-            ui_base=self._ui_base(request),
+            ui_base=ui or self._ui_base(request),
             step_logs=emu._step_logs,
         )
 
@@ -391,7 +393,8 @@ class EmulatorApp:
             runs = _order_runs(runs, order_field, descending, now)
             total = len(runs)
             page = runs[offset : offset + limit]
-            data = [self._run_body(request, run, related, now) for run in page]
+            ui = self._ui_base(request)
+            data = [self._run_body(request, run, related, now, ui) for run in page]
         extra = _wire.list_extra(
             _wire.filters_echo(emu.account_id, limit, offset, state_filter, echo),
             order_by,

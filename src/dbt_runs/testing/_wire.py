@@ -7,8 +7,11 @@ never imports the client's models: the emulator states its own understanding of 
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Final
 
 from dbt_runs.testing._state import (
@@ -69,11 +72,27 @@ _UNITS: Final = (
 )
 
 
+def _parts(ts: float) -> tuple[int, int, int, int, int, int, int]:
+    # Same rounding as datetime.fromtimestamp (half-even microseconds), about 3x faster:
+    # list pages format seven timestamps per run.
+    frac, whole = math.modf(ts)
+    micros = round(frac * 1e6)
+    if micros >= 1_000_000:
+        whole += 1
+        micros -= 1_000_000
+    elif micros < 0:
+        whole -= 1
+        micros += 1_000_000
+    t = time.gmtime(whole)
+    return t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, micros
+
+
 def run_ts(ts: float | None) -> str | None:
     """A run timestamp: `2024-05-27 10:42:16.179903+00:00`."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(" ", "microseconds")
+    y, mo, d, h, mi, sec, us = _parts(ts)
+    return f"{y:04d}-{mo:02d}-{d:02d} {h:02d}:{mi:02d}:{sec:02d}.{us:06d}+00:00"
 
 
 def iso_z(ts: float | None) -> str | None:
@@ -90,26 +109,33 @@ def artifact_ts(ts: float) -> str:
 
 def hms(seconds: float) -> str:
     """`HH:MM:SS`, hours not wrapped at 24 (`24:00:36`), seconds truncated."""
-    total = max(0, int(seconds))
+    total = int(seconds) if seconds > 0 else 0
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours:02d}:{minutes:02d}:{secs:02d}"
 
 
+def _unit(count: int, name: str) -> str:
+    return f"{count} {name}" if count == 1 else f"{count} {name}s"
+
+
 def humanize_seconds(seconds: float) -> str:
     """`0 minutes`, `51 seconds`, `1 minute, 50 seconds`, `1 day`, `2 weeks, 3 days`."""
-    total = max(0, int(seconds))
-    if total == 0:
-        return "0 minutes"
+    total = int(seconds) if seconds > 0 else 0
+    if total < 60:
+        return _unit(total, "second") if total else "0 minutes"
+    if total < 3600:
+        minutes, secs = divmod(total, 60)
+        return _unit(minutes, "minute") + (f", {_unit(secs, 'second')}" if secs else "")
     for i, (size, name) in enumerate(_UNITS):
         count = total // size
         if count:
-            text = f"{count} {name}{'' if count == 1 else 's'}"
+            text = _unit(count, name)
             if i + 1 < len(_UNITS):
                 next_size, next_name = _UNITS[i + 1]
                 rest = (total - count * size) // next_size
                 if rest:
-                    text += f", {rest} {next_name}{'' if rest == 1 else 's'}"
+                    text += f", {_unit(rest, next_name)}"
             return text
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -368,6 +394,7 @@ def _updated_at(run: Run, now: float, steps: list[StepPlan]) -> float:
     return latest
 
 
+@lru_cache(maxsize=4096)
 def _pod_suffix(run_id: int) -> str:
     alphabet = "bcdfghjklmnpqrstvwxz2456789"
     value = run_id * 2654435761 % (27**5)
