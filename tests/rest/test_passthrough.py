@@ -340,3 +340,17 @@ async def test_the_dbt_token_never_reaches_a_response_or_log(
         assert all("s3cret" not in value for value in response.headers.values())
     assert "s3cret" not in caplog.text
     assert UPSTREAM  # the fake upstream's URL is the only place the adapter is told of dbt
+
+
+async def test_single_and_list_filters_combine(
+    fake_dbt: FakeDbt, adapter: httpx.AsyncClient
+) -> None:
+    fake_dbt.json("GET", "/accounts/7/runs/", reference(LIST))
+    response = await adapter.get(
+        "/v1/accounts/7/runs?status=10&status__in=20,10&project_id=4&project_id__in=5"
+    )
+    assert response.status_code == 200
+    params = fake_dbt.requests[-1].url.params
+    assert json.loads(params["status__in"]) == [10, 20]
+    assert json.loads(params["project_id__in"]) == [4, 5]
+    assert "status" not in params

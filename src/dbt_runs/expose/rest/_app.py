@@ -35,6 +35,7 @@ from dbt_runs.expose.rest._openapi import build_document
 from dbt_runs.expose.rest._params import (
     ParameterError,
     describe,
+    parse_artifact_path,
     parse_id,
     parse_query,
     parse_trigger_body,
@@ -55,7 +56,6 @@ logger = logging.getLogger("dbt_runs.expose.rest")
 _JSON = "application/json"
 # Upstream headers worth passing on: how to read the body, and when to come back.
 _PASSED_HEADERS = ("content-type", "retry-after")
-_MAX_ARTIFACT_PATH = 1024
 _ACCEPTED_BODY_TYPES = frozenset({"", _JSON, "application/x-www-form-urlencoded"})
 
 
@@ -252,7 +252,7 @@ class _Handlers:
         )
 
     async def get_run_artifact(self, request: Request, inputs: _Inputs) -> Response:
-        path = _artifact_path(request.path_params["path"])
+        path = parse_artifact_path(request.path_params["path"])
         stack = AsyncExitStack()
         try:
             stream = await stack.enter_async_context(
@@ -300,20 +300,6 @@ def _require_json(request: Request) -> None:
         415,
         f"The body must be JSON: send 'Content-Type: application/json' (got {media_type!r}).",
     )
-
-
-def _artifact_path(raw: str) -> str:
-    problem = None
-    segments = raw.split("/")
-    if not raw or len(raw) > _MAX_ARTIFACT_PATH:
-        problem = f"must be 1 to {_MAX_ARTIFACT_PATH} characters"
-    elif any(seg in {"", ".", ".."} for seg in segments):
-        problem = "must be a relative path without empty, '.' or '..' segments"
-    elif any(ord(ch) < 0x20 or ch in "\\\x7f" for ch in raw):
-        problem = "must not contain control characters or backslashes"
-    if problem is not None:
-        raise ParameterError({"path": problem})
-    return raw
 
 
 # ---------------------------------------------------------------- outputs
@@ -410,17 +396,13 @@ def _error_response(exc: DbtRunsError) -> Response:
 def _list_filters(query: Mapping[str, Any]) -> dict[str, Any]:
     """Map the REST query onto `list_runs` arguments (dbt's names onto the client's)."""
     filters = dict(query)
-    errors = {}
-    for single, many, argument in (
-        ("status", "status__in", "status"),
-        ("project_id", "project_id__in", "project_id"),
-    ):
-        if single in filters and many in filters:
-            errors[many] = f"cannot be combined with '{single}'"
-        elif many in filters:
-            filters[argument] = filters.pop(many)
-    if errors:
-        raise ParameterError(errors)
+    # Given together, the single and the list form combine: runs matching any of the values.
+    for single, many in (("status", "status__in"), ("project_id", "project_id__in")):
+        if many in filters:
+            values = filters.pop(many)
+            if single in filters:
+                values = list(dict.fromkeys([filters.pop(single), *values]))
+            filters[single] = values
     for name, prefix in (("created_at__range", "created"), ("finished_at__range", "finished")):
         if name in filters:
             start, end = filters.pop(name)

@@ -7,7 +7,12 @@ from typing import Any
 
 from dbt_runs._version import __version__
 from dbt_runs.expose._security import SERVER_TOKEN_ENV
-from dbt_runs.expose.rest._params import INT64_MAX, trigger_body_schema
+from dbt_runs.expose.rest._params import (
+    ARTIFACT_PATH_PATTERN,
+    INT64_MAX,
+    MAX_ARTIFACT_PATH,
+    trigger_body_schema,
+)
 from dbt_runs.expose.rest._routes import UNAUTHENTICATED_PATHS, Operation
 
 _REF = "#/components/schemas/"
@@ -138,8 +143,16 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
                     "name": "path",
                     "in": "path",
                     "required": True,
-                    "description": "The artifact path under dbt's `target/` (may contain `/`).",
-                    "schema": {"type": "string", "minLength": 1},
+                    "description": (
+                        "The artifact path under dbt's `target/` (may contain `/`; no empty, "
+                        "`.` or `..` segments, control characters or backslashes)."
+                    ),
+                    "schema": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": MAX_ARTIFACT_PATH,
+                        "pattern": ARTIFACT_PATH_PATTERN,
+                    },
                 }
             )
         else:

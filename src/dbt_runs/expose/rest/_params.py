@@ -44,6 +44,26 @@ def _show(raw: str) -> str:
     return repr(raw if len(raw) <= 40 else raw[:37] + "...")
 
 
+MAX_ARTIFACT_PATH = 1024
+_CHAR = r"[^/\x00-\x1f\x7f\\]"
+_SEGMENT = rf"(?:[^/.\x00-\x1f\x7f\\]{_CHAR}*|\.[^/.\x00-\x1f\x7f\\]{_CHAR}*|\.\.{_CHAR}+)"
+ARTIFACT_PATH_PATTERN = rf"^{_SEGMENT}(?:/{_SEGMENT})*$"
+"""Relative, `/`-separated, no empty/`.`/`..` segment, no control character or backslash."""
+
+
+def parse_artifact_path(raw: str) -> str:
+    """Check an artifact path (relative to dbt's `target/`) before it is sent upstream."""
+    if not raw or len(raw) > MAX_ARTIFACT_PATH:
+        raise ParameterError({"path": f"must be 1 to {MAX_ARTIFACT_PATH} characters"})
+    if any(segment in {"", ".", ".."} for segment in raw.split("/")):
+        raise ParameterError(
+            {"path": "must be a relative path without empty, '.' or '..' segments"}
+        )
+    if not re.fullmatch(ARTIFACT_PATH_PATTERN, raw):
+        raise ParameterError({"path": "must not contain control characters or backslashes"})
+    return raw
+
+
 # ---------------------------------------------------------------- query parameter kinds
 
 
@@ -201,6 +221,12 @@ def str_list_param(
     return Param(name, description, parse, schema, repeatable=True)
 
 
+def parse_timestamp(text: str) -> datetime:
+    """An RFC 3339 timestamp (`T` or `t`, `Z` or `z`; a leap second counts as :59)."""
+    text = re.sub(r"([Tt ]\d\d:\d\d):60", r"\1:59", text.strip())
+    return datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+
+
 def datetime_range_param(name: str, description: str) -> Param:
     """Two ISO 8601 timestamps with a time zone, `start` before `end`."""
 
@@ -211,7 +237,7 @@ def datetime_range_param(name: str, description: str) -> Param:
         stamps = []
         for item in items:
             try:
-                stamp = datetime.fromisoformat(item.replace("Z", "+00:00"))
+                stamp = parse_timestamp(item)
             except ValueError:
                 raise ValueError(f"must hold ISO 8601 timestamps, got {_show(item)}") from None
             if stamp.tzinfo is None:
@@ -277,26 +303,27 @@ class BodyField:
     check: Callable[[Any], str | None] = field(repr=False)
 
 
-def _string_field(name: str, description: str, max_length: int | None = None) -> BodyField:
+def _string_field(name: str, description: str, max_length: int = 255) -> BodyField:
     def check(value: Any) -> str | None:
         if not isinstance(value, str):
             return "must be a string"
         if not value.strip():
             return "must not be empty or blank"
-        if max_length is not None and len(value) > max_length:
+        if len(value) > max_length:
             return f"must be at most {max_length} characters, got {len(value)}"
         return None
 
     # Python's `\S` (what validators and fuzzers here use) is exactly "not str.isspace()".
-    schema: dict[str, Any] = {"type": "string", "minLength": 1, "pattern": r"\S"}
-    if max_length is not None:
-        schema["maxLength"] = max_length
+    schema = {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": r"\S"}
     return BodyField(name, description, schema, check)
 
 
 def _int_field(name: str, description: str, minimum: int) -> BodyField:
     def check(value: Any) -> str | None:
-        # JSON `true` decodes to a bool, which Python counts as an int: refuse it.
+        # JSON `true` decodes to a bool, which Python counts as an int: refuse it. JSON
+        # Schema counts 3.0 as an integer, so do we (it is sent to dbt as 3).
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             return "must be an integer"
         if not minimum <= value <= INT64_MAX:
@@ -314,18 +341,28 @@ def _bool_field(name: str, description: str) -> BodyField:
     return BodyField(name, description, {"type": "boolean"}, check)
 
 
+MAX_STEPS = 50
+# dbt runs only dbt commands: each step is `dbt <something>`.
+_STEP = re.compile(r"\s*dbt \s*\S")
+
+
 def _steps_field(name: str, description: str) -> BodyField:
     def check(value: Any) -> str | None:
         if not isinstance(value, list) or not value:
             return "must be a non-empty list of dbt commands"
+        if len(value) > MAX_STEPS:
+            return f"must hold at most {MAX_STEPS} commands"
         if not all(isinstance(step, str) and step.strip() for step in value):
             return "must hold only non-empty strings (dbt commands)"
+        if not all(_STEP.match(step) for step in value):
+            return 'must hold dbt commands, each starting with "dbt ", e.g. "dbt build"'
         return None
 
     schema = {
         "type": "array",
         "minItems": 1,
-        "items": {"type": "string", "minLength": 1, "pattern": r"\S"},
+        "maxItems": MAX_STEPS,
+        "items": {"type": "string", "pattern": r"^\s*dbt \s*\S"},
     }
     return BodyField(name, description, schema, check)
 
@@ -337,7 +374,7 @@ TRIGGER_FIELDS: tuple[BodyField, ...] = (
     _string_field(
         "cause",
         f"Why the run was triggered (shown in dbt Cloud); default {DEFAULT_CAUSE!r}.",
-        CAUSE_MAX_LENGTH,
+        max_length=CAUSE_MAX_LENGTH,
     ),
     _string_field("git_sha", "Run this commit instead of the environment's branch head."),
     _string_field("git_branch", "Run this branch instead of the environment's."),
@@ -382,7 +419,7 @@ def parse_trigger_body(body: bytes) -> dict[str, Any]:
             elif value is not None:
                 problem = spec.check(value)
                 if problem is None:
-                    fields[name] = value
+                    fields[name] = int(value) if isinstance(value, float) else value
                 else:
                     errors[name] = problem
         if errors:
