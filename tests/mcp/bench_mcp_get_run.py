@@ -64,10 +64,10 @@ async def sizes(client: AsyncRunsClient) -> dict[str, int]:
     out = {}
     async with mcp.Client(create_server(client)) as session:
         for label, arguments in [
-            ("list-runs default (limit 10, compact)", {}),
-            ("list-runs limit 10, full", {"view": "full"}),
-            ("list-runs limit 100, compact", {"limit": 100}),
-            ("list-runs limit 100, full (dbt's default page)", {"limit": 100, "view": "full"}),
+            ("list-runs default (limit 10, full)", {}),
+            ("list-runs limit 10, compact", {"view": "compact"}),
+            ("list-runs limit 100, compact", {"limit": 100, "view": "compact"}),
+            ("list-runs limit 100, full (dbt's default page)", {"limit": 100}),
         ]:
             result = await session.call_tool("list-runs", arguments)
             out[label] = len(result.content[0].text)

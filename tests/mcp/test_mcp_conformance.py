@@ -105,7 +105,8 @@ async def test_every_tool_has_a_title_description_and_described_arguments(
         for argument, prop in schema["properties"].items():
             assert prop.get("description"), (name, argument)
             # Optional arguments read as their plain type, not anyOf-with-null.
-            assert "anyOf" not in prop, (name, argument)
+            assert {"type": "null"} not in prop.get("anyOf", []), (name, argument)
+            assert "null" not in str(prop.get("type")), (name, argument)
             assert "title" not in prop, (name, argument)
 
 

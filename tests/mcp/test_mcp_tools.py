@@ -56,8 +56,8 @@ async def test_get_run_passes_include_related(session: mcp.Client, emulator: Emu
     assert steps
 
 
-async def test_list_runs_defaults_to_ten_recent_runs_in_the_compact_view(
-    session: mcp.Client, emulator: Emulator
+async def test_list_runs_defaults_to_ten_recent_runs_as_dbt_sends_them(
+    session: mcp.Client, client: AsyncRunsClient, emulator: Emulator
 ) -> None:
     result = await call(session, "list-runs", {})
     body = result.structured_content
@@ -65,20 +65,25 @@ async def test_list_runs_defaults_to_ten_recent_runs_in_the_compact_view(
     assert len(ids) == 10
     assert ids == sorted(ids, reverse=True)
     assert ids[0] == max(run.id for run in emulator.runs())
-    for run in body["data"]:
-        assert set(run) <= set(COMPACT_RUN_FIELDS)
-        assert {"id", "status", "status_humanized", "job_definition_id", "href"} <= set(run)
     assert body["extra"]["pagination"] == {"count": 10, "total_count": emulator.run_count}
-    assert json.loads(text_of(result)) == body
+    direct = await client.with_raw_response.list_runs(limit=10, order_by="-id")
+    assert text_of(result) == direct.content.decode()
+    assert body == direct.json()
 
 
-async def test_list_runs_full_view_is_dbts_body_unchanged(
+async def test_list_runs_compact_view_keeps_the_fields_to_pick_a_run(
     session: mcp.Client, client: AsyncRunsClient
 ) -> None:
-    result = await call(session, "list-runs", {"view": "full", "limit": 3, "offset": 2})
-    direct = await client.with_raw_response.list_runs(limit=3, offset=2, order_by="-id")
-    assert text_of(result) == direct.content.decode()
-    assert result.structured_content == direct.json()
+    result = await call(session, "list-runs", {"view": "compact", "limit": 3, "offset": 2})
+    body = result.structured_content
+    full = (await client.with_raw_response.list_runs(limit=3, offset=2, order_by="-id")).json()
+    assert body["extra"] == full["extra"]
+    assert [run["id"] for run in body["data"]] == [run["id"] for run in full["data"]]
+    for run, original in zip(body["data"], full["data"], strict=True):
+        assert set(run) <= set(COMPACT_RUN_FIELDS)
+        assert {"id", "status", "status_humanized", "job_definition_id", "href"} <= set(run)
+        assert run == {key: original[key] for key in run}
+    assert json.loads(text_of(result)) == body
 
 
 async def test_list_runs_filters_reach_dbt(session: mcp.Client, emulator: Emulator) -> None:
@@ -94,15 +99,24 @@ async def test_list_runs_filters_reach_dbt(session: mcp.Client, emulator: Emulat
     assert expected
 
 
+async def test_list_runs_takes_several_statuses(session: mcp.Client, emulator: Emulator) -> None:
+    result = await call(session, "list-runs", {"status": [20, 30], "limit": 100})
+    statuses = {run["status"] for run in result.structured_content["data"]}
+    expected = {r.id for r in emulator.runs() if r.status in (20, 30)}
+    assert statuses <= {20, 30}
+    assert {run["id"] for run in result.structured_content["data"]} == expected
+    assert expected
+
+
 async def test_default_list_runs_answer_stays_small(session: mcp.Client) -> None:
-    compact = text_of(await call(session, "list-runs", {}))
-    full = text_of(await call(session, "list-runs", {"view": "full"}))
-    dbt_default_page = text_of(await call(session, "list-runs", {"view": "full", "limit": 100}))
-    # Tokens are about characters / 4: the default answer is under 2,000 tokens, a third of
-    # the full view's and a tenth of dbt's own default page (100 full runs).
-    assert len(compact) / 4 < 2000
-    assert len(compact) * 3 < len(full)
-    assert len(compact) * 10 < len(dbt_default_page)
+    default = text_of(await call(session, "list-runs", {}))
+    compact = text_of(await call(session, "list-runs", {"view": "compact"}))
+    dbt_default_page = text_of(await call(session, "list-runs", {"limit": 40}))
+    # Tokens are about characters / 4: the default answer is under 5,000 tokens and the
+    # compact view under a third of it; every 10 more runs cost as much again.
+    assert len(default) / 4 < 5000
+    assert len(compact) * 3 < len(default)
+    assert len(default) * 3.5 < len(dbt_default_page)
 
 
 async def test_list_run_artifacts_returns_dbts_body(

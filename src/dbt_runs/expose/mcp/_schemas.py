@@ -141,9 +141,15 @@ OrderByArg = Annotated[
 JobDefinitionIdArg = Annotated[
     int | None, Field(ge=1, description="Only runs of this job (its job ID).")
 ]
+RunStatusCode = Literal[1, 2, 3, 10, 20, 30]
 StatusArg = Annotated[
-    Literal[1, 2, 3, 10, 20, 30] | None,
-    Field(description=f"Only runs with this status: {RUN_STATUS_TEXT}."),
+    RunStatusCode | list[RunStatusCode] | None,
+    Field(
+        description=(
+            f"Only runs with this status, or any of these statuses: {RUN_STATUS_TEXT}. "
+            "E.g. 20 for failed runs, [1, 2, 3] for runs not finished yet."
+        ),
+    ),
 ]
 EnvironmentIdArg = Annotated[
     int | None, Field(ge=1, description="Only runs in this dbt Cloud environment.")
@@ -155,9 +161,9 @@ ViewArg = Annotated[
     Literal["compact", "full"],
     Field(
         description=(
-            "'compact' (default) keeps the run fields needed to pick a run (id, job, "
-            "status, times, git branch, link); 'full' returns each run exactly as dbt "
-            "sends it (about 3 times larger)."
+            "'full' (default) returns each run exactly as dbt sends it; 'compact' keeps "
+            "only the fields needed to pick a run (id, job, status, times, git branch, "
+            "link), a third of the size: use it to scan many runs (e.g. limit 100)."
         ),
     ),
 ]
@@ -462,11 +468,13 @@ def _clean_property(prop: dict[str, Any]) -> dict[str, Any]:
     prop = {key: value for key, value in prop.items() if key != "title"}
     options = prop.get("anyOf")
     if isinstance(options, list):
-        non_null = [option for option in options if option != {"type": "null"}]
-        if len(non_null) == 1 and len(non_null) < len(options):
+        non_null = [_clean_property(option) for option in options if option != {"type": "null"}]
+        if len(non_null) == 1:
             merged = {key: value for key, value in prop.items() if key != "anyOf"}
             merged.update(non_null[0])
             prop = merged
+        else:
+            prop["anyOf"] = non_null
     if prop.get("default", ...) is None:
         del prop["default"]
     items = prop.get("items")

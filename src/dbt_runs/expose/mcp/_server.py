@@ -463,7 +463,7 @@ def _list_runs(client: AsyncRunsClient) -> ToolFn:
         environment_id: EnvironmentIdArg = None,
         project_id: ProjectIdArg = None,
         include_related: ListIncludeRelatedArg = None,
-        view: ViewArg = "compact",
+        view: ViewArg = "full",
     ) -> CallToolResult:
         """List runs: one page of an account's runs, most recent first, optionally filtered.
 
