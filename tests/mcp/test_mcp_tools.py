@@ -129,6 +129,18 @@ async def test_list_run_artifacts_returns_dbts_body(
     assert "run_results.json" in result.structured_content["data"]
 
 
+async def test_list_run_artifacts_can_leave_the_sql_out(
+    session: mcp.Client, client: AsyncRunsClient, emulator: Emulator
+) -> None:
+    run_id = await finished_run(emulator)
+    result = await call(session, "list-run-artifacts", {"runId": run_id, "include_sql": False})
+    everything = (await client.with_raw_response.list_run_artifacts(run_id)).json()["data"]
+    kept = result.structured_content["data"]
+    assert kept == [p for p in everything if not p.startswith(("compiled/", "run/"))]
+    assert "run_results.json" in kept
+    assert len(kept) < len(everything)
+
+
 async def test_trigger_job_run_starts_exactly_one_run_with_the_default_cause(
     session: mcp.Client, emulator: Emulator
 ) -> None:

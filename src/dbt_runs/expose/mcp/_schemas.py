@@ -195,6 +195,16 @@ ListIncludeRelatedArg = Annotated[
     list[Literal["trigger", "job"]] | None,
     Field(description="Related objects to embed in each run (grows the answer)."),
 ]
+IncludeSqlArg = Annotated[
+    bool,
+    Field(
+        description=(
+            "false drops the compiled/ and run/ entries (one SQL file per model and test: "
+            "thousands in a large project), keeping the JSON artifacts and logs. "
+            "Default true: every path, as dbt lists them."
+        ),
+    ),
+]
 ArtifactPathArg = Annotated[
     str,
     Field(

@@ -58,6 +58,7 @@ from dbt_runs.expose.mcp._schemas import (
     GithubPullRequestArg,
     GitlabMergeRequestArg,
     GitShaArg,
+    IncludeSqlArg,
     JobDefinitionIdArg,
     JobIdArg,
     LimitArg,
@@ -273,6 +274,17 @@ def _compact_list(body: Mapping[str, Any]) -> Mapping[str, Any]:
     if not isinstance(body.get("data"), list):
         return body
     return {**body, "data": [_compact_run(run) for run in body["data"]]}
+
+
+_SQL_DIRECTORIES: Final = ("compiled/", "run/")
+
+
+def _without_sql(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    paths = body.get("data")
+    if not isinstance(paths, list):
+        return body
+    kept = [p for p in paths if not (isinstance(p, str) and p.startswith(_SQL_DIRECTORIES))]
+    return {**body, "data": kept}
 
 
 # --- the server ------------------------------------------------------------------------------
@@ -538,12 +550,13 @@ def _list_run_artifacts(client: AsyncRunsClient) -> ToolFn:
     async def list_run_artifacts(
         runId: RunIdArg,
         accountId: AccountIdArg = None,
+        include_sql: IncludeSqlArg = True,
     ) -> CallToolResult:
         """List run artifacts: the files a run saved (paths relative to dbt's target/).
 
         Typical entries: run_results.json, manifest.json, sources.json, catalog.json and
-        compiled/... SQL. dbt lists the LAST step's artifacts; data is null when the run saved
-        none. Read one with get-run-artifact.
+        compiled/... SQL (include_sql=false leaves the SQL out). dbt lists the LAST step's
+        artifacts; data is null when the run saved none. Read one with get-run-artifact.
         """
         if (refused := _no_account(client, accountId)) is not None:
             return refused
@@ -551,7 +564,7 @@ def _list_run_artifacts(client: AsyncRunsClient) -> ToolFn:
             raw = await client.with_raw_response.list_run_artifacts(runId, account_id=accountId)
         except DbtRunsError as exc:
             return _failure(exc)
-        return _passthrough(raw)
+        return _passthrough(raw, None if include_sql else _without_sql)
 
     return list_run_artifacts
 
