@@ -354,3 +354,30 @@ async def test_single_and_list_filters_combine(
     assert json.loads(params["status__in"]) == [10, 20]
     assert json.loads(params["project_id__in"]) == [4, 5]
     assert "status" not in params
+
+
+async def test_compressed_artifact_is_passed_decoded_without_a_wrong_length(
+    fake_dbt: FakeDbt, adapter: httpx.AsyncClient
+) -> None:
+    import gzip
+
+    original = reference(RUN_RESULTS) * 50
+    packed = gzip.compress(original)
+    fake_dbt.on(
+        "GET",
+        "/accounts/7/runs/5/artifacts/run_results.json",
+        lambda request: httpx.Response(
+            200,
+            content=packed,
+            headers={
+                "content-type": "application/json",
+                "content-encoding": "gzip",
+                "content-length": str(len(packed)),
+            },
+        ),
+    )
+    response = await adapter.get("/v1/accounts/7/runs/5/artifacts/run_results.json")
+    assert response.status_code == 200
+    assert response.content == original
+    assert response.headers.get("content-length") in {None, str(len(original))}
+    assert "content-encoding" not in response.headers

@@ -270,7 +270,9 @@ class _Handlers:
             await stack.aclose()
             raise
         headers = {}
-        if stream.content_length is not None:
+        # The stream yields decoded bytes: a compressed body's length is not theirs.
+        encoding = stream.headers.get("content-encoding", "identity").strip().lower()
+        if stream.content_length is not None and encoding == "identity":
             headers["content-length"] = str(stream.content_length)
         return _StreamedArtifact(
             stream,

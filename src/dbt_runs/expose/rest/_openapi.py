@@ -109,7 +109,18 @@ def _error(description: str) -> dict[str, Any]:
 
 def _success(op: Operation) -> dict[str, Any]:
     if op.success == "run":
-        return _json("RunEnvelope", "The run, in dbt's envelope, as dbt returned it.")
+        response = _json("RunEnvelope", "The run, in dbt's envelope, as dbt returned it.")
+        if op.has_body:
+            response["headers"] = {
+                "X-Dbt-Runs-Reconciled": {
+                    "description": (
+                        "`true` when dbt's answer to the trigger was lost and the client found "
+                        "the run it had started (the body is then that run, as dbt lists it)."
+                    ),
+                    "schema": {"type": "string", "enum": ["true"]},
+                }
+            }
+        return response
     if op.success == "runs":
         response = _json("RunListEnvelope", "One page of runs, in dbt's envelope.")
         response["headers"] = {
@@ -192,6 +203,12 @@ def _responses(op: Operation, *, secured: bool) -> dict[str, Any]:
         responses["413"] = _error("The request body is over the size limit.")
         responses["415"] = _error("The body is not `application/json`.")
     responses["429"] = _error("dbt's rate limit; `Retry-After` is passed through when dbt sent it.")
+    responses["429"]["headers"] = {
+        "Retry-After": {
+            "description": "Seconds to wait, as dbt sent it (when it did).",
+            "schema": {"type": "string"},
+        }
+    }
     responses["502"] = _error("dbt Cloud could not be reached or answered something not JSON.")
     responses["504"] = _error("dbt Cloud did not answer in time.")
     responses["default"] = _error("Any other error dbt returned, passed through unchanged.")
