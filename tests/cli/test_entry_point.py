@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import os
-import pty
 import re
 import signal
 import subprocess
@@ -89,6 +88,7 @@ def test_python_dash_m_is_the_same_command(served: Served) -> None:
 
 def _run_on_a_terminal(served: Served, *args: str) -> tuple[int, str, str]:
     """Run the command with stderr on a pseudo-terminal (stdout stays a pipe)."""
+    pty = pytest.importorskip("pty", reason="pseudo-terminals are POSIX-only")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_")}
     env.update({k: v for k, v in served.env().items() if v is not None})
     env["TERM"] = "xterm"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -133,3 +134,25 @@ def test_the_console_script_without_click_prints_an_install_hint(tmp_path: objec
     assert out.returncode == 2
     assert "pip install 'dbt-runs[cli]'" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_the_cli_page_documents_every_command_and_flag() -> None:
+    # docs/cli.md is written by hand; this keeps it from falling behind the code.
+    page = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text(encoding="utf-8")
+    root = _build()
+    ctx = click.Context(root)
+    missing = []
+    for group_name, leaf_name in LEAVES:
+        group = root.get_command(ctx, group_name)
+        assert isinstance(group, click.Group)
+        leaf = group.commands[leaf_name]
+        if f"`{group_name} {leaf_name}" not in page:
+            missing.append(f"{group_name} {leaf_name}")
+        for param in leaf.params:
+            for flag in param.opts:
+                if flag.startswith("--") and flag != "--help" and f"`{flag}" not in page:
+                    missing.append(f"{group_name} {leaf_name} {flag}")
+    for code in ExitCode:
+        if f"| {code.value} |" not in page:
+            missing.append(f"exit code {code.value}")
+    assert not missing, missing

@@ -82,6 +82,7 @@ def test_notebook_executes(path: Path, tmp_path: Path, monkeypatch: pytest.Monke
     # speed, so only the longer phases are certain to be seen), then a page as a table.
     for status in ("Running", "Success", "Error"):
         assert status in text, status
-    assert "<table" in html
+    assert "<table class='dbt-runs-page'>" in html  # RunPage._repr_html_
+    assert "<table class='dbt-runs-run'>" in html  # Run._repr_html_
     assert "failed:" in text
     assert "run_results.json" in text
