@@ -344,3 +344,10 @@ def test_retry_names_both_runs(fast: Served) -> None:
     result = fast.invoke("runs", "retry", str(failed))
     assert result.exit_code == 0, result.stderr
     assert re.match(rf"Retrying run {failed} as run \d+ \(job 1\): http", result.stdout)
+
+
+def test_debug_shows_the_sdks_requests(served: Served) -> None:
+    result = served.invoke("runs", "list", "--limit", "1", "--debug")
+    assert result.exit_code == 0, result.stderr
+    assert re.search(r"dbt_runs\S* DEBUG GET /accounts/1/runs/ -> 200", result.stderr)
+    assert "Authorization" not in result.stderr

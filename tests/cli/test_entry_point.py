@@ -7,6 +7,7 @@ second; every subprocess has a timeout so that nothing can hang the suite.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import signal
@@ -166,3 +167,25 @@ def test_ctrl_c_while_waiting_exits_130_with_one_line(served: Served) -> None:
     assert "Traceback" not in rest
     assert rest.strip().startswith("dbt-runs: error: interrupted")
     assert rest.rstrip().endswith("[exit 130]")
+
+
+def test_the_runs_commands_work_without_the_server_extra(served: Served) -> None:
+    # The server libraries are made unimportable, as in `pip install "dbt-runs[cli]"`.
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('starlette', 'uvicorn', 'mcp'):\n"
+        "            raise ImportError(f'{name} is not installed')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from dbt_runs.cli import main\n"
+        "main(['runs', 'list', '--limit', '2', '--json'])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_")}
+    env.update({k: v for k, v in served.env().items() if v is not None})
+    python = os.path.join(os.path.dirname(console_script()), "python")
+    result = subprocess.run(
+        [python, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 2
