@@ -42,8 +42,11 @@ class Context:
     profile_dir: Path | None
     log: Callable[[str], None] = field(default=lambda msg: print(msg, file=sys.stderr))
 
-    def peer_argv(self, peer: Peer, op: str, server: ServerProcess, **kw: Any) -> list[str]:
+    def peer_argv(
+        self, peer: Peer, op: str, server: ServerProcess, *, result: Path | None = None, **kw: Any
+    ) -> list[str]:
         """The command line running `peer`'s driver for `op` against `server`."""
+        result = result or self.work_dir / f"{peer.name}-{op}.result.json"
         args = [
             op,
             "--base-url",
@@ -53,7 +56,7 @@ class Context:
             "--account",
             str(server.seeded["account_id"]),
             "--result",
-            str(self.work_dir / f"{peer.name}-{op}.result.json"),
+            str(result),
         ]
         for key, value in kw.items():
             args += [f"--{key.replace('_', '-')}", str(value)]

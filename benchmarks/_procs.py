@@ -1,8 +1,10 @@
-"""Run one measured child process: wall time and its own peak RSS, from the kernel.
+"""Run one measured child process: its wall time, and the kernel's rusage peak as a bound.
 
 `os.wait4` returns the resource usage of exactly that child (not the cumulative
-`RUSAGE_CHILDREN` maximum over every child reaped so far), so its `ru_maxrss` is the true peak
-resident set of that one process, with no polling interval that could miss a short spike.
+`RUSAGE_CHILDREN` maximum over every child reaped so far). On Linux, though, that `ru_maxrss`
+also folds in the image the child replaced at exec, i.e. the forked copy of the harness, so
+it is only an upper bound: the drivers report their own `VmHWM` (see
+`drivers/_common.peak_rss_mib`), which the rows use for memory.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ class ProcResult:
 
     Attributes:
         wall_s: Wall-clock seconds from spawn to exit (interpreter start-up included).
-        peak_rss_mb: Peak resident set size of the child, in MiB (Linux reports KiB).
+        peak_rss_mb: The kernel's rusage peak for the child, in MiB: an upper bound (it
+            includes the forked parent image on Linux).
         returncode: The child's exit status (negative: killed by that signal).
         stderr_tail: The last lines the child wrote to stderr, for error notes.
     """

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,9 @@ from benchmarks._servers import ServerProcess, serve
 LOCAL = ("dbt-runs", "bare httpx stream")
 
 
-def _local_argv(ctx: Context, who: str, op: str, server: ServerProcess, **kw: Any) -> list[str]:
+def _local_argv(
+    ctx: Context, who: str, op: str, *, server: ServerProcess, result: Path, **kw: Any
+) -> list[str]:
     args = [
         sys.executable,
         str(DRIVERS_DIR / "drive_local.py"),
@@ -29,21 +34,26 @@ def _local_argv(ctx: Context, who: str, op: str, server: ServerProcess, **kw: An
         "--account",
         str(server.seeded["account_id"]),
         "--result",
-        str(ctx.work_dir / f"local-{op}.result.json"),
+        str(result),
     ]
     for key, value in kw.items():
         args += [f"--{key.replace('_', '-')}", str(value)]
     return args
 
 
-def _figures(startup: ProcResult, runs: list[ProcResult], size: int, got: int) -> dict[str, Any]:
-    wall = median([r.wall_s for r in runs])
+def _figures(
+    startups: list[ProcResult],
+    runs: list[tuple[ProcResult, dict[str, Any]]],
+    idle: list[dict[str, Any]],
+) -> dict[str, Any]:
+    wall = median([proc.wall_s for proc, _ in runs])
+    startup = min(p.wall_s for p in startups)
     return {
         "wall_s": wall,
-        "startup_s": startup.wall_s,
-        "work_s": wall - startup.wall_s,
-        "peak_rss_mb": max(r.peak_rss_mb for r in runs),
-        "startup_rss_mb": startup.peak_rss_mb,
+        "startup_s": startup,
+        "work_s": wall - startup,
+        "peak_rss_mb": max(float(report["peak_rss_mb"]) for _, report in runs),
+        "startup_rss_mb": min(float(report["peak_rss_mb"]) for report in idle),
     }
 
 
@@ -54,40 +64,59 @@ async def row_artifact(ctx: Context) -> Row:
         4,
         "artifact",
         f"Download a {s.artifact_mb} MB artifact",
-        "time: contender / bare httpx stream to disk; memory: contender / dbt-runs",
+        "time: contender / bare httpx stream to disk",
         "peak RSS at most 1/5 of the best peer's; time within 1.25x of a bare httpx stream",
     )
     size = s.artifact_mb * 1024 * 1024
     with serve({"role": "emulator", "runs": 1, "artifact_bytes": size}) as server:
         run_id, path = server.seeded["run_ids"][0], server.seeded["artifact_path"]
         dest = ctx.work_dir / "artifact.out"
-        contenders: list[tuple[str, Any]] = [
-            (who, lambda op, who=who, **kw: _local_argv(ctx, who, op, server, **kw))
-            for who in LOCAL
-        ] + [
-            (peer.name, lambda op, peer=peer, **kw: ctx.peer_argv(peer, op, server, **kw))
-            for peer in ctx.peers
-        ]
-        for name, argv in contenders:
-            ctx.log(f"  artifact: {name}")
-            startup = ctx.startup(lambda argv=argv: argv("noop"), repeats=s.repeats)
-            runs: list[ProcResult] = []
-            note = ""
-            for _ in range(s.repeats):
+        result = ctx.work_dir / "artifact.result.json"
+        contenders: dict[str, Callable[..., list[str]]] = {
+            who: functools.partial(_local_argv, ctx, who, server=server) for who in LOCAL
+        }
+        for peer in ctx.peers:
+            contenders[peer.name] = functools.partial(ctx.peer_argv, peer, server=server)
+        startups: dict[str, list[ProcResult]] = {name: [] for name in contenders}
+        idle: dict[str, list[dict[str, Any]]] = {name: [] for name in contenders}
+        runs: dict[str, list[tuple[ProcResult, dict[str, Any]]]] = {n: [] for n in contenders}
+        failed: dict[str, str] = {}
+
+        def once(name: str, op: str, **kw: Any) -> tuple[ProcResult, dict[str, Any]]:
+            result.unlink(missing_ok=True)
+            proc = run_measured(contenders[name](op, result=result, **kw))
+            report = json.loads(result.read_text()) if result.exists() else {}
+            return proc, report
+
+        # Rounds interleave the contenders, so a burst of load on this shared machine lands
+        # on all of them rather than on whoever happened to run during it.
+        for round_no in range(s.repeats):
+            for name in contenders:
+                if name in failed:
+                    continue
+                ctx.log(f"  artifact: {name} (round {round_no + 1})")
+                proc, report = once(name, "noop")
+                if not proc.ok:
+                    failed[name] = _last_line(proc.stderr_tail) or "its no-op run failed"
+                    continue
+                startups[name].append(proc)
+                idle[name].append(report)
                 dest.unlink(missing_ok=True)
-                proc = run_measured(argv("artifact", run_id=run_id, path=path, dest=dest))
+                proc, report = once(name, "artifact", run_id=run_id, path=path, dest=dest)
                 got = dest.stat().st_size if dest.exists() else 0
                 if not proc.ok or got < size:
-                    note = proc.stderr_tail.splitlines()[-1:] or [
-                        f"wrote {got:,} of {size:,} bytes"
-                    ]
-                    note = note[0][:200]
-                    break
-                runs.append(proc)
-            if not runs:
-                row.measurements.append(Measurement(name, ok=False, note=note))
-                continue
-            row.measurements.append(Measurement(name, _figures(startup, runs, size, size)))
+                    failed[name] = (
+                        _last_line(proc.stderr_tail) or f"wrote {got:,} of {size:,} bytes"
+                    )
+                    continue
+                runs[name].append((proc, report))
+        for name in contenders:
+            if name in failed:
+                row.measurements.append(Measurement(name, ok=False, note=failed[name]))
+            else:
+                row.measurements.append(
+                    Measurement(name, _figures(startups[name], runs[name], idle[name]))
+                )
         _judge(ctx, row)
         if row.verdict.endswith("(time missed)"):
             target = ctx.work_dir / "artifact.profiled"
@@ -97,6 +126,11 @@ async def row_artifact(ctx: Context) -> Row:
             target.unlink(missing_ok=True)
         dest.unlink(missing_ok=True)
     return row
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1][:200] if lines else ""
 
 
 async def _download(server: ServerProcess, run_id: int, path: str, dest: Path) -> None:
@@ -136,7 +170,8 @@ def _judge(ctx: Context, row: Row) -> None:
         f"{mem}; time {time_ratio:.2f}x bare httpx ({'time ok' if time_ok else 'time missed'})"
     )
     row.notes.append(
-        "Every contender runs in a fresh process, so peak RSS (from the kernel, via wait4) "
-        "includes its interpreter and imports; the start-up columns are an import-only run of "
-        "the same command, for what the download itself adds."
+        "Every contender runs in a fresh process, so its peak RSS includes its interpreter "
+        "and imports; the start-up columns are an import-only run of "
+        "the same command, for what the download itself adds. Memory is each process's own "
+        "peak (`VmHWM`, reported by the process as it exits)."
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from typing import Any
 
@@ -29,9 +30,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident set since it was exec'd, in MiB.
+
+    Linux's `VmHWM` belongs to the new program image only. The rusage `ru_maxrss` a parent
+    gets from `wait4` does not: the kernel folds in the high-water mark of the image the child
+    replaced at exec, i.e. the forked copy of the (large) harness process.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+
+
 def report(path: str, **fields: Any) -> None:
-    """Write the driver's report; `known_at` is when the driver had its answer (epoch seconds)."""
+    """Write the driver's report; `known_at` is when the driver had its answer (epoch seconds),
+    `peak_rss_mb` the process's own peak memory."""
     fields.setdefault("known_at", time.time())
+    fields.setdefault("peak_rss_mb", peak_rss_mib())
     with open(path, "w") as f:
         json.dump(fields, f)
 
