@@ -174,6 +174,35 @@ async def test_trigger_job_run_sends_the_given_cause_and_overrides(
     assert trigger["threads_override"] == 8
 
 
+async def test_a_lost_trigger_response_is_never_retried_into_a_second_run(
+    session: mcp.Client, emulator: Emulator
+) -> None:
+    before = emulator.run_count
+    emulator.faults.fail_next_trigger_response(502)
+    result = await call(session, "trigger-job-run", {"jobId": emulator.job_ids[0]})
+    # The client found the run the lost response was about instead of posting again.
+    assert not result.is_error
+    assert emulator.run_count == before + 1
+    assert result.structured_content["data"]["id"] == max(run.id for run in emulator.runs())
+    posts = [r for r in emulator.requests if r.method == "POST"]
+    assert len(posts) == 1
+
+
+async def test_an_unknown_trigger_outcome_tells_the_model_not_to_trigger_again(
+    session: mcp.Client, emulator: Emulator
+) -> None:
+    before = emulator.run_count
+    job_id = emulator.job_ids[0]
+    emulator.faults.fail_next_trigger_response(502)
+    emulator.faults.fail_next(500, times=20, method="GET", path="/runs/")
+    result = await call(session, "trigger-job-run", {"jobId": job_id})
+    assert result.is_error
+    text = text_of(result)
+    assert "Do not trigger again before checking" in text
+    assert f"list-runs with job_definition_id={job_id}" in text
+    assert emulator.run_count == before + 1
+
+
 async def test_cancel_run_cancels_and_is_idempotent(
     session: mcp.Client, emulator: Emulator
 ) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
@@ -97,8 +96,6 @@ __all__ = [
     "WRITE_TOOLS",
     "create_server",
 ]
-
-logger = logging.getLogger("dbt_runs.expose.mcp")
 
 SERVER_NAME: Final = "dbt-runs"
 
@@ -237,7 +234,7 @@ def _failure(exc: DbtRunsError) -> CallToolResult:
     if isinstance(exc, APIStatusError):
         return _error(
             f"dbt Cloud answered HTTP {exc.status_code}: {exc.message}",
-            exc.body if exc.body is not None else None,
+            exc.body,
         )
     if isinstance(exc, TriggerOutcomeUnknownError):
         return _error(
@@ -297,13 +294,16 @@ class _DbtRunsMCPServer(MCPServer[Any]):
     its call faster from "runId: Field required" plus the list of valid arguments.
     """
 
+    def __init__(self, *args: Any, tools: list[Tool], **kwargs: Any) -> None:
+        super().__init__(*args, tools=tools, **kwargs)
+        self._declared = {tool.name: tuple(tool.parameters["properties"]) for tool in tools}
+
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> Any:
         """Call a tool, first refusing arguments the tool does not declare."""
-        tool = self._tool_manager.get_tool(name)
-        if tool is not None:
-            declared = tool.parameters.get("properties", {})
+        declared = self._declared.get(name)
+        if declared is not None:
             unknown = sorted(set(arguments) - set(declared))
             if unknown:
                 raise ToolError(
