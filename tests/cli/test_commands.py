@@ -351,3 +351,17 @@ def test_debug_shows_the_sdks_requests(served: Served) -> None:
     assert result.exit_code == 0, result.stderr
     assert re.search(r"dbt_runs\S* DEBUG GET /accounts/1/runs/ -> 200", result.stderr)
     assert "Authorization" not in result.stderr
+
+
+def test_statuses_are_coloured_on_a_terminal_unless_no_color(served: Served) -> None:
+    from click.testing import CliRunner
+
+    from dbt_runs.cli import _build
+
+    args = ["runs", "list", "--limit", "3"]
+    coloured = CliRunner().invoke(_build(), args, env=served.env(), color=True)
+    assert "\x1b[" in coloured.stdout
+    plain = CliRunner().invoke(_build(), args, env=served.env(NO_COLOR="1"), color=True)
+    assert plain.exit_code == 0
+    assert "\x1b[" not in plain.stdout
+    assert "\x1b[" not in served.invoke(*args).stdout  # not a terminal: click drops colour

@@ -187,12 +187,7 @@ def _execute(
     settings: Settings, work: Callable[[AsyncRunsClient], Awaitable[ExitCode]]
 ) -> NoReturn:
     """Run `work` with a client, print any error as one line and exit with its code."""
-    from dbt_runs.errors import (
-        APIError,
-        ConfigurationError,
-        DbtRunsError,
-        InvalidArgumentError,
-    )
+    from dbt_runs.errors import ConfigurationError, DbtRunsError, InvalidArgumentError
 
     redact = Redactor([os.environ.get(_TOKEN_ENV)])
 
@@ -212,10 +207,8 @@ def _execute(
     except (ConfigurationError, InvalidArgumentError) as exc:
         code = ExitCode.USAGE
         _report(exc, code, settings, redact)
-    except APIError as exc:
-        code = ExitCode.API_ERROR
-        _report(exc, code, settings, redact)
     except DbtRunsError as exc:
+        # APIError and anything else the SDK raises: dbt Cloud (or the way to it) said no.
         code = ExitCode.API_ERROR
         _report(exc, code, settings, redact)
     except Exception as exc:
@@ -252,9 +245,16 @@ def _status_name(thing: Run | RunStep) -> str:
     return thing.status_humanized or "Unknown"
 
 
+def _colour_wanted() -> bool:
+    # https://no-color.org: any non-empty NO_COLOR turns colour off. click already drops
+    # colour when the output is not a terminal.
+    return not os.environ.get("NO_COLOR")
+
+
 def _coloured_status(text: str) -> str:
-    stripped = text.rstrip()
-    return click.style(text, fg=status_colour(stripped))
+    if not _colour_wanted():
+        return text
+    return click.style(text, fg=status_colour(text.rstrip()))
 
 
 def _when(value: datetime | None) -> str:
@@ -390,7 +390,7 @@ def _wait_options(func: Callable[..., T]) -> Callable[..., T]:
 
 def _reporter() -> StatusReporter:
     if is_interactive(sys.stderr):
-        return LiveStatusLine(colour=not os.environ.get("NO_COLOR"))
+        return LiveStatusLine(colour=_colour_wanted())
     return PlainStatusLines()
 
 
