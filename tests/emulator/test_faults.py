@@ -202,3 +202,46 @@ async def test_clear_removes_every_fault(http: httpx.AsyncClient, emulator: Emul
     faults.clear()
     for _ in range(3):
         assert (await http.get(f"{API}/jobs/1/")).status_code == 200
+
+
+async def test_artifacts_can_lag_behind_the_finished_run(
+    http: httpx.AsyncClient, emulator: Emulator
+) -> None:
+    emulator.faults.artifact_delay_seconds = 30
+    run_id = emulator.trigger_run(1)
+    emulator.clock.advance(56)
+    assert emulator.run(run_id).status == 10
+    assert (await http.get(f"{API}/runs/{run_id}/artifacts/")).json()["data"] is None
+    missing = await http.get(f"{API}/runs/{run_id}/artifacts/run_results.json")
+    assert missing.status_code == 404
+    emulator.clock.advance(30)
+    assert (await http.get(f"{API}/runs/{run_id}/artifacts/run_results.json")).status_code == 200
+
+
+def test_a_real_clocks_rate_limit_counts_real_time() -> None:
+    import time
+
+    from dbt_runs.testing import RealClock
+
+    emulator = Emulator(runs=0, clock=RealClock(speed=10_000))
+    emulator.faults.rate_limit = RateLimit(requests=2, per_seconds=60, cooldown_seconds=300)
+    with emulator.serve_in_thread() as server, httpx.Client(base_url=server.url) as client:
+        codes = [client.get(f"{API}/jobs/", headers=HEADERS).status_code for _ in range(3)]
+        time.sleep(0.05)  # 500 emulated seconds: a sped-up clock must not end the cooldown
+        after = client.get(f"{API}/jobs/", headers=HEADERS)
+    assert codes == [200, 200, 429]
+    assert after.status_code == 429
+    assert 299 <= int(after.headers["retry-after"]) <= 300
+
+
+async def test_head_answers_like_get_without_a_body(
+    http: httpx.AsyncClient, emulator: Emulator
+) -> None:
+    response = await http.head(f"{API}/runs/?limit=1")
+    assert response.status_code == 200
+    assert response.content == b""
+    run_id = emulator.runs(status=10)[-1].id
+    artifact = await http.head(f"{API}/runs/{run_id}/artifacts/manifest.json")
+    assert artifact.status_code == 200
+    assert int(artifact.headers["content-length"]) > 1000
+    assert artifact.content == b""

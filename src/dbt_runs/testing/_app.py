@@ -139,7 +139,7 @@ class EmulatorApp:
         latency = faults.latency()
         if latency:
             await emu.clock.sleep(latency)
-        wait = faults.rate_limited(emu.clock.now())
+        wait = faults.rate_limited(emu._limit_time())
         if wait is not None:
             response = json_response(
                 _wire.error_envelope(429), 429, headers={"Retry-After": str(max(1, round(wait)))}
@@ -466,7 +466,7 @@ class EmulatorApp:
             now = emu._now_ticked()
             paths = (
                 sorted(_artifacts.artifact_index(run, run.steps_at(now), emu._project_name(run)))
-                if run.is_complete(now)
+                if emu._artifacts_uploaded(run, now)
                 else []
             )
         # dbt sends `data: null`, not [], when a run saved nothing (dbt-mcp PR #791).

@@ -6,6 +6,7 @@ import contextlib
 import hmac
 import random
 import re
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -353,7 +354,7 @@ class Emulator:
         with self._state.lock:
             run = self._get(run_id)
             now = self._now_ticked()
-            if not run.is_complete(now):
+            if not self._artifacts_uploaded(run, now):
                 return []
             return sorted(
                 _artifacts.artifact_index(run, run.steps_at(now), self._project_name(run))
@@ -434,6 +435,18 @@ class Emulator:
 
     def _record(self, method: str, path: str, outcome: FaultKind) -> None:
         self._requests.append(RequestRecord(method, path, outcome))
+
+    def _limit_time(self) -> float:
+        """Rate limits count in the manual clock's time, else in real time: a client waits
+        out a `Retry-After` in real seconds whatever the emulated speed."""
+        clock = self.clock
+        return clock.now() if isinstance(clock, ManualClock) else time.monotonic()
+
+    def _artifacts_uploaded(self, run: Run, now: float) -> bool:
+        finished = run.finished_at
+        if finished is None or finished > now:
+            return False
+        return now >= finished + self.faults.artifact_delay_seconds
 
     def _now_ticked(self) -> float:
         now = self.clock.now()
@@ -659,7 +672,7 @@ class Emulator:
     def _artifact(
         self, run: Run, path: str, step: int | None, now: float
     ) -> _artifacts.Artifact | None:
-        if not run.is_complete(now):
+        if not self._artifacts_uploaded(run, now):
             return None
         steps = run.steps_at(now)
         project = self._project_name(run)

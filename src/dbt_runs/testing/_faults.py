@@ -45,8 +45,10 @@ def gateway_html(status: int) -> str:
 class RateLimit:
     """dbt's Admin API limit: past `requests` per `per_seconds`, 429 for `cooldown_seconds`.
 
-    dbt documents 5,000 requests per minute per account and a five-minute cooldown. Time is
-    the emulator's clock, so a `ManualClock` test ends a cooldown with `clock.advance(300)`.
+    dbt documents 5,000 requests per minute per account and a five-minute cooldown. With a
+    `ManualClock` time is the emulator's clock, so a test ends a cooldown with
+    `clock.advance(300)`; with a `RealClock` it is real time whatever the speed, because a
+    client waits out `Retry-After` in real seconds.
     The 429 carries `Retry-After` (seconds left in the cooldown) and the error envelope.
     """
 
@@ -92,6 +94,8 @@ class Faults:
         slow_body_seconds: spread each response body over this many seconds, in chunks.
         hang_seconds: how long a "hang" fault waits (real time) before giving up.
         rate_limit: a `RateLimit`, or None for no limit.
+        artifact_delay_seconds: a finished run's artifacts 404 (and its artifact list is
+            null) for this many emulated seconds: dbt uploads them asynchronously.
     """
 
     latency_ms: float = 0.0
@@ -103,6 +107,7 @@ class Faults:
     slow_body_seconds: float = 0.0
     hang_seconds: float = 30.0
     rate_limit: RateLimit | None = None
+    artifact_delay_seconds: float = 0.0
     seed: int = 0
     _rng: random.Random = field(init=False, repr=False)
     _scripted: deque[_Scripted] = field(init=False, repr=False, default_factory=deque)
@@ -155,6 +160,7 @@ class Faults:
             self.error_rates = {}
             self.reset_rate = self.truncate_rate = self.malformed_rate = 0.0
             self.slow_body_seconds = 0.0
+            self.artifact_delay_seconds = 0.0
             self.rate_limit = None
             self._scripted.clear()
             self._cooldown_until = float("-inf")
