@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 
@@ -69,3 +70,29 @@ async def test_read_only_over_stdio() -> None:
     assert "trigger-job-run" not in names
     assert "cancel-run" not in names
     assert "get-run" in names
+
+
+async def test_dbt_runs_serve_stdio_speaks_mcp() -> None:
+    """`dbt-runs serve --only mcp --stdio`, the command the client snippets in the docs use."""
+    emulator = Emulator(runs=5, token="serve-test-token")
+    run_id = emulator.runs()[-1].id
+    async with emulator.serve() as upstream:
+        env = {
+            **os.environ,
+            "DBT_API_KEY": "serve-test-token",
+            "DBT_CLOUD_BASE_URL": upstream.base_url,
+            "DBT_CLOUD_ACCOUNT_ID": str(emulator.account_id),
+        }
+        command = mcp.StdioServerParameters(
+            command=sys.executable,
+            args=["-m", "dbt_runs", "serve", "--only", "mcp", "--stdio", "--read-only"],
+            env=env,
+        )
+        with anyio.fail_after(60):
+            async with mcp.Client(command, read_timeout_seconds=30) as session:
+                listed = await session.list_tools()
+                result = await session.call_tool("get-run", {"runId": run_id})
+    assert "trigger-job-run" not in {tool.name for tool in listed.tools}
+    assert not result.is_error
+    assert result.structured_content["data"]["id"] == run_id
+    assert "serve-test-token" not in result.content[0].text
