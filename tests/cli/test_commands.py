@@ -365,3 +365,20 @@ def test_statuses_are_coloured_on_a_terminal_unless_no_color(served: Served) -> 
     assert plain.exit_code == 0
     assert "\x1b[" not in plain.stdout
     assert "\x1b[" not in served.invoke(*args).stdout  # not a terminal: click drops colour
+
+
+def test_trigger_sends_every_other_override_under_dbts_name(served: Served) -> None:
+    result = served.invoke(
+        "runs", "trigger", "4", "-q", "--target-name-override", "ci",
+        "--dbt-version-override", "1.9.0", "--threads-override", "8",
+        "--timeout-seconds-override", "600", "--no-generate-docs-override",
+        "--github-pull-request-id", "123",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    trigger = served.emulator.run_json(int(result.stdout), include_related=["trigger"])["trigger"]
+    assert trigger["target_name_override"] == "ci"
+    assert trigger["dbt_version_override"] == "1.9.0"
+    assert trigger["threads_override"] == 8
+    assert trigger["timeout_seconds_override"] == 600
+    assert trigger["generate_docs_override"] is False
+    assert trigger["github_pull_request_id"] == 123

@@ -388,6 +388,66 @@ def _wait_options(func: Callable[..., T]) -> Callable[..., T]:
     return decorated
 
 
+# The less common trigger fields: (flag, SDK argument, click type, help).
+_MORE_OVERRIDES: list[tuple[str, str, Any, str]] = [
+    ("--target-name-override", "target_name_override", str, "Use this dbt target name."),
+    ("--dbt-version-override", "dbt_version_override", str, "Run with this dbt version."),
+    ("--threads-override", "threads_override", click.IntRange(min=1), "Run with N threads."),
+    (
+        "--timeout-seconds-override",
+        "timeout_seconds_override",
+        click.IntRange(min=0),
+        "dbt's own run timeout, in seconds (0: none).",
+    ),
+    (
+        "--github-pull-request-id",
+        "github_pull_request_id",
+        click.IntRange(min=1),
+        "The GitHub pull request this run is for.",
+    ),
+    (
+        "--gitlab-merge-request-id",
+        "gitlab_merge_request_id",
+        click.IntRange(min=1),
+        "The GitLab merge request this run is for.",
+    ),
+    (
+        "--azure-pull-request-id",
+        "azure_pull_request_id",
+        click.IntRange(min=1),
+        "The Azure DevOps pull request this run is for.",
+    ),
+    (
+        "--non-native-pull-request-id",
+        "non_native_pull_request_id",
+        click.IntRange(min=1),
+        "The pull request id of another git provider.",
+    ),
+]
+
+
+def _more_overrides(func: Callable[..., T]) -> Callable[..., T]:
+    """Add the less common trigger fields; the command receives them as `more_overrides`."""
+    names = [name for _, name, _, _ in _MORE_OVERRIDES] + ["generate_docs_override"]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        more = {name: kwargs.pop(name) for name in names}
+        return func(*args, more_overrides=more, **kwargs)
+
+    decorated: Callable[..., T] = wrapper
+    decorated = click.option(
+        "--generate-docs-override/--no-generate-docs-override",
+        "generate_docs_override",
+        default=None,
+        help="Generate the docs in this run, or not (default: as the job says).",
+    )(decorated)
+    for flag, name, kind, text in reversed(_MORE_OVERRIDES):
+        metavar = "VERSION" if "version" in flag else "NAME" if kind is str else "N"
+        decorated = click.option(flag, name, type=kind, metavar=metavar, help=text)(decorated)
+    return decorated
+
+
 def _reporter() -> StatusReporter:
     if is_interactive(sys.stderr):
         return LiveStatusLine(colour=_colour_wanted())
@@ -511,6 +571,7 @@ def runs() -> None:
     metavar="CMD",
     help="Replace the job's steps; repeat for several (e.g. --steps-override 'dbt build').",
 )
+@_more_overrides
 @click.option("--wait", "wait", is_flag=True, help="Wait for the run to finish; exit by outcome.")
 @_wait_options
 @click.option("--json", "as_json", is_flag=True, help="Print the run as dbt's JSON object.")
@@ -523,6 +584,7 @@ def trigger(
     git_sha: str | None,
     schema_override: str | None,
     steps_override: tuple[str, ...],
+    more_overrides: dict[str, Any],
     wait: bool,
     wait_options: WaitOptions,
     as_json: bool,
@@ -545,6 +607,7 @@ def trigger(
         "git_sha": git_sha,
         "schema_override": schema_override,
         "steps_override": list(steps_override) or None,
+        **more_overrides,
     }
     if cause is not None:
         overrides["cause"] = cause
