@@ -92,3 +92,24 @@ def test_the_readme_example_is_the_tested_snippet() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     snippet = (DOCS / "snippets" / "readme.py").read_text(encoding="utf-8")
     assert f"```python\n{snippet}```" in readme
+
+
+@pytest.mark.slow
+def test_the_readme_pytest_example_passes(tmp_path: Path) -> None:
+    # The README's emulator example is a test suite of its own: run it as a user would.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Testing with the emulator") :]
+    start = section.index("```python\n") + len("```python\n")
+    example = section[start : section.index("```\n", start)]
+    (tmp_path / "test_readme_example.py").write_text(example, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-W", "error", "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("DBT_", "PYTEST_"))},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
