@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from importlib import resources
 from typing import Any
 
 import httpx
 import httpx2
 import pytest
+import yaml
 from mcp.client.streamable_http import streamable_http_client
 from mcp_testing import DBT_TOKEN, serve_http, text_of
 from starlette.applications import Starlette
@@ -120,6 +122,39 @@ async def test_a_bare_post_without_initialize_calls_a_tool(
     assert result["isError"] is False
     assert json.loads(result["content"][0]["text"]) == result["structuredContent"]
     assert result["structuredContent"]["data"]["id"] == run_id
+
+
+def seed_tools() -> list[dict[str, Any]]:
+    text = (
+        resources.files("dbt_runs")
+        .joinpath("_spec/cloud-administrative-runs.yaml")
+        .read_text(encoding="utf-8")
+    )
+    (expose,) = [e for e in yaml.safe_load(text)["capability"]["exposes"] if e["type"] == "mcp"]
+    tools: list[dict[str, Any]] = expose["tools"]
+    return tools
+
+
+@pytest.mark.parametrize("seed_tool", seed_tools(), ids=lambda tool: tool["name"])
+async def test_each_seed_tool_answers_a_naftiko_style_call(
+    http: httpx.AsyncClient, emulator: Emulator, seed_tool: dict[str, Any]
+) -> None:
+    """What the Naftiko runtime's CI does: POST tools/call to the root with the tool's `with`
+    arguments, fail on isError, parse content[0].text as JSON and assert on it."""
+    run_id = emulator.trigger_run(emulator.job_ids[0])
+    emulator.clock.advance(3600)  # type: ignore[attr-defined]
+    values = {"accountId": emulator.account_id, "jobId": emulator.job_ids[0], "runId": run_id}
+    arguments = {name: values[name] for name in seed_tool["with"]}
+    answer = await http.post(
+        "/",
+        content=json.dumps(rpc("tools/call", {"name": seed_tool["name"], "arguments": arguments})),
+        headers={"Content-Type": "application/json"},
+    )
+    result = answer.json()["result"]
+    assert result.get("isError", False) is False
+    body = json.loads(result["content"][0]["text"])
+    assert body["status"]["is_success"] is True
+    assert body == result["structuredContent"]
 
 
 async def test_a_bare_post_gets_dbts_error_as_a_tool_error(http: httpx.AsyncClient) -> None:
