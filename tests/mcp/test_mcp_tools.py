@@ -406,6 +406,22 @@ async def test_a_small_json_artifact_is_inlined(
     assert body["content_type"].startswith("application/json")
 
 
+async def test_step_picks_the_artifact_of_that_step(
+    session: mcp.Client, client: AsyncRunsClient, emulator: Emulator
+) -> None:
+    job_id = emulator.add_job("build then docs", execute_steps=("dbt build",), generate_docs=True)
+    run_id = emulator.trigger_run(job_id)
+    emulator.clock.advance(3600)  # type: ignore[attr-defined]
+    build = next(step.index for step in emulator.steps(run_id) if step.command == "dbt build")
+    arguments = {"runId": run_id, "path": "run_results.json", "pointer": "/results"}
+    at_build = await call(session, "get-run-artifact", {**arguments, "step": build})
+    at_last = await call(session, "get-run-artifact", arguments)
+    expected = await client.get_run_artifact_json(run_id, "run_results.json", step=build)
+    assert at_build.structured_content["step"] == build
+    assert at_build.structured_content["content"] == expected["results"]
+    assert at_build.structured_content["content"] != at_last.structured_content["content"]
+
+
 async def test_pointer_and_fields_narrow_an_artifact(
     session: mcp.Client, client: AsyncRunsClient, emulator: Emulator
 ) -> None:
