@@ -271,3 +271,83 @@ def test_serve_json_lines_are_never_on_stdout() -> None:
     # stdout belongs to MCP over stdio: `serve` writes its own lines to stderr only.
     result = invoke()
     assert result.stdout == ""
+
+
+# ---------------------------------------------------------------- flags -> settings
+
+
+def captured(
+    monkeypatch: pytest.MonkeyPatch, *args: str, env: dict[str, str] | None = None
+) -> Settings:
+    import dbt_runs.cli.serve as serve_module
+
+    seen: list[Settings] = []
+    monkeypatch.setattr(serve_module, "run", seen.append)
+    base = {"DBT_API_KEY": "", "DBT_RUNS_SERVER_TOKEN": ""}
+    result = CliRunner().invoke(_build(), list(args), env={**base, **(env or {})})
+    assert result.exit_code == 0, result.output
+    (settings_seen,) = seen
+    return settings_seen
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = captured(monkeypatch, "serve", env={"DBT_API_KEY": "k"})
+    assert (s.host, s.rest_port, s.mcp_port) == ("127.0.0.1", 8080, 9090)
+    assert (s.rest, s.mcp, s.stdio, s.emulator, s.read_only) == (True, True, False, False, False)
+    assert s.server_token is None
+    assert s.log_level == "info"
+
+
+def test_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = captured(
+        monkeypatch,
+        "--debug",
+        "serve",
+        "--only",
+        "mcp",
+        "--stdio",
+        "--emulator",
+        "--emulator-speed",
+        "2.5",
+        "--read-only",
+    )
+    assert (s.rest, s.mcp, s.stdio, s.emulator, s.read_only) == (False, True, True, True, True)
+    assert s.emulator_speed == 2.5
+    assert s.log_level == "debug"
+
+
+def test_public_host_with_a_token_or_an_explicit_opt_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = captured(
+        monkeypatch,
+        "serve",
+        "--host",
+        "0.0.0.0",
+        "--emulator",
+        env={"DBT_RUNS_SERVER_TOKEN": " t0k\n"},
+    )
+    assert s.server_token == "t0k"
+    s = captured(monkeypatch, "serve", "--host", "0.0.0.0", "--emulator", "--allow-unauthenticated")
+    assert s.server_token is None
+    assert s.rest
+    assert s.mcp
+
+
+def test_log_lines_hide_both_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+
+    from dbt_runs.cli.serve import _RedactingHandler
+
+    monkeypatch.setenv("DBT_API_KEY", "dbtc_upstream_secret")
+    monkeypatch.setenv("DBT_RUNS_SERVER_TOKEN", "inbound_secret")
+    record = logging.LogRecord(
+        "dbt_runs",
+        logging.WARNING,
+        __file__,
+        1,
+        "tokens %s %s",
+        ("dbtc_upstream_secret", "inbound_secret"),
+        None,
+    )
+    line = _RedactingHandler().format(record)
+    assert "secret" not in line
+    assert line.count("***") == 2

@@ -17,7 +17,7 @@ import secrets
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -212,6 +212,37 @@ def serve(
     run(settings)
 
 
+class _RedactingHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """stderr, with the dbt token and the server token blanked out: the last line of defence
+    (the SDK already keeps the token out of its messages)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        from dbt_runs.cli._output import Redactor
+
+        self._redact = Redactor([os.environ.get("DBT_API_KEY"), os.environ.get(SERVER_TOKEN_ENV)])
+        self.setFormatter(logging.Formatter("%(levelname)s:  %(name)s: %(message)s"))
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The formatted record, secrets replaced by `***`."""
+        return self._redact(super().format(record))
+
+
+@contextlib.contextmanager
+def _log_to_stderr(level: str) -> Iterator[None]:
+    """Show dbt-runs' own log records (client retries, the adapter's last-resort errors)."""
+    logger = logging.getLogger("dbt_runs")
+    handler = _RedactingHandler()
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+
 def _check_extras(settings: Settings) -> None:
     missing = []
     for module, needed in (
@@ -258,7 +289,8 @@ def run(settings: Settings) -> None:
     import anyio
 
     try:
-        anyio.run(serve_async, settings, None, True, backend="asyncio")
+        with _log_to_stderr(settings.log_level):
+            anyio.run(serve_async, settings, None, True, backend="asyncio")
     except KeyboardInterrupt:  # pragma: no cover - a second Ctrl-C during shutdown
         pass
     except BaseExceptionGroup as group:
