@@ -303,13 +303,15 @@ class _DbtRunsMCPServer(MCPServer[Any]):
     ) -> Any:
         """Call a tool, first refusing arguments the tool does not declare."""
         declared = self._declared.get(name)
-        if declared is not None:
-            unknown = sorted(set(arguments) - set(declared))
-            if unknown:
-                raise ToolError(
-                    f"Invalid arguments for {name}: unknown argument(s) {', '.join(unknown)}; "
-                    f"valid arguments: {', '.join(declared)}"
-                )
+        if declared is None:
+            # Read-only mode hides the write tools; say which tools there are instead.
+            raise ToolError(f"Unknown tool: {name}; tools: {', '.join(self._declared)}")
+        unknown = sorted(set(arguments) - set(declared))
+        if unknown:
+            raise ToolError(
+                f"Invalid arguments for {name}: unknown argument(s) {', '.join(unknown)}; "
+                f"valid arguments: {', '.join(declared)}"
+            )
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
