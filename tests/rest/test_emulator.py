@@ -63,11 +63,15 @@ async def in_process(emulator: Emulator, **client_options: object) -> AsyncItera
 
 
 @asynccontextmanager
-async def over_loopback(emulator: Emulator, **client_options: object) -> AsyncIterator[Stack]:
+async def over_loopback(
+    emulator: Emulator, *, record: bool = True, **client_options: object
+) -> AsyncIterator[Stack]:
     async with emulator.serve() as server:
         upstream = RecordingTransport(httpx.AsyncHTTPTransport())
+        # Recording reads every upstream body whole; a memory measurement must not.
+        transport = upstream if record else upstream.inner
         async with (
-            httpx.AsyncClient(transport=upstream) as http,
+            httpx.AsyncClient(transport=transport) as http,
             AsyncRunsClient(
                 token=TOKEN,
                 base_url=server.base_url,
@@ -239,3 +243,28 @@ async def test_read_only_adapter_never_changes_a_run() -> None:
         assert (await read_only.get(f"/v1/accounts/1/runs/{run_id}")).status_code == 200
     assert emulator.run_count == before
     assert emulator.run(run_id).status_humanized == "Queued"
+
+
+@pytest.mark.slow
+async def test_artifact_streams_in_constant_memory() -> None:
+    import tracemalloc
+
+    size = 40_000_000
+    emulator = new_emulator(artifact_size=size)
+    run_id = finished_run(emulator)
+    async with over_loopback(emulator, record=False) as stack:
+        path = f"/v1/accounts/1/runs/{run_id}/artifacts/manifest.json"
+        tracemalloc.start()
+        try:
+            received = 0
+            async with stack.adapter.stream("GET", path) as response:
+                assert response.status_code == 200
+                async for chunk in response.aiter_raw():
+                    received += len(chunk)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert received >= size
+    # Emulator, client, adapter and caller all run in this process: together they held a
+    # small fraction of the artifact at any moment.
+    assert peak < size // 8, f"peak {peak:,} bytes for a {received:,}-byte artifact"
