@@ -11,8 +11,6 @@ from typing import Any
 
 from dbt_runs.testing import Emulator, Faults, RateLimit, RealClock
 
-#: How much faster than real time the emulator's clock runs on the wait row.
-WAIT_SPEED = 10.0
 #: Emulated seconds dbt Cloud spends on a run around the job's own command: the queue, the
 #: pod start, clone, profile and `dbt deps` (see `dbt_runs.testing`'s run timeline).
 _OVERHEAD_S = 15.0
@@ -23,10 +21,10 @@ def build_emulator(config: dict[str, Any]) -> tuple[Emulator, dict[str, Any]]:
 
     Config keys: `runs` (seeded history), `latency_s`, `fault_503`, `fault_429`,
     `retry_after_s`, `artifact_bytes`, `run_seconds` (a job whose runs take about that many
-    real seconds), `seed`.
+    real seconds), `speed` (of the emulator's clock), `seed`.
     """
     start = time.time()
-    speed = WAIT_SPEED if config.get("run_seconds") else 1.0
+    speed = float(config.get("speed", 1.0))
     error_rates = {
         status: rate
         for status, rate in (

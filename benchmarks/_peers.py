@@ -117,7 +117,8 @@ def ensure_peer(spec: PeerSpec, *, log: list[str]) -> Peer | None:
     try:
         if python.exists():
             try:
-                return _checked(spec, python)
+                # Checked when it was built: a reused environment only needs its version.
+                return Peer(spec, python, _installed_version(python, spec.distribution))
             except subprocess.CalledProcessError:
                 shutil.rmtree(venv)
         venv.parent.mkdir(parents=True, exist_ok=True)

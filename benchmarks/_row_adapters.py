@@ -12,7 +12,7 @@ import httpx
 from benchmarks import _baselines
 from benchmarks._harness import TOKEN, Context, percentile
 from benchmarks._results import Measurement, Row
-from benchmarks._servers import serve
+from benchmarks._servers import serve, serve_all
 
 
 async def _load(
@@ -60,9 +60,9 @@ async def row_adapters(ctx: Context) -> Row:
     with serve({"role": "emulator", "runs": 10}) as emulator:
         account, run_id = emulator.seeded["account_id"], emulator.seeded["run_ids"][0]
         adapter_cfg = {"token": TOKEN, "upstream": emulator.base_url, "account": account}
-        with (
-            serve({"role": "rest", **adapter_cfg}) as rest,
-            serve({"role": "mcp", **adapter_cfg}) as mcp_server,
+        with serve_all([{"role": "rest", **adapter_cfg}, {"role": "mcp", **adapter_cfg}]) as (
+            rest,
+            mcp_server,
         ):
             async with httpx.AsyncClient(
                 timeout=30, limits=httpx.Limits(max_connections=c)

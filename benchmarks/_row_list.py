@@ -89,7 +89,7 @@ def _count_note(count: int, expected: int) -> str:
 
 
 def _measure_peer(ctx: Context, server: ServerProcess, peer: Any, expected: int) -> Measurement:
-    startup = ctx.startup(lambda: ctx.peer_argv(peer, "noop", server), repeats=ctx.sizes.repeats)
+    startup = ctx.startup(peer, server)
     walls, count, stats, proc = [], 0, {}, None
     for _ in range(ctx.sizes.repeats):
         server.reset()

@@ -72,7 +72,7 @@ async def row_wait(ctx: Context) -> Row:
         "notices no later than the poll interval, with no more requests than a "
         "fixed-interval poller",
     )
-    config = {"role": "emulator", "runs": 1, "run_seconds": s.run_seconds}
+    config = {"role": "emulator", "runs": 1, "run_seconds": s.run_seconds, "speed": s.wait_speed}
     with serve(config) as server:
         job_id = server.seeded["job_id"]
         results: list[Measurement] = []

@@ -41,34 +41,60 @@ class ServerProcess:
         httpx.post(self.base_url + RESET_PATH, timeout=10)
 
 
-@contextmanager
-def serve(config: dict[str, Any]) -> Iterator[ServerProcess]:
-    """Run `benchmarks._server` with `config` in a child process for the duration of the block."""
-    proc = subprocess.Popen(
+def _spawn(config: dict[str, Any]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [sys.executable, "-m", "benchmarks._server", json.dumps(config)],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
+
+
+def _ready(proc: subprocess.Popen[str], role: str) -> ServerProcess:
     assert proc.stdout is not None
+    seeded: dict[str, Any] = {}
+    while True:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"server {role} exited before it was ready")
+        if line.startswith("SEEDED "):
+            seeded = json.loads(line.removeprefix("SEEDED "))
+        elif line.startswith("READY "):
+            return ServerProcess(line.split()[1], proc.pid, seeded)
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
     assert proc.stdin is not None
-    try:
-        seeded: dict[str, Any] = {}
-        while True:
-            line = proc.stdout.readline()
-            if not line:
-                raise RuntimeError(f"server {config['role']} exited before it was ready")
-            if line.startswith("SEEDED "):
-                seeded = json.loads(line.removeprefix("SEEDED "))
-            elif line.startswith("READY "):
-                yield ServerProcess(line.split()[1], proc.pid, seeded)
-                break
-    finally:
+    assert proc.stdout is not None
+    if not proc.stdin.closed:
         proc.stdin.close()  # the server exits when its stdin closes
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    proc.stdout.close()
+
+
+@contextmanager
+def serve(config: dict[str, Any]) -> Iterator[ServerProcess]:
+    """Run `benchmarks._server` with `config` in a child process for the duration of the block."""
+    with serve_all([config]) as (server,):
+        yield server
+
+
+@contextmanager
+def serve_all(configs: list[dict[str, Any]]) -> Iterator[tuple[ServerProcess, ...]]:
+    """Like `serve`, for several servers started side by side (their imports overlap)."""
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        for config in configs:
+            procs.append(_spawn(config))
+        yield tuple(_ready(p, c["role"]) for p, c in zip(procs, configs, strict=True))
+    finally:
+        for proc in procs:  # all told to stop first, so they shut down side by side
+            if proc.stdin is not None:
+                proc.stdin.close()
+        for proc in procs:
+            _stop(proc)

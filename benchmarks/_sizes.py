@@ -14,6 +14,8 @@ class Sizes:
         list_latency_s: Added latency per request on row 1.
         gets: Sequential get-run calls (row 2).
         run_seconds: How long the emulated run of row 3 takes, in real seconds.
+        wait_speed: How much faster than real time the emulator's clock runs on row 3 (dbt
+            Cloud's own queue, start-up, clone and deps take about 15 emulated seconds).
         poll_interval_s: The poll interval every waiter of row 3 is given (where it takes one).
         artifact_mb: Size of the artifact of row 4.
         adapter_requests: Requests per adapter measurement (row 5).
@@ -28,6 +30,7 @@ class Sizes:
     list_latency_s: float
     gets: int
     run_seconds: float
+    wait_speed: float
     poll_interval_s: float
     artifact_mb: int
     adapter_requests: int
@@ -43,6 +46,7 @@ FULL = Sizes(
     list_latency_s=0.025,
     gets=500,
     run_seconds=4.0,
+    wait_speed=10.0,
     poll_interval_s=1.0,
     artifact_mb=200,
     adapter_requests=1_000,
@@ -57,8 +61,9 @@ SMOKE = Sizes(
     runs=300,
     list_latency_s=0.005,
     gets=20,
-    run_seconds=1.0,
-    poll_interval_s=0.5,
+    run_seconds=0.5,
+    wait_speed=40.0,
+    poll_interval_s=0.25,
     artifact_mb=2,
     adapter_requests=20,
     adapter_concurrency=4,
