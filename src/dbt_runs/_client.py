@@ -559,8 +559,10 @@ class AsyncRunsClient:
         """Retry a failed run from its point of failure; returns the new run.
 
         dbt allows this only for the latest run of a job when it errored (`run.can_retry`).
-        Like a trigger, the POST is never sent twice when it may have reached dbt; an
-        ambiguous failure raises `TriggerOutcomeUnknownError` unless the new run is found.
+        Like a trigger, the POST is never sent twice when it may have reached dbt. After an
+        ambiguous failure the client looks among the job's runs created since the attempt
+        for the one run whose `retrying_run_id` is `run_id`, and returns it; otherwise it
+        raises `TriggerOutcomeUnknownError`.
         """
         raw = await self._raw.retry_run(run_id, account_id=account_id, timeout=timeout)
         return raw.parse()
@@ -1044,44 +1046,78 @@ class RawRunsClient:
         attempted_at: datetime,
         error: APIError,
     ) -> RawResponse[Run]:
-        c = self._client
         cause = body["cause"]
-        logger.warning(
-            "triggering job %d may have started a run (%s); looking for it instead of "
-            "sending the trigger again",
+        return await self._reconcile(
+            account_id,
             job_id,
+            lambda run: _same_trigger(run, body),
+            attempted_at,
+            error,
+            what=f"triggering job {job_id}",
+            matching=f"with cause {cause!r}",
+            cause=cause,
+        )
+
+    async def _reconcile(
+        self,
+        account_id: int,
+        job_id: int | None,
+        matches: Callable[[Run], bool],
+        attempted_at: datetime,
+        error: APIError,
+        *,
+        what: str,
+        matching: str,
+        cause: str | None,
+        run_id: int | None = None,
+    ) -> RawResponse[Run]:
+        """Look for the run an ambiguous POST may have created; adopt it only if it is the
+        one run that matches, else raise `TriggerOutcomeUnknownError`."""
+        c = self._client
+        logger.warning(
+            "%s may have started a run (%s); looking for it instead of sending it again",
+            what,
             error,
         )
-        filters = _params.list_runs_params(
-            job_definition_id=job_id,
-            order_by="-id",
-            include_related=["trigger"],
-            created_after=attempted_at - c._reconcile_skew,
-            created_before=c._wall_clock() + c._reconcile_skew,
-        )
         unknown = functools.partial(
-            TriggerOutcomeUnknownError,
-            job_id=job_id,
-            cause=cause,
-            attempted_at=attempted_at,
-        )
-        how = (
-            f"check the job's recent runs (list_runs(job_definition_id={job_id}, "
-            f"order_by='-id', include_related=['trigger'])) before triggering again"
+            TriggerOutcomeUnknownError, job_id=job_id, cause=cause, attempted_at=attempted_at
         )
         try:
-            listed = await self._list_page(account_id, filters, 0, _params.MAX_LIMIT, NOT_GIVEN)
-            page = listed.parse()
+            if job_id is None and run_id is not None:
+                original = (await self.get_run(run_id, account_id=account_id)).parse()
+                job_id = original.job_definition_id or original.job_id
+            how = (
+                f"check the job's recent runs (list_runs(job_definition_id={job_id}, "
+                "order_by='-id', include_related=['trigger'])) before trying again"
+            )
+            if job_id is None:
+                raise unknown(
+                    f"{what} failed after the request may have reached dbt Cloud ({error}), "
+                    f"and the run's job is unknown; {how}"
+                ) from error
+            filters = _params.list_runs_params(
+                job_definition_id=job_id,
+                order_by="-id",
+                include_related=["trigger"],
+                created_after=attempted_at - c._reconcile_skew,
+                created_before=c._wall_clock() + c._reconcile_skew,
+            )
+            page = (
+                await self._list_page(account_id, filters, 0, _params.MAX_LIMIT, NOT_GIVEN)
+            ).parse()
+        except TriggerOutcomeUnknownError:
+            raise
         except APIError as lookup_error:
             raise unknown(
-                f"triggering job {job_id} failed after the request may have reached dbt Cloud "
-                f"({error}), and looking for the run failed too ({lookup_error}); {how}"
+                f"{what} failed after the request may have reached dbt Cloud ({error}), and "
+                f"looking for the run failed too ({lookup_error}); check the job's recent "
+                "runs before trying again"
             ) from error
         known = set(c._triggered)
-        candidates = [run for run in page.items if run.id not in known and _same_trigger(run, body)]
+        candidates = [run for run in page.items if run.id not in known and matches(run)]
         if len(candidates) == 1:
             run = candidates[0]
-            logger.warning("found run %d of job %d: the trigger had reached dbt", run.id, job_id)
+            logger.warning("found run %d: %s had reached dbt", run.id, what)
             envelope = {"status": _SUCCESS_STATUS, "data": dict(run.raw)}
             return RawResponse(
                 status_code=200,
@@ -1094,15 +1130,14 @@ class RawRunsClient:
         if candidates:
             ids = tuple(run.id for run in candidates)
             raise unknown(
-                f"triggering job {job_id} failed after the request may have reached dbt Cloud "
-                f"({error}); runs {', '.join(map(str, ids))} all match cause {cause!r}, so the "
-                f"client cannot tell which (if any) is this trigger's; {how}",
+                f"{what} failed after the request may have reached dbt Cloud ({error}); runs "
+                f"{', '.join(map(str, ids))} all match ({matching}), so the client cannot tell "
+                f"which (if any) is this request's; {how}",
                 candidate_run_ids=ids,
             ) from error
         raise unknown(
-            f"triggering job {job_id} failed after the request may have reached dbt Cloud "
-            f"({error}), and no run with cause {cause!r} has appeared yet; the run may still "
-            f"appear: {how}"
+            f"{what} failed after the request may have reached dbt Cloud ({error}), and no "
+            f"run {matching} has appeared yet; the run may still appear: {how}"
         ) from error
 
     async def cancel_run(
@@ -1135,16 +1170,22 @@ class RawRunsClient:
         except APIError as exc:
             if not is_ambiguous(exc):
                 raise
-            raise TriggerOutcomeUnknownError(
-                f"retrying run {rid} failed after the request may have reached dbt Cloud "
-                f"({exc}); the new run may exist: check the job's recent runs (or run "
-                f"{rid}'s can_retry, which turns false once it has been retried) before "
-                "retrying again",
-                job_id=None,
+            raw = await self._reconcile(
+                acct,
+                None,
+                lambda run: run.retrying_run_id == rid,
+                attempted_at,
+                exc,
+                what=f"retrying run {rid}",
+                matching=f"retrying run {rid}",
                 cause=None,
-                attempted_at=attempted_at,
-            ) from exc
-        return c._raw_response(response, retries, _parse_run)
+                run_id=rid,
+            )
+            c._triggered.append(raw.parse().id)
+            return raw
+        raw = c._raw_response(response, retries, _parse_run)
+        c._triggered.append(raw.parse().id)
+        return raw
 
     async def list_run_artifacts(
         self, run_id: int, *, account_id: int | None = None, timeout: TimeoutArg = NOT_GIVEN

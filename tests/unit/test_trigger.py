@@ -235,11 +235,32 @@ async def test_503_is_not_ambiguous(client_for: ClientFor) -> None:
 async def test_retry_run_posts_once_and_is_never_repeated_after_ambiguity(
     client_for: ClientFor,
 ) -> None:
-    script = Script(respond(envelope(run_json(8, 1))), httpx.ReadTimeout("slow"))
+    script = Script(
+        respond(envelope(run_json(8, 1))),
+        httpx.ReadTimeout("slow"),
+        respond(envelope(run_json(7, 20))),
+        listed(run_json(10, 1), run_json(9, 1, retrying_run_id=7), run_json(8, 1)),
+    )
     client = client_for(script)
     run = await client.retry_run(7)
     assert run.id == 8
     assert script.requests[0].url.path == "/api/v2/accounts/1/runs/7/retry/"
+
+    raw = await client.with_raw_response.retry_run(7)
+
+    assert raw.reconciled
+    assert raw.parse().id == 9
+    assert [r.method for r in script.requests] == ["POST", "POST", "GET", "GET"]
+    assert script.requests[3].url.params["job_definition_id"] == "1"
+
+
+async def test_retry_run_without_a_match_is_unknown(client_for: ClientFor) -> None:
+    script = Script(
+        respond(b"<html>504</html>", 504),
+        respond(envelope(run_json(7, 20))),
+        listed(run_json(10, 1)),
+    )
+    client = client_for(script)
     with pytest.raises(TriggerOutcomeUnknownError, match="retrying run 7"):
         await client.retry_run(7)
-    assert len(script.requests) == 2
+    assert len([r for r in script.requests if r.method == "POST"]) == 1
