@@ -245,3 +245,28 @@ async def test_head_answers_like_get_without_a_body(
     assert artifact.status_code == 200
     assert int(artifact.headers["content-length"]) > 1000
     assert artifact.content == b""
+
+
+async def test_cutting_a_streamed_artifact(served: httpx.AsyncClient, emulator: Emulator) -> None:
+    emulator.artifact_size = 2_000_000
+    run_id = emulator.runs(status=10, job_id=1)[-1].id
+    path = f"{API}/runs/{run_id}/artifacts/manifest.json"
+    emulator.faults.fail_next("malformed", path="manifest")
+    malformed = await served.get(path)
+    assert malformed.status_code == 200
+    assert 900_000 < len(malformed.content) < 1_100_000
+    emulator.faults.fail_next("truncate", path="manifest")
+    seen: list[int] = []
+
+    async def read() -> None:
+        async with served.stream("GET", path) as response:
+            seen.append(int(response.headers["content-length"]))
+            async for chunk in response.aiter_bytes():
+                seen.append(len(chunk))
+
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+        await read()
+    assert seen[0] >= 2_000_000
+    assert 0 < sum(seen[1:]) < 2_000_000
+    whole = await served.get(path)
+    assert len(whole.content) == int(whole.headers["content-length"])

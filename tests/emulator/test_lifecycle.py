@@ -328,3 +328,19 @@ async def test_python_api_mirrors_the_wire(emulator: Emulator) -> None:
     parsed = emulator.trigger_run(job)
     emulator.clock.advance(120)
     assert emulator.artifact_paths(parsed) == ["manifest.json"]
+
+
+async def test_cell_sized_ids_stay_exact() -> None:
+    emulator = Emulator(runs=3, first_run_id=70403110257794, account_id=70403103922125)
+    transport = httpx.ASGITransport(app=emulator.app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://e", headers={"Authorization": "Token t"}
+    ) as client:
+        root = "/api/v2/accounts/70403103922125"
+        listed = (await client.get(f"{root}/runs/")).json()
+        assert [r["id"] for r in listed["data"]] == [70403110257794, 70403110257795, 70403110257796]
+        assert listed["extra"]["filters"]["account_id"] == 70403103922125
+        run = (await client.get(f"{root}/runs/70403110257796/?include_related=run_steps")).json()
+        assert run["data"]["run_steps"][0]["id"] == 7040311025779601
+    with pytest.raises(ValueError, match="first_run_id"):
+        Emulator(first_run_id=0)

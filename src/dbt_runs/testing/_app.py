@@ -233,24 +233,36 @@ class EmulatorApp:
     async def _cut(
         self, kind: FaultKind, response: Response, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        body = await _body_of(response)
-        cut = body[: max(1, len(body) // 2)]
+        """Send half of the body: with the full length announced then a reset ("truncate"),
+        or as a complete but invalid 200 JSON body ("malformed"). Streams: a 200 MB artifact
+        is never held in memory."""
+        length = _length_of(response)
+        half = max(1, length // 2)
         if kind == "malformed":
-            await Response(cut, 200, media_type="application/json")(scope, receive, send)
-            return
-        headers = [(k, v) for k, v in response.raw_headers if k.lower() != b"content-length"] + [
-            (b"content-length", str(len(body)).encode())
-        ]
-        await send(
-            {"type": "http.response.start", "status": response.status_code, "headers": headers}
-        )
-        await send({"type": "http.response.body", "body": cut, "more_body": True})
-        await _reset(receive)
+            headers = [(b"content-type", b"application/json")]
+            status = 200
+        else:
+            headers = [(k, v) for k, v in response.raw_headers if k.lower() != b"content-length"]
+            status = response.status_code
+        headers.append((b"content-length", str(length if kind == "truncate" else half).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        sent = 0
+        async for chunk in _chunks_of(response):
+            piece = chunk[: half - sent]
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+            sent += len(piece)
+            if sent >= half:
+                break
+        if kind == "truncate":
+            await _reset(receive)
+        else:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _slow(self, response: Response, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await _body_of(response)
-        pieces = max(1, min(20, len(body) // 256))
-        size = -(-len(body) // pieces) if body else 0
+        """Send the body in about 20 pieces spread over `slow_body_seconds`."""
+        length = _length_of(response)
+        pieces = max(1, min(20, length // 256))
+        size = max(1, -(-length // pieces))
         pause = self._emu.faults.slow_body_seconds / pieces
         await send(
             {
@@ -259,10 +271,16 @@ class EmulatorApp:
                 "headers": response.raw_headers,
             }
         )
-        for i in range(pieces):
+        buffer = b""
+        async for chunk in _chunks_of(response):
+            buffer += chunk
+            while len(buffer) >= size:
+                await self._emu.clock.sleep(pause)
+                await send({"type": "http.response.body", "body": buffer[:size], "more_body": True})
+                buffer = buffer[size:]
+        if buffer:
             await self._emu.clock.sleep(pause)
-            chunk = body[i * size : (i + 1) * size]
-            await send({"type": "http.response.body", "body": chunk, "more_body": i < pieces - 1})
+        await send({"type": "http.response.body", "body": buffer, "more_body": False})
 
     # -- helpers ---------------------------------------------------------------------------
     def _run(self, params: dict[str, str], key: str = "run_id") -> Run:
@@ -812,14 +830,19 @@ async def _read_body(request: Request) -> dict[str, Any] | Response:
     return parsed
 
 
-async def _body_of(response: Response) -> bytes:
+def _length_of(response: Response) -> int:
+    header = response.headers.get("content-length")
+    if header is not None:
+        return int(header)
+    return len(bytes(response.body))
+
+
+async def _chunks_of(response: Response) -> AsyncIterator[bytes]:
     if isinstance(response, StreamingResponse):
-        parts = [
-            chunk if isinstance(chunk, bytes) else str(chunk).encode()
-            async for chunk in response.body_iterator
-        ]
-        return b"".join(parts)
-    return bytes(response.body)
+        async for chunk in response.body_iterator:
+            yield chunk if isinstance(chunk, bytes) else str(chunk).encode()
+    else:
+        yield bytes(response.body)
 
 
 async def _head(response: Response, scope: Scope, receive: Receive, send: Send) -> None:

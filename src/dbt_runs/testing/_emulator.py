@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["Emulator", "RequestRecord", "RunInfo", "StepInfo"]
 
 _DEFAULT_RUNS: Final = 1000
+# Step ids are run_id * 100 + index and must stay below 2**63 (dbt's ids are int64).
+_MAX_RUN_ID: Final = (2**63 - 1) // STEP_ID_FACTOR - 10**9
 _STR_FIELDS: Final = (
     "git_sha",
     "git_branch",
@@ -128,6 +130,8 @@ class Emulator:
         artifact_size: Pad every `manifest.json` to this many bytes (streamed, memory stays
             flat); None for the natural size (a few kilobytes).
         ui_url: The dbt Cloud UI root used in `href`; default the host the request came to.
+        first_run_id: The id of the first (oldest) run. Cell hosts use ids like
+            70403110257794: pass one to check that a client keeps 64-bit ids intact.
     """
 
     def __init__(
@@ -141,11 +145,14 @@ class Emulator:
         faults: Faults | None = None,
         artifact_size: int | None = None,
         ui_url: str | None = None,
+        first_run_id: int = 100_001,
     ) -> None:
         if token is not None and not token.strip():
             raise ValueError("token must be a non-empty string, or None to accept any token")
         if runs < 0:
             raise ValueError(f"runs must be >= 0, got {runs!r}")
+        if not 1 <= first_run_id <= _MAX_RUN_ID:
+            raise ValueError(f"first_run_id must be between 1 and {_MAX_RUN_ID}")
         if artifact_size is not None and artifact_size < 0:
             raise ValueError(f"artifact_size must be >= 0 bytes, got {artifact_size!r}")
         self.account_id = account_id
@@ -156,6 +163,7 @@ class Emulator:
         self.ui_url = ui_url
         self._rng = random.Random(seed + 1)
         self._state = State(account_id=account_id)
+        self._state.next_run_id = first_run_id
         self._requests: deque[RequestRecord] = deque(maxlen=10_000)
         now = self.clock.now()
         seed_catalog(self._state, now)

@@ -79,8 +79,9 @@ async def serve(app: Any, host: str = "127.0.0.1", port: int = 0) -> AsyncIterat
     bound = sock.getsockname()
     try:
         async with anyio.create_task_group() as tg:
-            # `_serve` skips uvicorn's signal capture: a test's Ctrl-C stays the test's.
-            tg.start_soon(server._serve, [sock])
+            # uvicorn's `serve()` would take over SIGINT/SIGTERM while it runs in the main
+            # thread; its internal `_serve()` does not, so a test's Ctrl-C stays the test's.
+            tg.start_soon(getattr(server, "_serve", server.serve), [sock])
             with anyio.fail_after(_START_TIMEOUT):
                 while not server.started:
                     if server.should_exit:
@@ -104,7 +105,8 @@ def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterato
 
     def target() -> None:
         try:
-            asyncio.run(server._serve([sock]))
+            # Off the main thread `serve()` leaves signal handling alone.
+            asyncio.run(server.serve([sock]))
         except BaseException as exc:  # pragma: no cover - reported below
             failure.append(exc)
 
