@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
 
+import anyio
 import httpx
 import httpx2
 import pytest
@@ -305,3 +306,21 @@ async def test_it_works_mounted_in_another_app_without_a_lifespan(
         )
     assert answer.status_code == 200
     assert answer.json()["result"]["structuredContent"]["data"]["id"] == run_id
+
+
+def test_a_websocket_is_refused(emulator: Emulator) -> None:
+    from starlette.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+    client = emulator.client()
+    try:
+        app = create_app(client, allowed_hosts=None)
+        with (
+            TestClient(app) as test_client,
+            pytest.raises(WebSocketDisconnect) as closed,
+            test_client.websocket_connect("/mcp"),  # the app closes the handshake: raises
+        ):
+            pass
+        assert closed.value.code == 1008
+    finally:
+        anyio.run(client.aclose)

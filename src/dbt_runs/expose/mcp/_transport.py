@@ -94,7 +94,9 @@ class McpHttpApp:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
-        if scope["type"] != "http":
+        if scope["type"] == "websocket":
+            # MCP has no WebSocket transport here: refuse the handshake.
+            await send({"type": "websocket.close", "code": 1008})
             return
         path = scope.get("path", "/")
         root = scope.get("root_path", "")
