@@ -268,3 +268,48 @@ async def test_artifact_streams_in_constant_memory() -> None:
     # Emulator, client, adapter and caller all run in this process: together they held a
     # small fraction of the artifact at any moment.
     assert peak < size // 8, f"peak {peak:,} bytes for a {received:,}-byte artifact"
+
+
+BAD_REQUESTS = [
+    ("GET", "/v1/accounts/0/runs/1", None, {}),
+    ("GET", "/v1/accounts/1/runs?limit=500&job_id=3", None, {}),
+    ("GET", "/v1/accounts/1/runs/1/artifacts/a/%2E%2E/b", None, {}),
+    ("POST", "/v1/accounts/1/jobs/1/run", b'{"cause": "x" ', {"content-type": "application/json"}),
+    ("POST", "/v1/accounts/1/jobs/1/run", b'{"cause": 1, "x": 2}', {}),
+    ("POST", "/v1/accounts/1/jobs/1/run", b"<xml/>", {"content-type": "text/xml"}),
+    ("POST", "/v1/accounts/1/jobs/1/run", b"{}" + b" " * 2_000_000, {}),
+    ("GET", "/v1/accounts/1/runs/", None, {}),
+    ("PATCH", "/v1/accounts/1/runs/1", None, {}),
+    ("GET", "/v1/accounts/1/runs/999999/artifacts/manifest.json", None, {}),
+]
+
+
+async def test_error_answers_are_the_same_in_process_and_over_loopback() -> None:
+    answers: dict[str, list[tuple[int, bytes]]] = {}
+    for mode_name in ("in_process", "over_loopback"):
+        emulator = new_emulator()
+        async with stack_for(mode_name, emulator) as stack:  # type: ignore[attr-defined]
+            answers[mode_name] = []
+            for method, path, content, headers in BAD_REQUESTS:
+                response = await stack.adapter.request(
+                    method, path, content=content, headers=headers
+                )
+                assert 400 <= response.status_code < 500, (path, response.text)
+                assert response.headers["content-type"] == "application/json"
+                answers[mode_name].append((response.status_code, response.content))
+    assert answers["in_process"] == answers["over_loopback"]
+    assert [status for status, _ in answers["in_process"]] == [
+        400, 400, 400, 400, 400, 415, 413, 404, 405, 404,
+    ]  # fmt: skip
+
+
+async def test_head_on_an_artifact_over_loopback() -> None:
+    emulator = new_emulator()
+    run_id = finished_run(emulator)
+    async with over_loopback(emulator) as stack:
+        path = f"/v1/accounts/1/runs/{run_id}/artifacts/run_results.json"
+        head = await stack.adapter.head(path)
+        get = await stack.adapter.get(path)
+    assert head.status_code == get.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == str(len(get.content))
