@@ -245,6 +245,28 @@ async def test_errors_from_our_side_are_never_500(http: httpx.AsyncClient) -> No
         f"{API}/runs/1/artifacts/x?step=abc",
         f"{API}/steps/0/",
         f"{API}/runs/{'9' * 30}/",
+        f"{API}/environments/?limit=x",
+        f"{API}/jobs/1/?include_related=[",
+        f"{API}/steps/10000101/?include_related=(",
+        f"{API}/jobs/?limit=-1",
+        f"{API}/jobs/1/artifacts/manifest.json?step=two",
     ):
         response = await http.get(path)
-        assert response.status_code < 500, (path, response.status_code, response.text)
+        assert response.status_code in (400, 404), (path, response.status_code, response.text)
+
+
+async def test_options_describes_the_route(http: httpx.AsyncClient) -> None:
+    response = await http.options(f"{API}/runs/")
+    assert response.status_code == 200
+    assert response.headers["allow"] == "GET, HEAD, OPTIONS"
+    assert response.json()["name"] == "List Runs"
+    trigger = await http.options(f"{API}/jobs/1/run/")
+    assert trigger.headers["allow"] == "POST, OPTIONS"
+
+
+async def test_a_rejected_trigger_does_not_consume_the_ambiguous_fault(
+    http: httpx.AsyncClient, emulator: Emulator
+) -> None:
+    emulator.faults.fail_next_trigger_response(502)
+    assert (await http.post(f"{API}/jobs/1/run/", json={})).status_code == 400
+    assert (await http.post(f"{API}/jobs/1/run/", json={"cause": "ok"})).status_code == 502

@@ -58,7 +58,7 @@ CONFIG = SchemathesisConfig.from_dict(
     }
 )
 schema = schemathesis.openapi.from_dict(_document, config=CONFIG).include(
-    path_regex=r"^/api/v2/accounts/\{account_id\}/(runs|jobs|steps)/"
+    path_regex=r"^/api/v2/accounts/\{account_id\}/((runs|jobs|steps|environments)/.*)?$"
 )
 schema.app = EMULATOR.app
 

@@ -27,12 +27,12 @@ from dbt_runs.testing import _artifacts, _wire
 from dbt_runs.testing._faults import FaultKind, gateway_html
 from dbt_runs.testing._query import Query, QueryError, parse_include_related
 from dbt_runs.testing._state import (
-    CANCELLED,
     ERROR,
     MAX_STEPS,
     STEP_ID_FACTOR,
     SUCCESS,
     Run,
+    Trigger,
     command_kind,
 )
 
@@ -158,7 +158,12 @@ class EmulatorApp:
             response, route_name = await self._dispatch(request)
         except _RejectError as reject:
             response = reject.response
-        is_trigger = method == "POST" and route_name in {"trigger_run", "rerun_job", "retry_run"}
+        # Only a trigger that created a run can be "ambiguous".
+        is_trigger = (
+            method == "POST"
+            and route_name in {"trigger_run", "rerun_job", "retry_run"}
+            and response.status_code == 200
+        )
         after = after or faults.after(method, path, trigger=is_trigger)
         if after is not None and (is_trigger or after in ("truncate", "malformed")):
             emu._record(method, path, after)
@@ -186,12 +191,27 @@ class EmulatorApp:
             self._authenticate(request, params)
             method = "GET" if request.method == "HEAD" else request.method
             name = route.methods.get(method)
+            if method == "OPTIONS":
+                # Django REST Framework answers OPTIONS with the view's metadata.
+                metadata = {
+                    "name": " ".join(next(iter(route.methods.values())).split("_")).title(),
+                    "description": "",
+                    "renders": ["application/json"],
+                    "parses": [
+                        "application/json",
+                        "application/x-www-form-urlencoded",
+                        "multipart/form-data",
+                    ],
+                }
+                return json_response(metadata, 200, headers={"Allow": _allow(route)}), ""
             if name is None:
-                allowed = ", ".join([*route.methods, "OPTIONS"])
                 body = {"detail": f'Method "{request.method}" not allowed.'}
-                return json_response(body, 405, headers={"Allow": allowed}), ""
+                return json_response(body, 405, headers={"Allow": _allow(route)}), ""
             handler: Handler = getattr(self, name)
-            return await handler(request, params), name
+            try:
+                return await handler(request, params), name
+            except QueryError as exc:
+                return bad_request({exc.field: exc.message}), name
         return not_found(), ""
 
     def _authenticate(self, request: Request, params: dict[str, str]) -> None:
@@ -654,14 +674,19 @@ class EmulatorApp:
             ):
                 run = emu._retry(latest, now)
             else:
-                from dbt_runs.testing._state import Trigger
-
                 run = emu._create_run(job, Trigger("Triggered via API (rerun)", "api"), now)
             data = self._run_body(request, run, frozenset({"trigger", "job"}), now)
         return json_response(_wire.envelope(data))
 
 
 # -- module helpers -------------------------------------------------------------------------
+
+
+def _allow(route: _Route) -> str:
+    methods = list(route.methods)
+    if "GET" in methods:
+        methods.append("HEAD")
+    return ", ".join([*methods, "OPTIONS"])
 
 
 def _paging(query: Query) -> tuple[int, int]:
@@ -896,6 +921,3 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
-
-
-_UNUSED = (CANCELLED,)

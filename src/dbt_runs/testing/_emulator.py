@@ -8,7 +8,7 @@ import random
 import re
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -702,6 +702,3 @@ class Emulator:
 def _check_outcome(outcome: str) -> None:
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
-
-
-_UNUSED: tuple[type, ...] = (AsyncIterator, Iterator)
