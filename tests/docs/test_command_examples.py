@@ -1,0 +1,65 @@
+"""Every `dbt-runs runs|artifacts ...` line in the README and the docs parses with the real CLI.
+
+A renamed flag or a tightened argument type then fails here instead of in a reader's pipeline.
+Shell and CI placeholders (`$RUN_ID`, `${{ ... }}`, `<RUN_ID>`) stand for an id.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import click
+import pytest
+
+from dbt_runs.cli import _build
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+BLOCK = re.compile(r"^```(bash|console|yaml|sh|shell)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+COMMAND = re.compile(r"dbt-runs\s+(runs|artifacts)\s+[^|;&>)\n]*")
+PLACEHOLDERS = [
+    (re.compile(r"\$\{\{[^}]*\}\}"), "1"),  # GitHub Actions expressions
+    (re.compile(r"<[A-Z_]+>"), "1"),  # <RUN_ID>
+    (re.compile(r"\$\{?[A-Z_]+\}?"), "1"),  # $RUN_ID, ${RUN_ID}
+]
+
+
+def _examples() -> list[tuple[str, str]]:
+    found = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        for _, body in BLOCK.findall(text):
+            body = body.replace("\\\n", " ")  # continued lines
+            for pattern, value in PLACEHOLDERS:
+                body = pattern.sub(value, body)
+            for match in COMMAND.finditer(body):
+                found.append((str(page.relative_to(ROOT)), match.group(0).strip()))
+    return found
+
+
+EXAMPLES = _examples()
+
+
+def test_the_docs_have_command_examples() -> None:
+    pages = {page for page, _ in EXAMPLES}
+    assert {"README.md", "docs/cli.md", "docs/quickstart.md"} <= pages
+
+
+@pytest.mark.parametrize(
+    ("page", "line"), EXAMPLES, ids=[f"{p}:{i}" for i, (p, _) in enumerate(EXAMPLES)]
+)
+def test_example_parses(page: str, line: str) -> None:
+    words = shlex.split(line, comments=True)
+    assert words[0] == "dbt-runs"
+    root = _build()
+    ctx = click.Context(root, info_name="dbt-runs")
+    group = root.get_command(ctx, words[1])
+    assert isinstance(group, click.Group), line
+    leaf = group.get_command(ctx, words[2])
+    assert leaf is not None, f"{page}: unknown command in {line!r}"
+    try:
+        leaf.make_context(words[2], words[3:], parent=ctx)
+    except click.ClickException as exc:
+        pytest.fail(f"{page}: {line!r} does not parse: {exc.format_message()}")
