@@ -47,14 +47,14 @@ class HttpStream:
         try:
             async for chunk in self._response.aiter_bytes(chunk_size):
                 yield chunk
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, OSError) as exc:
             raise _map_transport_error(exc) from exc
 
     async def read(self) -> bytes:
         """Read the rest of the body (used for error responses, which are small)."""
         try:
             return await self._response.aread()
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, OSError) as exc:
             raise _map_transport_error(exc) from exc
 
 
@@ -64,11 +64,17 @@ def _httpx_timeout(timeout: Timeout) -> httpx.Timeout:
     )
 
 
-def _map_transport_error(exc: httpx.HTTPError) -> Exception:
+def _map_transport_error(exc: httpx.HTTPError | OSError) -> Exception:
     # Which phase failed decides whether a POST may be sent again: a request that never
     # left (connect, pool) cannot have started a run; anything later might have.
     name = type(exc).__name__
     detail = str(exc) or name
+    if isinstance(exc, OSError):
+        # Raised as-is by in-process transports (httpx's ASGI transport) and some proxies.
+        sent = not isinstance(exc, ConnectionRefusedError)
+        return APIConnectionError(
+            f"the connection to dbt Cloud failed: {detail}", request_sent=sent
+        )
     if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
         return APITimeoutError(f"timed out connecting to dbt Cloud ({name})", request_sent=False)
     if isinstance(exc, httpx.TimeoutException):
@@ -156,7 +162,7 @@ class HttpTransport:
         request = self._build(method, path, params, json, timeout, accept)
         try:
             response = await self._client.send(request, follow_redirects=True)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, OSError) as exc:
             raise _map_transport_error(exc) from exc
         return HttpResponse(
             status_code=response.status_code,
@@ -179,7 +185,7 @@ class HttpTransport:
         request = self._build(method, path, params, None, timeout, accept)
         try:
             response = await self._client.send(request, stream=True, follow_redirects=True)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, OSError) as exc:
             raise _map_transport_error(exc) from exc
         try:
             yield HttpStream(
