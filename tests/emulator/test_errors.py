@@ -270,3 +270,16 @@ async def test_a_rejected_trigger_does_not_consume_the_ambiguous_fault(
     emulator.faults.fail_next_trigger_response(502)
     assert (await http.post(f"{API}/jobs/1/run/", json={})).status_code == 400
     assert (await http.post(f"{API}/jobs/1/run/", json={"cause": "ok"})).status_code == 502
+
+
+async def test_oversized_and_broken_bodies_are_400s(http: httpx.AsyncClient) -> None:
+    huge = await http.post(f"{API}/jobs/1/run/", json={"cause": "x" * 2_000_000})
+    assert huge.status_code == 400
+    assert "exceeded" in huge.json()["data"]["non_field_errors"]
+    broken = await http.post(
+        f"{API}/jobs/1/run/",
+        content=b"--nope\r\ngarbage",
+        headers={"Content-Type": "multipart/form-data; boundary=zzz"},
+    )
+    assert broken.status_code == 400
+    assert (await http.post(f"{API}/jobs/1/run/", content=b"\xff\xfe\x00")).status_code == 400

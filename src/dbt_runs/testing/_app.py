@@ -10,15 +10,19 @@ Starlette supplies the request parsing and the response classes.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import re
 import socket
 import struct
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
@@ -47,6 +51,8 @@ _A: Final = r"^/api/v2/accounts/(?P<account_id>\d+)"
 _SERVER_ERROR: Final = (
     b'{"detail":"There was a server error. Please contact support at support@getdbt.com."}'
 )
+#: Largest trigger body accepted (a real one is a few hundred bytes).
+_MAX_BODY: Final = 1024 * 1024
 _RUN_FILTERS_INT: Final = (
     "job_definition_id",
     "environment_id",
@@ -829,18 +835,19 @@ def _artifact_response(artifact: _artifacts.Artifact) -> Response:
 
 
 async def _read_body(request: Request) -> dict[str, Any] | Response:
+    """The trigger body as a dict: JSON, form-encoded or multipart, as dbt accepts."""
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > _MAX_BODY:
+            # Django's DATA_UPLOAD_MAX_MEMORY_SIZE answers 400 too.
+            return bad_request({"non_field_errors": f"Request body exceeded {_MAX_BODY} bytes."})
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type in {"application/x-www-form-urlencoded", "multipart/form-data"}:
-        form = await request.form()
-        try:
-            out: dict[str, Any] = {}
-            for key in form:
-                values = [v for v in form.getlist(key) if isinstance(v, str)]
-                out[key] = values if key == "steps_override" else (values[-1] if values else None)
-            return out
-        finally:
-            await form.close()
-    raw = await request.body()
+    if content_type == "application/x-www-form-urlencoded":
+        pairs = urllib.parse.parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+        return _form_dict([(k, v) for k, v in pairs])
+    if content_type == "multipart/form-data":
+        return await _multipart(request, bytes(raw))
     if not raw.strip():
         return {}
     try:
@@ -853,6 +860,37 @@ async def _read_body(request: Request) -> dict[str, Any] | Response:
             {"non_field_errors": f"Invalid data. Expected a dictionary, but got {kind}."}
         )
     return parsed
+
+
+def _form_dict(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key == "steps_override":
+            out.setdefault(key, []).append(value)
+        else:
+            out[key] = value
+    return out
+
+
+async def _multipart(request: Request, raw: bytes) -> dict[str, Any] | Response:
+    if importlib.util.find_spec("multipart") is None:
+        detail = {"detail": 'Unsupported media type "multipart/form-data" in request.'}
+        return json_response(detail, 415)
+
+    async def replay() -> Message:
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    # The body was already read (to bound its size): parse it from a request that replays it.
+    again = Request(request.scope, replay)
+    try:
+        form = await again.form()
+    except (HTTPException, MultiPartException) as exc:
+        message = exc.detail if isinstance(exc, HTTPException) else exc.message
+        return bad_request({"non_field_errors": f"Multipart form parse error - {message}"})
+    try:
+        return _form_dict([(k, v) for k in form for v in form.getlist(k) if isinstance(v, str)])
+    finally:
+        await form.close()
 
 
 def _length_of(response: Response) -> int:
