@@ -382,3 +382,20 @@ def test_trigger_sends_every_other_override_under_dbts_name(served: Served) -> N
     assert trigger["timeout_seconds_override"] == 600
     assert trigger["generate_docs_override"] is False
     assert trigger["github_pull_request_id"] == 123
+
+
+def test_artifacts_download_into_a_directory_keeps_the_file_name(
+    served: Served, tmp_path: Path
+) -> None:
+    run_id = finished_run(served)
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    for target, expected in (
+        (str(existing), existing / "run_results.json"),
+        (str(tmp_path / "new") + "/", tmp_path / "new" / "run_results.json"),
+    ):
+        result = served.invoke(
+            "artifacts", "download", str(run_id), "run_results.json", "-o", target
+        )
+        assert result.exit_code == 0, result.stderr
+        assert "results" in json.loads(expected.read_text())

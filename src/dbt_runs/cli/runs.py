@@ -900,8 +900,9 @@ def list_artifacts(run_id: int, as_json: bool, settings: Settings) -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, allow_dash=True, path_type=str),
-    help="Where to write it ('-' for stdout).  [default: the file name of PATH]",
+    type=click.Path(allow_dash=True, path_type=str),
+    help="The file to write, a directory to write it into, or '-' for stdout.  "
+    "[default: the file name of PATH, here]",
 )
 @_connection_options
 def download(
@@ -917,8 +918,11 @@ def download(
       dbt-runs artifacts download 123 manifest.json
       dbt-runs artifacts download 123 run_results.json --step 4 -o - | jq .results
     """
-    destination = output if output is not None else PurePosixPath(path).name
-    if not destination or (output is None and path.endswith("/")):
+    name = "" if path.endswith("/") else PurePosixPath(path).name
+    destination = output if output is not None else name
+    if output is not None and output != "-" and (output.endswith(os.sep) or Path(output).is_dir()):
+        destination = os.path.join(output, name) if name else ""
+    if not destination:
         raise click.BadParameter("cannot name a file after it; give -o FILE.", param_hint="PATH")
 
     async def work(client: AsyncRunsClient) -> ExitCode:
