@@ -128,12 +128,23 @@ async def test_ambiguous_trigger_creates_the_run_then_fails(
     assert (await http.post(f"{API}/jobs/1/run/", json={"cause": "second"})).status_code == 504
 
 
-async def test_in_process_reset_raises_connection_reset(
+async def test_in_process_faults_raise_what_a_network_client_sees(
     http: httpx.AsyncClient, emulator: Emulator
 ) -> None:
     emulator.faults.fail_next("reset")
-    with pytest.raises(ConnectionResetError):
+    with pytest.raises(httpx.RemoteProtocolError, match="Server disconnected"):
         await http.get(f"{API}/runs/")
+    emulator.faults.fail_next("truncate")
+    with pytest.raises(httpx.RemoteProtocolError):
+        await http.get(f"{API}/runs/")
+    emulator.faults.fail_next("hang")
+    with pytest.raises(httpx.ReadTimeout):
+        await http.get(f"{API}/runs/")
+    emulator.faults.fail_next_trigger_response("reset")
+    with pytest.raises(httpx.RemoteProtocolError):
+        await http.post(f"{API}/jobs/1/run/", json={"cause": "lost"})
+    assert emulator.runs()[-1].cause == "lost"
+    assert (await http.get(f"{API}/runs/?limit=1")).status_code == 200
 
 
 async def test_malformed_body_is_cut_json_with_status_200(

@@ -42,3 +42,14 @@ async def test_no_second_run_after_an_ambiguous_trigger(dbt_emulator: Emulator) 
         run = await client.trigger_run(1, cause="ambiguous from the SDK")
         assert run.id == dbt_emulator.runs()[-1].id
     assert dbt_emulator.run_count == before + 1
+
+
+async def test_in_process_network_faults_reach_the_sdk_as_network_faults(
+    dbt_client: AsyncRunsClient, dbt_emulator: Emulator
+) -> None:
+    run_id = dbt_emulator.runs()[-1].id
+    dbt_emulator.faults.fail_next("reset", method="GET")
+    dbt_emulator.faults.fail_next(503, method="GET")
+    run = await dbt_client.get_run(run_id)
+    assert run.id == run_id
+    assert [r.outcome for r in dbt_emulator.requests[-3:]] == ["reset", 503, 200]

@@ -15,6 +15,7 @@ import json
 import re
 import socket
 import struct
+import sys
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -236,6 +237,10 @@ class EmulatorApp:
             await _reset(receive)
             return
         if kind == "hang":
+            if _transport_of(receive) is None:
+                # In-process there is no socket and no client timeout to trip: answer at once
+                # with what the client would have raised after its read timeout.
+                raise _in_process_error("ReadTimeout", TimeoutError, "timed out")
             with anyio.move_on_after(self._emu.faults.hang_seconds):
                 await _wait_disconnect(receive)
             await _reset(receive)
@@ -934,12 +939,36 @@ async def _wait_disconnect(receive: Receive) -> None:
             return
 
 
+def _transport_of(receive: Receive) -> Any:
+    """uvicorn's asyncio transport behind this request, or None when served in-process."""
+    return getattr(getattr(receive, "__self__", None), "transport", None)
+
+
+def _in_process_error(name: str, fallback: type[Exception], message: str) -> Exception:
+    """The exception a client would see over a real connection, for in-process callers.
+
+    httpx's ASGI transport re-raises what the app raises; when httpx is the caller (it is
+    loaded, since it is calling), raise its own transport error so that client code handles an
+    in-process fault exactly like a network one. The module is looked up, never imported: the
+    emulator does not depend on httpx.
+    """
+    httpx = sys.modules.get("httpx")
+    error = getattr(httpx, name, None)
+    if isinstance(error, type) and issubclass(error, Exception):
+        return error(message)
+    return fallback(message)
+
+
 async def _reset(receive: Receive) -> None:
-    """Drop the connection like a reset: over uvicorn a TCP RST, in-process an OSError."""
+    """Drop the connection: over uvicorn a TCP RST; in-process, the error a client sees then."""
     cycle = getattr(receive, "__self__", None)
-    transport = getattr(cycle, "transport", None)
+    transport = _transport_of(receive)
     if transport is None:
-        raise ConnectionResetError("connection reset by the dbt Cloud emulator (injected fault)")
+        raise _in_process_error(
+            "RemoteProtocolError",
+            ConnectionResetError,
+            "Server disconnected without sending a response.",
+        )
     sock = transport.get_extra_info("socket")
     if sock is not None:
         # SO_LINGER 0 turns the close into an RST; platforms without it just close.
