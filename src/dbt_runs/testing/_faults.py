@@ -21,6 +21,8 @@ __all__ = ["FaultKind", "Faults", "RateLimit", "gateway_html"]
 #: - "truncate": headers announce the full length, the connection drops halfway through;
 #: - "malformed": status 200 and a JSON content type, but the body is cut (invalid JSON);
 #: - "hang": no answer for `Faults.hang_seconds` of real time (trips client read timeouts).
+#: In-process (httpx's ASGI transport) "reset" and "truncate" raise httpx.RemoteProtocolError
+#: and "hang" httpx.ReadTimeout at once: what a client sees over a real connection.
 FaultKind = int | Literal["reset", "truncate", "malformed", "hang"]
 _KINDS: Final = ("reset", "truncate", "malformed", "hang")
 
