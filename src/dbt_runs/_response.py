@@ -30,7 +30,7 @@ class RawResponse(Generic[T]):
 
     Example:
         >>> raw = await client.with_raw_response.get_run(42)
-        >>> raw.status_code, raw.json()["data"]["id"]
+        >>> raw.status_code, raw.json().get("data", {}).get("id")
         (200, 42)
         >>> run = raw.parse()
     """

@@ -1,0 +1,31 @@
+"""Retries: tune the policy, see how many retries a call took, handle an unknown outcome."""
+
+import asyncio
+
+from dbt_runs import (
+    AsyncRunsClient,
+    RateLimitError,
+    RetryPolicy,
+    TriggerOutcomeUnknownError,
+)
+
+
+async def main() -> None:
+    # Up to 5 retries; sleep through a Retry-After of up to 5 minutes (dbt's cooldown).
+    policy = RetryPolicy(max_retries=5, max_retry_after=300)
+    async with AsyncRunsClient(retry=policy) as client:
+        raw = await client.with_raw_response.list_runs(job_definition_id=1, limit=5)
+        print(f"Listed runs after {raw.retries} retries")
+
+        try:
+            # A distinctive cause lets the client find the run if the response is lost.
+            run = await client.trigger_run(1, cause="Nightly build 2026-01-01 (retries guide)")
+            print(f"Triggered run {run.id}")
+        except TriggerOutcomeUnknownError as exc:
+            # The POST may have started a run; it was not sent twice.
+            print(f"Outcome unknown, check before retrying: {exc}")
+        except RateLimitError as exc:
+            print(f"Rate limited: try again in {exc.retry_after} s")
+
+
+asyncio.run(main())
