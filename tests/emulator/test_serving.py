@@ -158,3 +158,43 @@ def test_public_names_are_sorted_and_resolve() -> None:
         assert getattr(testing, name) is not None, name
     with pytest.raises(AttributeError):
         testing.Nothing  # noqa: B018
+
+
+@pytest.mark.slow
+def test_threads_hammering_a_served_emulator_keep_it_consistent(emulator: Emulator) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from conftest import check_run
+
+    clock = emulator.clock
+    assert isinstance(clock, ManualClock)
+    triggered: list[int] = []
+
+    def worker(n: int) -> None:
+        with httpx.Client(base_url=server.url, headers=HEADERS, timeout=10) as client:
+            for i in range(15):
+                run = client.post(f"{API}/jobs/{1 + (n + i) % 5}/run/", json={"cause": f"w{n}"})
+                assert run.status_code == 200
+                triggered.append(run.json()["data"]["id"])
+                page = client.get(f"{API}/runs/", params={"order_by": "-id", "limit": 20})
+                assert page.status_code == 200
+                for data in page.json()["data"]:
+                    check_run(data)
+                if i % 4 == 0:
+                    client.post(f"{API}/runs/{triggered[-1]}/cancel/")
+
+    before = emulator.run_count
+    with emulator.serve_in_thread() as server, ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(worker, n) for n in range(4)]
+        while not all(f.done() for f in futures):
+            clock.advance(7)
+            emulator.runs(status=3)
+            time.sleep(0.005)
+        for future in futures:
+            future.result()
+    assert emulator.run_count == before + len(triggered) == before + 60
+    assert len(set(triggered)) == 60
+    clock.advance(3 * 3600)
+    for run_id in triggered:
+        check_run(emulator.run_json(run_id))
+        assert emulator.run(run_id).is_complete
