@@ -399,3 +399,14 @@ def test_artifacts_download_into_a_directory_keeps_the_file_name(
         )
         assert result.exit_code == 0, result.stderr
         assert "results" in json.loads(expected.read_text())
+
+
+def test_wait_on_finished_runs_exits_by_their_outcome(served: Served) -> None:
+    # A CI job can check a run someone else triggered: the exit code is the run's outcome.
+    cancelled = served.emulator.trigger_run(1, cause="to cancel")
+    served.emulator.cancel_run(cancelled)
+    for status, code in ((10, ExitCode.SUCCESS), (20, ExitCode.RUN_FAILED), (30, 3)):
+        run_id = served.emulator.runs(status=status)[0].id
+        result = served.invoke("runs", "wait", str(run_id))
+        assert result.exit_code == code, (status, result.stderr)
+        assert result.stdout.startswith(f"run {run_id}  ")
