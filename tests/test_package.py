@@ -30,3 +30,19 @@ def test_import_pulls_in_no_server_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert out.stdout.strip() == ""
+
+
+def test_every_error_is_exported_from_the_package() -> None:
+    from dbt_runs import errors
+
+    for name in errors.__all__:
+        assert name in dbt_runs.__all__, name
+        assert getattr(dbt_runs, name) is getattr(errors, name)
+        assert issubclass(getattr(errors, name), errors.DbtRunsError)
+
+
+def test_public_names_have_docstrings() -> None:
+    for name in dbt_runs.__all__:
+        value = getattr(dbt_runs, name)
+        if callable(value) and not name.startswith("_"):
+            assert (value.__doc__ or "").strip(), name

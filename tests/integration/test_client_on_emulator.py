@@ -303,3 +303,29 @@ async def test_the_token_never_reaches_the_emulators_records(
     await client.get_run(emulator.runs()[0].id)
     assert TOKEN not in repr(emulator.requests)
     assert TOKEN not in repr(client)
+
+
+async def test_a_large_download_over_loopback_keeps_memory_flat(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    # Over a real socket: httpx's ASGI transport would buffer the whole body in-process.
+    import tracemalloc
+
+    emulator.artifact_size = 30_000_000
+    run_id = emulator.trigger_run(1, cause="big")
+    emulator.clock.advance(3600)  # type: ignore[attr-defined]
+    async with (
+        emulator.serve() as server,
+        AsyncRunsClient(
+            token=TOKEN, base_url=server.base_url, account_id=emulator.account_id
+        ) as client,
+    ):
+        await client.get_run(run_id)
+        tracemalloc.start()
+        try:
+            path = await client.download_run_artifact(run_id, "manifest.json", tmp_path)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert path.stat().st_size >= 30_000_000
+    assert peak < 4_000_000, f"peak traced memory {peak} bytes"

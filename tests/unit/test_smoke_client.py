@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import httpx
 import pytest
 
 from dbt_runs import AsyncRunsClient, Run, RunPage, RunStatus
@@ -90,3 +91,35 @@ async def test_raw_response_keeps_dbt_bytes(client_for: ClientFor) -> None:
     assert raw.json()["data"]["id"] == 5
     assert raw.parse().status is RunStatus.RUNNING
     assert raw.parse() is raw.parse()
+
+
+async def test_same_host_redirects_are_followed_with_the_token(client_for: ClientFor) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/runs/5/"):
+            return httpx.Response(301, headers={"location": "/api/v2/accounts/1/runs/6/"})
+        return respond(envelope(run_json(6)))
+
+    recorded: list[httpx.Request] = []
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        recorded.append(request)
+        return handler(request)
+
+    client = client_for(recording)
+    run = await client.get_run(5)
+    assert run.id == 6
+    assert recorded[1].headers["authorization"] == f"Bearer {TOKEN}"
+
+
+async def test_a_redirect_to_another_host_drops_the_token(client_for: ClientFor) -> None:
+    recorded: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        recorded.append(request)
+        if request.url.host == "dbt.test":
+            return httpx.Response(302, headers={"location": "https://elsewhere.test/x"})
+        return respond(envelope(run_json(6)))
+
+    client = client_for(handler)
+    await client.get_run(5)
+    assert "authorization" not in recorded[1].headers
