@@ -56,11 +56,11 @@ def test_there_are_captures_to_check() -> None:
 def test_every_capture_parses(path: Path, strict: bool) -> None:
     body = json.loads(path.read_text())
     for cls, obj in _objects(body):
-        drift = {k: obj.pop(k) for k in list(obj) if k in ALLOWED_DRIFT} if strict else {}
+        if strict:
+            obj = {k: v for k, v in obj.items() if k not in ALLOWED_DRIFT}
         parsed = structure(obj, cls, strict=strict)
         assert parsed.raw is obj
         assert parsed.id == obj["id"]
-        del drift
 
 
 def test_strict_mode_notices_a_new_field_and_lenient_ignores_it() -> None:
