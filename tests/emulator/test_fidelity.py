@@ -321,3 +321,15 @@ def test_humanized_durations_follow_dbt() -> None:
     }
     for seconds, text in cases.items():
         assert humanize_seconds(seconds) == text, seconds
+
+
+def test_fast_timestamps_match_datetimes_formatting() -> None:
+    import random
+    from datetime import UTC, datetime
+
+    from dbt_runs.testing._wire import run_ts
+
+    rng = random.Random(42)
+    edge = [0.0, 1748854800.0, 1748854799.9999996, 1748854800.0000004, 951782400.5]
+    for ts in edge + [rng.uniform(0, 2.5e9) for _ in range(20_000)]:
+        assert run_ts(ts) == datetime.fromtimestamp(ts, UTC).isoformat(" ", "microseconds"), ts

@@ -72,9 +72,21 @@ _UNITS: Final = (
 )
 
 
-def _parts(ts: float) -> tuple[int, int, int, int, int, int, int]:
-    # Same rounding as datetime.fromtimestamp (half-even microseconds), about 3x faster:
-    # list pages format seven timestamps per run.
+_TWO: Final = tuple(f"{i:02d}" for i in range(60))
+
+
+@lru_cache(maxsize=8192)
+def _day(days: int) -> str:
+    t = time.gmtime(days * 86400)
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d} "
+
+
+def run_ts(ts: float | None) -> str | None:
+    """A run timestamp: `2024-05-27 10:42:16.179903+00:00`."""
+    if ts is None:
+        return None
+    # datetime.fromtimestamp's rounding (half-even microseconds), assembled from cached parts:
+    # a list page formats seven timestamps per run.
     frac, whole = math.modf(ts)
     micros = round(frac * 1e6)
     if micros >= 1_000_000:
@@ -83,16 +95,11 @@ def _parts(ts: float) -> tuple[int, int, int, int, int, int, int]:
     elif micros < 0:
         whole -= 1
         micros += 1_000_000
-    t = time.gmtime(whole)
-    return t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, micros
-
-
-def run_ts(ts: float | None) -> str | None:
-    """A run timestamp: `2024-05-27 10:42:16.179903+00:00`."""
-    if ts is None:
-        return None
-    y, mo, d, h, mi, sec, us = _parts(ts)
-    return f"{y:04d}-{mo:02d}-{d:02d} {h:02d}:{mi:02d}:{sec:02d}.{us:06d}+00:00"
+    days, seconds = divmod(int(whole), 86400)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    two = _TWO
+    return f"{_day(days)}{two[hours]}:{two[minutes]}:{two[secs]}.{str(micros).zfill(6)}+00:00"
 
 
 def iso_z(ts: float | None) -> str | None:
