@@ -168,12 +168,15 @@ class AsyncRunsClient:
         self._sleep = sleep or asyncio.sleep
         self._wall_clock = wall_clock or _utcnow
         headers = {
-            "Authorization": f"Bearer {self._token.reveal()}",
             "Accept": _JSON,
             "User-Agent": user_agent or _user_agent(),
         }
         self._http = HttpTransport(
-            base_url=self._base_url, headers=headers, http_client=http_client, timeout=self._timeout
+            base_url=self._base_url,
+            headers=headers,
+            token=self._token.reveal,
+            http_client=http_client,
+            timeout=self._timeout,
         )
         # Runs this client has already been handed by a trigger: never "adopted" again by a
         # later reconciliation of the same job and cause.

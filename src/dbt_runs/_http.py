@@ -8,7 +8,7 @@ transport failures to `dbt_runs.errors`. Swapping the HTTP library touches only 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from typing import Any, Final
 
 import attrs
@@ -58,6 +58,25 @@ class HttpStream:
             raise _map_transport_error(exc) from exc
 
 
+class _BearerAuth(httpx.Auth):
+    """Adds `Authorization: Bearer <token>` at send time.
+
+    The token stays inside this object (whose repr hides it) instead of sitting in a headers
+    dict that a traceback with locals could print; httpx masks it in a request's repr and
+    drops it on a redirect to another host.
+    """
+
+    def __init__(self, reveal: Callable[[], str]) -> None:
+        self._reveal = reveal
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._reveal()}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "_BearerAuth('***')"
+
+
 def _httpx_timeout(timeout: Timeout) -> httpx.Timeout:
     return httpx.Timeout(
         connect=timeout.connect, read=timeout.read, write=timeout.write, pool=timeout.pool
@@ -91,7 +110,8 @@ class HttpTransport:
 
     Args:
         base_url: The API root; request paths are appended to it.
-        headers: Headers sent with every request (authorization included; never logged).
+        headers: Headers sent with every request (never logged).
+        token: Returns the API token, sent as a bearer token with every request.
         http_client: An existing client to use; the transport then does not close it.
         timeout: Phase timeouts for a client the transport creates itself.
     """
@@ -101,11 +121,13 @@ class HttpTransport:
         *,
         base_url: str,
         headers: Mapping[str, str],
+        token: Callable[[], str],
         http_client: httpx.AsyncClient | None,
         timeout: Timeout,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._headers = dict(headers)
+        self._auth = _BearerAuth(token)
         self._owns_client = http_client is None
         self._client = http_client or httpx.AsyncClient(
             timeout=_httpx_timeout(timeout),
@@ -161,7 +183,7 @@ class HttpTransport:
         """Send one request and read the whole response."""
         request = self._build(method, path, params, json, timeout, accept)
         try:
-            response = await self._client.send(request, follow_redirects=True)
+            response = await self._client.send(request, auth=self._auth, follow_redirects=True)
         except (httpx.HTTPError, OSError) as exc:
             raise _map_transport_error(exc) from exc
         return HttpResponse(
@@ -184,7 +206,9 @@ class HttpTransport:
         """Send one request and hand over the response before its body is read."""
         request = self._build(method, path, params, None, timeout, accept)
         try:
-            response = await self._client.send(request, stream=True, follow_redirects=True)
+            response = await self._client.send(
+                request, stream=True, auth=self._auth, follow_redirects=True
+            )
         except (httpx.HTTPError, OSError) as exc:
             raise _map_transport_error(exc) from exc
         try:
