@@ -6,7 +6,6 @@ Bounded for CI: a few examples per operation, derandomized so a run is reproduci
 from __future__ import annotations
 
 import contextlib
-import logging
 from typing import Any
 
 import pytest
@@ -26,8 +25,25 @@ APP = create_app(EMULATOR.client())
 CONFIG = SchemathesisConfig.from_dict({"phases": {"coverage": {"enabled": False}}})
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP, config=CONFIG)
 
+# The same behind a server token: the document then declares bearer auth, and schemathesis
+# also checks that a request without it is refused.
+SECURED_APP = create_app(EMULATOR.client(), server_token="fuzz-t0ken")
+SECURED_CONFIG = SchemathesisConfig.from_dict(
+    {
+        "phases": {"coverage": {"enabled": False}},
+        "auth": {"openapi": {"bearerAuth": {"bearer": "fuzz-t0ken"}}},
+    }
+)
+secured = schemathesis.openapi.from_asgi(
+    "/openapi.json",
+    SECURED_APP,
+    config=SECURED_CONFIG,
+    headers={"Authorization": "Bearer fuzz-t0ken"},
+)
+
 
 @schema.hook
+@secured.hook
 def map_query(context: object, query: dict[str, Any] | None) -> dict[str, Any] | None:
     """A range's start must not be after its end, which JSON Schema cannot say: order them."""
     for name in ("created_at__range", "finished_at__range"):
@@ -35,6 +51,28 @@ def map_query(context: object, query: dict[str, Any] | None) -> dict[str, Any] |
             with contextlib.suppress(ValueError, TypeError, AttributeError):
                 query[name] = sorted(query[name], key=parse_timestamp)
     return query
+
+
+RUN_IDS = [run.id for run in EMULATOR.runs()]
+JOB_IDS = EMULATOR.job_ids
+
+
+@schema.hook
+@secured.hook
+def map_path_parameters(context: object, path: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Mostly ids that exist, so that cases reach past dbt's 403/404 (some stay random)."""
+    if not path:
+        return path
+    for name, known in (
+        ("accountid", [EMULATOR.account_id]),
+        ("runid", RUN_IDS),
+        ("jobid", JOB_IDS),
+    ):
+        value = path.get(name)
+        # Only valid ids are swapped: invalid ones (negative cases) must stay invalid.
+        if isinstance(value, int) and 1 <= value <= 2**63 - 1 and value % 5:
+            path[name] = known[value % len(known)]
+    return path
 
 
 @pytest.fixture(autouse=True)
@@ -53,5 +91,16 @@ def _no_last_resort(caplog: pytest.LogCaptureFixture):  # type: ignore[no-untype
     suppress_health_check=list(HealthCheck),
 )
 def test_fuzz_openapi(case: schemathesis.Case) -> None:
-    logging.getLogger("dbt_runs.expose.rest").setLevel(logging.WARNING)
+    case.call_and_validate()
+
+
+@secured.parametrize()
+@settings(
+    max_examples=10,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_fuzz_secured_openapi(case: schemathesis.Case) -> None:
     case.call_and_validate()

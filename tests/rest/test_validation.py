@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -288,3 +290,20 @@ async def test_unknown_paths_and_methods_are_json(
     assert words in body["status"]["user_message"]
     if status == 405:
         assert "allow" in response.headers
+
+
+@pytest.mark.parametrize(
+    "value", [chr(c) for c in range(0x3001) if chr(c).isspace()] + ["\ufeff", "a"]
+)
+def test_blank_means_the_same_to_the_schema_and_to_the_adapter(value: str) -> None:
+    import re
+
+    from dbt_runs.expose.rest._params import NOT_BLANK
+
+    schema_accepts = re.search(NOT_BLANK, value) is not None
+    try:
+        parse_trigger_body(json.dumps({"cause": value}).encode())
+        adapter_accepts = True
+    except ParameterError:
+        adapter_accepts = False
+    assert schema_accepts == adapter_accepts == (not value.isspace())

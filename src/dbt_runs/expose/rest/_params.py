@@ -313,8 +313,7 @@ def _string_field(name: str, description: str, max_length: int = 255) -> BodyFie
             return f"must be at most {max_length} characters, got {len(value)}"
         return None
 
-    # Python's `\S` (what validators and fuzzers here use) is exactly "not str.isspace()".
-    schema = {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": r"\S"}
+    schema = {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": NOT_BLANK}
     return BodyField(name, description, schema, check)
 
 
@@ -345,6 +344,15 @@ MAX_STEPS = 50
 # dbt runs only dbt commands: each step is `dbt <something>`.
 _STEP = re.compile(r"\s*dbt \s*\S")
 
+# Exactly the characters `str.isspace()` (and so `str.strip()`, which the client uses) calls
+# whitespace, spelled out: ECMA-262's `\s` and Python's differ, and a schema's pattern is read
+# by both kinds of validator.
+_WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_SPACE = f"[{_WHITESPACE}]"
+_NOT_SPACE = f"[^{_WHITESPACE}]"
+NOT_BLANK = _NOT_SPACE
+"""A JSON Schema pattern: at least one character that is not whitespace."""
+
 
 def _steps_field(name: str, description: str) -> BodyField:
     def check(value: Any) -> str | None:
@@ -362,7 +370,7 @@ def _steps_field(name: str, description: str) -> BodyField:
         "type": "array",
         "minItems": 1,
         "maxItems": MAX_STEPS,
-        "items": {"type": "string", "pattern": r"^\s*dbt \s*\S"},
+        "items": {"type": "string", "pattern": rf"^{_SPACE}*dbt {_SPACE}*{_NOT_SPACE}"},
     }
     return BodyField(name, description, schema, check)
 
