@@ -290,3 +290,10 @@ def test_rejects_blank_token_and_negative_limit() -> None:
         SecurityMiddleware(echo_app, server_token=" ")
     with pytest.raises(ValueError, match="max_body_bytes"):
         SecurityMiddleware(echo_app, max_body_bytes=-1)
+
+
+def test_public_names_exist() -> None:
+    import dbt_runs.expose._security as security
+
+    for name in security.__all__:
+        assert hasattr(security, name), name
