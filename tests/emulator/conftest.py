@@ -1,4 +1,4 @@
-"""Helpers for the emulator's own tests: a plain httpx client, no SDK."""
+"""Fixtures for the emulator's own tests: an emulator and a plain httpx client, no SDK."""
 
 from __future__ import annotations
 
@@ -6,12 +6,9 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from emulator_support import HEADERS
 
 from dbt_runs.testing import Emulator
-
-TOKEN = "dbtc_emulator_test_token"
-HEADERS = {"Authorization": f"Token {TOKEN}", "Accept": "application/json"}
-API = "/api/v2/accounts/1"
 
 
 @pytest.fixture
@@ -26,59 +23,3 @@ async def http(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
         transport=transport, base_url="http://emulator.test", headers=HEADERS
     ) as client:
         yield client
-
-
-TERMINAL = {10, 20, 30}
-RUN_TS = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}\+00:00$"
-
-
-def hms_seconds(text: str) -> int:
-    hours, minutes, seconds = (int(p) for p in text.split(":"))
-    return hours * 3600 + minutes * 60 + seconds
-
-
-def check_run(run: dict[str, object]) -> None:
-    """Every derived field of a run agrees with its status and timestamps."""
-    import re
-    from datetime import datetime
-
-    status = run["status"]
-    assert status in {1, 2, 3, 10, 20, 30}
-    names = {1: "Queued", 2: "Starting", 3: "Running", 10: "Success", 20: "Error", 30: "Cancelled"}
-    assert run["status_humanized"] == names[status]  # type: ignore[index]
-    assert run["in_progress"] is (status in {1, 2, 3})
-    assert run["is_complete"] is (status in TERMINAL)
-    assert run["is_success"] is (status == 10)
-    assert run["is_error"] is (status == 20)
-    assert run["is_cancelled"] is (status == 30)
-    assert run["job_id"] == run["job_definition_id"]
-    for key in ("created_at", "updated_at", "dequeued_at", "started_at", "finished_at"):
-        value = run[key]
-        if value is not None:
-            assert re.match(RUN_TS, str(value)), (key, value)
-    assert (run["finished_at"] is not None) is (status in TERMINAL)
-    if status == 1:
-        assert run["dequeued_at"] is None
-        assert run["started_at"] is None
-    if status in {2, 3}:
-        assert run["dequeued_at"] is not None
-    if status == 3:
-        assert run["started_at"] is not None
-    for key in ("duration", "queued_duration", "run_duration"):
-        assert re.match(r"^\d{2,}:\d{2}:\d{2}$", str(run[key])), (key, run[key])
-    created = datetime.fromisoformat(str(run["created_at"]))
-    if run["finished_at"] is not None:
-        finished = datetime.fromisoformat(str(run["finished_at"]))
-        assert hms_seconds(str(run["duration"])) == int((finished - created).total_seconds())
-        assert run["finished_at_humanized"] != "0 minutes from now"
-    else:
-        assert run["finished_at_humanized"] == "0 minutes from now"
-    if run["started_at"] is not None:
-        started = datetime.fromisoformat(str(run["started_at"]))
-        assert hms_seconds(str(run["queued_duration"])) == int((started - created).total_seconds())
-    else:
-        assert run["run_duration"] == "00:00:00"
-    if status != 1:
-        assert run["blocked_by"] == []
-    assert (run["retry_not_supported_reason"] is None) is run["can_retry"]
-    assert str(run["href"]).endswith(f"/runs/{run['id']}/")

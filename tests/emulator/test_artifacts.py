@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
+from emulator_support import API
 
-from conftest import API
 from dbt_runs.testing import Emulator
 
 pytestmark = pytest.mark.anyio

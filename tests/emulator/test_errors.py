@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
+from emulator_support import API, HEADERS, TOKEN
 
-from conftest import API, HEADERS, TOKEN
 from dbt_runs.testing import Emulator
 
 pytestmark = pytest.mark.anyio

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from emulator_support import API, HEADERS
 
-from conftest import API, HEADERS
 from dbt_runs.testing import Emulator, Faults, ManualClock, RateLimit
 
 pytestmark = pytest.mark.anyio

@@ -8,19 +8,16 @@ declares no nullability while real data is full of nulls, so every property is r
 
 from __future__ import annotations
 
-import copy
 import json
 import re
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import httpx
 import jsonschema
 import pytest
-import yaml
+from emulator_support import API, relaxed_components, spec
 
-from conftest import API
 from dbt_runs.testing import Emulator
 
 pytestmark = pytest.mark.anyio
@@ -36,32 +33,6 @@ JOB_KEYS_ADDED_FOR_THE_SPEC = {"run_lint", "errors_on_lint_failure"}
 # Keys of older captures we deliberately do not send: `scribe_enabled` (2021-2024) is gone
 # from the current document and from every 2024 capture.
 RUN_KEYS_RETIRED = {"scribe_enabled"}
-
-
-def _relax(node: Any) -> Any:
-    """OpenAPI 3.0 schema -> JSON Schema in which every property may also be null."""
-    if isinstance(node, list):
-        return [_relax(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {k: _relax(v) for k, v in node.items() if k not in {"nullable", "example"}}
-    if isinstance(out.get("properties"), dict):
-        out["properties"] = {
-            name: {"anyOf": [schema, {"type": "null"}]}
-            for name, schema in out["properties"].items()
-        }
-    return out
-
-
-@cache
-def spec() -> dict[str, Any]:
-    document: dict[str, Any] = yaml.safe_load((REFERENCE / "openapi-v2.yaml").read_text())
-    return document
-
-
-@cache
-def relaxed_components() -> dict[str, Any]:
-    return {"schemas": _relax(copy.deepcopy(spec()["components"]["schemas"]))}
 
 
 def response_schema(path: str, method: str) -> dict[str, Any]:

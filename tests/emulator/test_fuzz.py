@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import schemathesis
 import yaml
+from emulator_support import relaxed_components
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
-from test_fidelity import relaxed_components
 
 from dbt_runs.testing import Emulator
 

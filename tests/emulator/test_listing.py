@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx
 import pytest
+from emulator_support import API, check_run
 
-from conftest import API, check_run
 from dbt_runs.testing import Emulator
 
 pytestmark = pytest.mark.anyio

@@ -11,8 +11,8 @@ import time
 
 import httpx
 import pytest
+from emulator_support import API, HEADERS
 
-from conftest import API, HEADERS
 from dbt_runs.testing import Emulator, ManualClock, RealClock
 
 pytestmark = pytest.mark.anyio
@@ -164,7 +164,7 @@ def test_public_names_are_sorted_and_resolve() -> None:
 def test_threads_hammering_a_served_emulator_keep_it_consistent(emulator: Emulator) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from conftest import check_run
+    from emulator_support import check_run
 
     clock = emulator.clock
     assert isinstance(clock, ManualClock)
