@@ -46,7 +46,6 @@ from dbt_runs.errors import (
     ArtifactNotFoundError,
     InvalidArgumentError,
     NotFoundError,
-    RateLimitError,
     RunCancelledError,
     RunFailedError,
     TriggerOutcomeUnknownError,
@@ -268,10 +267,9 @@ class AsyncRunsClient:
             content=content,
             body=body,
         )
-        if isinstance(error, RateLimitError):
-            error.retry_after = parse_retry_after(
-                response.headers.get("retry-after"), self._wall_clock()
-            )
+        retry_after = response.headers.get("retry-after")
+        if retry_after is not None:
+            error.retry_after = parse_retry_after(retry_after, self._wall_clock())
         return error
 
     async def _attempt(

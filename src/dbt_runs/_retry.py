@@ -122,9 +122,12 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
 
 def should_retry(kind: Kind, policy: RetryPolicy, exc: BaseException) -> bool:
     """Whether a failed attempt may be sent again (the attempt budget is checked elsewhere)."""
+    if isinstance(exc, APIStatusError) and (
+        exc.retry_after is not None and exc.retry_after > policy.max_retry_after
+    ):
+        # Sleeping that long inside a call helps nobody: hand the wait to the caller.
+        return False
     if isinstance(exc, RateLimitError):
-        if exc.retry_after is not None and exc.retry_after > policy.max_retry_after:
-            return False
         return 429 in policy.retry_statuses or kind is Kind.CREATES_RUN
     if isinstance(exc, APIStatusError):
         return kind is Kind.IDEMPOTENT and exc.status_code in policy.retry_statuses
@@ -153,10 +156,8 @@ class _Wait(tenacity.wait.wait_base):
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
         outcome = retry_state.outcome
         exc = outcome.exception() if outcome is not None else None
-        if isinstance(exc, APIStatusError):
-            retry_after = getattr(exc, "retry_after", None)
-            if retry_after is not None:
-                return float(retry_after)
+        if isinstance(exc, APIStatusError) and exc.retry_after is not None:
+            return exc.retry_after
         return float(self._fallback(retry_state))
 
 

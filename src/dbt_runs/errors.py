@@ -169,7 +169,11 @@ class APIStatusError(APIError):
         content: The body bytes exactly as received (adapters pass them through unchanged).
         body: The decoded JSON body, or None when the body was not JSON.
         message: A readable message: dbt's `status.user_message`, then `detail`, then text.
+        retry_after: Seconds the server asked to wait (`Retry-After`, on a 429 or a 503),
+            or None.
     """
+
+    retry_after: float | None = None
 
     def __init__(
         self,
@@ -234,13 +238,10 @@ class UnprocessableEntityError(APIStatusError):
 class RateLimitError(APIStatusError):
     """429: the account's request budget is spent (dbt enforces a cooldown).
 
-    Attributes:
-        retry_after: Seconds dbt asked to wait (from `Retry-After`), or None when not given.
-            The client raises this instead of sleeping when the wait exceeds the retry
-            policy's `max_retry_after`.
+    `retry_after` holds the seconds dbt asked to wait (from `Retry-After`), or None. The
+    client raises this instead of sleeping when that wait exceeds the retry policy's
+    `max_retry_after`.
     """
-
-    retry_after: float | None = None
 
 
 class InternalServerError(APIStatusError):

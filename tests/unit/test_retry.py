@@ -34,8 +34,7 @@ def status_error(code: int, retry_after: float | None = None) -> APIStatusError:
     from dbt_runs.errors import status_error_class
 
     error = status_error_class(code)("x", status_code=code, headers={}, content=b"", body=None)
-    if isinstance(error, RateLimitError):
-        error.retry_after = retry_after
+    error.retry_after = retry_after
     return error
 
 
@@ -53,6 +52,8 @@ def status_error(code: int, retry_after: float | None = None) -> APIStatusError:
         (status_error(500), True, False, True),
         (status_error(502), True, False, True),
         (status_error(503), True, False, False),
+        (status_error(503, retry_after=10), True, False, False),
+        (status_error(503, retry_after=600), False, False, False),
         (status_error(504), True, False, True),
         (APIConnectionError("refused", request_sent=False), True, True, False),
         (APITimeoutError("connect", request_sent=False), True, True, False),
@@ -147,6 +148,16 @@ async def test_retry_after_seconds_is_honoured(client_for: ClientFor, clock: Fak
     client = client_for(script)
     await client.get_run(1)
     assert clock.sleeps == [7.0]
+
+
+async def test_retry_after_on_a_503_is_honoured(client_for: ClientFor, clock: FakeClock) -> None:
+    script = Script(
+        respond(b"<html>maintenance</html>", 503, {"Retry-After": "12"}),
+        respond(envelope(run_json(1))),
+    )
+    client = client_for(script)
+    await client.get_run(1)
+    assert clock.sleeps == [12.0]
 
 
 async def test_retry_after_http_date_is_honoured(client_for: ClientFor, clock: FakeClock) -> None:
