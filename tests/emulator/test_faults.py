@@ -281,3 +281,13 @@ async def test_cutting_a_streamed_artifact(served: httpx.AsyncClient, emulator: 
     assert 0 < sum(seen[1:]) < 2_000_000
     whole = await served.get(path)
     assert len(whole.content) == int(whole.headers["content-length"])
+
+
+async def test_ambiguous_trigger_rate(http: httpx.AsyncClient, emulator: Emulator) -> None:
+    emulator.faults.ambiguous_trigger_rate = 1.0
+    before = emulator.run_count
+    for _ in range(3):
+        response = await http.post(f"{API}/jobs/4/run/", json={"cause": "chaos"})
+        assert response.status_code == 502
+    assert emulator.run_count == before + 3
+    assert (await http.get(f"{API}/runs/?limit=1")).status_code == 200

@@ -68,7 +68,20 @@ def _command() -> list[str]:
 @pytest.mark.slow
 def test_the_emulator_command_serves_and_says_where() -> None:
     process = subprocess.Popen(
-        [*_command(), "emulator", "--port", "0", "--runs", "25", "--token", "s3cret-token"],
+        [
+            *_command(),
+            "emulator",
+            "--port",
+            "0",
+            "--runs",
+            "25",
+            "--token",
+            "s3cret-token",
+            "--latency-ms",
+            "1",
+            "--ambiguous-trigger-rate",
+            "1",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -89,6 +102,16 @@ def test_the_emulator_command_serves_and_says_where() -> None:
         assert ok.json()["extra"]["pagination"]["total_count"] == 25
         denied = httpx.get(f"{base_url}/accounts/1/runs/", headers={"Authorization": "Token x"})
         assert denied.status_code == 401
+        lost = httpx.post(
+            f"{base_url}/accounts/1/jobs/1/run/",
+            json={"cause": "ambiguous"},
+            headers={"Authorization": "Token s3cret-token"},
+        )
+        assert lost.status_code == 502
+        after = httpx.get(
+            f"{base_url}/accounts/1/runs/", headers={"Authorization": "Token s3cret-token"}
+        )
+        assert after.json()["extra"]["pagination"]["total_count"] == 26
     finally:
         process.terminate()
         _, err = process.communicate(timeout=20)

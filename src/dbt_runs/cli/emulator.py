@@ -84,6 +84,27 @@ def _rate_limit(value: str) -> tuple[int, float]:
 )
 @click.option("--reset-rate", default=0.0, type=click.FloatRange(0, 1), help="Drop connections.")
 @click.option(
+    "--truncate-rate", default=0.0, type=click.FloatRange(0, 1), help="Cut bodies halfway."
+)
+@click.option(
+    "--malformed-rate",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    help="Answer 200 with a cut (invalid) JSON body.",
+)
+@click.option(
+    "--slow-body-seconds",
+    default=0.0,
+    type=click.FloatRange(0),
+    help="Spread each body over this many seconds.",
+)
+@click.option(
+    "--ambiguous-trigger-rate",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    help="Create the run, then answer the trigger with a 502.",
+)
+@click.option(
     "--rate-limit",
     default=None,
     metavar="N[/SECONDS]",
@@ -114,6 +135,10 @@ def emulator(
     jitter_ms: float,
     error_rates: tuple[str, ...],
     reset_rate: float,
+    truncate_rate: float,
+    malformed_rate: float,
+    slow_body_seconds: float,
+    ambiguous_trigger_rate: float,
     rate_limit: str | None,
     rate_limit_cooldown: float,
     artifact_size_mb: float | None,
@@ -146,6 +171,10 @@ def emulator(
         jitter_ms=jitter_ms,
         error_rates=rates,
         reset_rate=reset_rate,
+        truncate_rate=truncate_rate,
+        malformed_rate=malformed_rate,
+        slow_body_seconds=slow_body_seconds,
+        ambiguous_trigger_rate=ambiguous_trigger_rate,
         rate_limit=limit,
         seed=seed,
     )

@@ -96,6 +96,8 @@ class Faults:
         slow_body_seconds: spread each response body over this many seconds, in chunks.
         hang_seconds: how long a "hang" fault waits (real time) before giving up.
         rate_limit: a `RateLimit`, or None for no limit.
+        ambiguous_trigger_rate: probability that a trigger (run, rerun, retry) creates its run
+            and then answers 502: the ambiguous trigger, at random.
         artifact_delay_seconds: a finished run's artifacts 404 (and its artifact list is
             null) for this many emulated seconds: dbt uploads them asynchronously.
     """
@@ -109,6 +111,7 @@ class Faults:
     slow_body_seconds: float = 0.0
     hang_seconds: float = 30.0
     rate_limit: RateLimit | None = None
+    ambiguous_trigger_rate: float = 0.0
     artifact_delay_seconds: float = 0.0
     seed: int = 0
     _rng: random.Random = field(init=False, repr=False)
@@ -163,6 +166,7 @@ class Faults:
             self.reset_rate = self.truncate_rate = self.malformed_rate = 0.0
             self.slow_body_seconds = 0.0
             self.artifact_delay_seconds = 0.0
+            self.ambiguous_trigger_rate = 0.0
             self.rate_limit = None
             self._scripted.clear()
             self._cooldown_until = float("-inf")
@@ -239,6 +243,8 @@ class Faults:
                 return scripted
         with self._lock:
             roll = self._rng.random
+            if trigger and self.ambiguous_trigger_rate and roll() < self.ambiguous_trigger_rate:
+                return 502
             if self.truncate_rate and roll() < self.truncate_rate:
                 return "truncate"
             if self.malformed_rate and roll() < self.malformed_rate:
