@@ -54,3 +54,41 @@ async def test_failure_mid_artifact_stream_aborts_instead_of_truncating(
         with pytest.raises(APIConnectionError):
             await adapter.get("/v1/accounts/1/runs/2/artifacts/manifest.json")
     assert any("manifest.json" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_caller_leaving_mid_body_is_not_an_error(caplog: pytest.LogCaptureFixture) -> None:
+    from dbt_runs import AsyncRunsClient
+    from dbt_runs.expose.rest import create_app
+
+    app = create_app(AsyncRunsClient(token="t", base_url="http://dbt.invalid"))
+    messages = iter(
+        [
+            {"type": "http.request", "body": b'{"cause":', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return next(messages)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/accounts/1/jobs/2/run",
+        "raw_path": b"/v1/accounts/1/jobs/2/run",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8080),
+    }
+    await app(scope, receive, send)
+    assert sent == []
+    assert not [r for r in caplog.records if r.name == "dbt_runs.expose.rest"]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -507,6 +507,9 @@ class _LastResort:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            # The caller left while its body was being read: nobody to answer, nothing wrong.
+            return
         except Exception:
             logger.exception(
                 "unhandled error answering %s %s", scope.get("method"), scope.get("path")
