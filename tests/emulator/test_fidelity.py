@@ -275,7 +275,7 @@ async def test_timestamps_and_durations_use_dbts_formats(
 
 
 def test_humanized_durations_follow_dbt() -> None:
-    from dbt_runs.testing._wire import hms, humanize_seconds
+    from dbt_runs.testing._humanize import hms, humanize_seconds
 
     real = example("open-metadata_OpenMetadata/list_runs_response.json")["data"][0]
     assert hms(86436.4) == real["duration"] == "24:00:36"

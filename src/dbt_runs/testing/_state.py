@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Final, Literal
+
+from dbt_runs.testing._humanize import humanize_seconds
 
 __all__ = [
     "CANCELLED",
@@ -250,7 +252,7 @@ class Run:
     #: How many steps execute, and the status of the last one (the rest succeed).
     executed_steps: int = 0
     last_step_status: int = SUCCESS
-    #: The run's own step names, when they differ from the job's (system steps + commands).
+    #: The job's environment (its adapter names the "Create profile" step).
     environment: Environment | None = field(default=None, repr=False)
 
     # -- derived state at an instant ------------------------------------------------------
@@ -384,8 +386,6 @@ class Run:
 
 def timeout_message(timeout_seconds: int) -> str:
     """dbt's `status_message` for a run that hit its timeout."""
-    from dbt_runs.testing._wire import humanize_seconds
-
     return (
         f"This run timed out after running for {humanize_seconds(timeout_seconds)}, "
         f"which exceeded the configured timeout of {timeout_seconds} seconds."
@@ -483,10 +483,3 @@ class State:
         """The most recent run of a job."""
         runs = self.runs_by_job.get(job_id)
         return runs[-1] if runs else None
-
-    def iter_runs(self, ids: Iterable[int]) -> Iterable[Run]:
-        """The runs with these ids that exist."""
-        for run_id in ids:
-            run = self.runs_by_id.get(run_id)
-            if run is not None:
-                yield run

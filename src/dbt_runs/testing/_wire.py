@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Final
 
+from dbt_runs.testing._humanize import hms, humanize_seconds
 from dbt_runs.testing._state import (
     CANCELLED,
     ERROR,
@@ -60,17 +61,6 @@ MESSAGES: Final = {
     429: "Too many requests. Please try again later.",
 }
 
-# Humanized durations: Django's `timesince` (two adjacent units) plus seconds, as dbt shows.
-_UNITS: Final = (
-    (365 * 86400, "year"),
-    (30 * 86400, "month"),
-    (7 * 86400, "week"),
-    (86400, "day"),
-    (3600, "hour"),
-    (60, "minute"),
-    (1, "second"),
-)
-
 
 _TWO: Final = tuple(f"{i:02d}" for i in range(60))
 
@@ -112,39 +102,6 @@ def iso_z(ts: float | None) -> str | None:
 def artifact_ts(ts: float) -> str:
     """A timestamp inside dbt artifacts (same shape as `iso_z`)."""
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def hms(seconds: float) -> str:
-    """`HH:MM:SS`, hours not wrapped at 24 (`24:00:36`), seconds truncated."""
-    total = int(seconds) if seconds > 0 else 0
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}"
-
-
-def _unit(count: int, name: str) -> str:
-    return f"{count} {name}" if count == 1 else f"{count} {name}s"
-
-
-def humanize_seconds(seconds: float) -> str:
-    """`0 minutes`, `51 seconds`, `1 minute, 50 seconds`, `1 day`, `2 weeks, 3 days`."""
-    total = int(seconds) if seconds > 0 else 0
-    if total < 60:
-        return _unit(total, "second") if total else "0 minutes"
-    if total < 3600:
-        minutes, secs = divmod(total, 60)
-        return _unit(minutes, "minute") + (f", {_unit(secs, 'second')}" if secs else "")
-    for i, (size, name) in enumerate(_UNITS):
-        count = total // size
-        if count:
-            text = _unit(count, name)
-            if i + 1 < len(_UNITS):
-                next_size, next_name = _UNITS[i + 1]
-                rest = (total - count * size) // next_size
-                if rest:
-                    text += f", {_unit(rest, next_name)}"
-            return text
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def status_block(code: int = 200, user_message: str | None = None) -> JSON:
