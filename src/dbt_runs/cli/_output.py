@@ -14,6 +14,7 @@ Output goes to two places with two purposes:
 
 from __future__ import annotations
 
+import abc
 import enum
 import json
 import re
@@ -174,17 +175,17 @@ def format_table(
     return "\n".join(lines)
 
 
-class StatusReporter:
+class StatusReporter(abc.ABC):
     """Shows a run's progress while the command waits for it (written to stderr)."""
 
+    @abc.abstractmethod
     def update(self, run_id: int, status: str, detail: str = "") -> None:
         """Called when the run's status changes."""
-        raise NotImplementedError
 
-    def tick(self) -> None:
+    def tick(self) -> None:  # noqa: B027 - optional hook: most reporters have nothing to redraw
         """Called about once a second between status changes (to refresh elapsed time)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook
         """Called once when waiting ends, however it ends."""
 
 
