@@ -63,3 +63,22 @@ def test_example_parses(page: str, line: str) -> None:
         leaf.make_context(words[2], words[3:], parent=ctx)
     except click.ClickException as exc:
         pytest.fail(f"{page}: {line!r} does not parse: {exc.format_message()}")
+
+
+def _yaml_blocks() -> list[tuple[str, str]]:
+    blocks = []
+    for page in PAGES:
+        for language, body in BLOCK.findall(page.read_text(encoding="utf-8")):
+            # GitHub Actions workflows (other YAML, e.g. client configs, is not checked here).
+            if language == "yaml" and re.search(r"^jobs:", body, re.MULTILINE):
+                blocks.append((str(page.relative_to(ROOT)), body))
+    return blocks
+
+
+@pytest.mark.parametrize(("page", "body"), _yaml_blocks())
+def test_ci_examples_are_valid_workflows(page: str, body: str) -> None:
+    yaml = pytest.importorskip("yaml")
+    document = yaml.safe_load(body)
+    for name, job in document["jobs"].items():
+        assert job["steps"], f"{page}: job {name} has no steps"
+        assert job["env"]["DBT_API_KEY"] == "${{ secrets.DBT_API_KEY }}", "the token is a secret"
