@@ -36,7 +36,14 @@ from dbt_runs._config import (
 from dbt_runs._converter import structure, validation_message
 from dbt_runs._http import CHUNK_SIZE, HttpResponse, HttpStream, HttpTransport
 from dbt_runs._response import RawResponse
-from dbt_runs._retry import Kind, RetryPolicy, is_ambiguous, parse_retry_after, retrying
+from dbt_runs._retry import (
+    Kind,
+    RetryPolicy,
+    is_ambiguous,
+    parse_retry_after,
+    retrying,
+    should_retry,
+)
 from dbt_runs._version import __version__
 from dbt_runs.errors import (
     APIError,
@@ -334,9 +341,23 @@ class AsyncRunsClient:
             return await self._attempt(method, path, params, body, resolved, deadline, accept)
 
         try:
-            if self._retry.max_retries == 0:
+            try:
+                # The hot path: one attempt, no retry machinery built unless it fails.
                 response = await attempt()
-            else:
+            except APIError as first_error:
+                if self._retry.max_retries == 0 or not should_retry(kind, self._retry, first_error):
+                    raise
+                failed: APIError = first_error
+                replayed = False
+
+                async def replay_then_attempt() -> HttpResponse:
+                    # Tenacity sees the attempt that already failed as its first one.
+                    nonlocal replayed
+                    if not replayed:
+                        replayed = True
+                        raise failed
+                    return await attempt()
+
                 controller = retrying(
                     kind=kind,
                     policy=self._retry,
@@ -346,7 +367,7 @@ class AsyncRunsClient:
                     method=method,
                     path=path,
                 )
-                response = await controller(attempt)
+                response = await controller(replay_then_attempt)
         except APIError as exc:
             exc.retries = attempts - 1
             raise

@@ -57,6 +57,17 @@ def parse_duration(value: object, _: object = None) -> timedelta:
         return value
     if not isinstance(value, str):
         raise TypeError(f"expected an HH:MM:SS duration string, got {type(value).__name__}")
+    # The common shape, without a regex: every run carries three durations.
+    hours, _, rest = value.partition(":")
+    minutes, _, seconds = rest.partition(":")
+    if (
+        hours.isdecimal()
+        and len(minutes) == 2
+        and minutes.isdecimal()
+        and len(seconds) == 2
+        and seconds.isdecimal()
+    ):
+        return timedelta(hours=int(hours), minutes=int(minutes), seconds=int(seconds))
     match = _DURATION.match(value)
     if match is None:
         raise ValueError(f"expected an HH:MM:SS duration, got {value!r}")

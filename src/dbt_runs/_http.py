@@ -8,6 +8,7 @@ transport failures to `dbt_runs.errors`. Swapping the HTTP library touches only 
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from typing import Any, Final
 
@@ -77,6 +78,7 @@ class _BearerAuth(httpx.Auth):
         return "_BearerAuth('***')"
 
 
+@functools.lru_cache(maxsize=64)
 def _httpx_timeout(timeout: Timeout) -> httpx.Timeout:
     return httpx.Timeout(
         connect=timeout.connect, read=timeout.read, write=timeout.write, pool=timeout.pool
