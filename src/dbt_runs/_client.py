@@ -188,6 +188,8 @@ class AsyncRunsClient:
         # later reconciliation of the same job and cause.
         self._triggered: collections.deque[int] = collections.deque(maxlen=1000)
         self._raw = RawRunsClient(self)
+        # Cancel requests sent after an aborted wait, kept alive until they finish.
+        self._aborts: set[asyncio.Future[Run]] = set()
 
     # -- configuration and lifecycle ---------------------------------------------------------
 
@@ -781,6 +783,7 @@ class AsyncRunsClient:
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
         cancel_on_timeout: bool = False,
+        cancel_on_abort: bool = False,
         raise_on_failure: bool = True,
         include_related: Iterable[str] | str | None = None,
         on_status_change: RunCallback | None = None,
@@ -799,6 +802,8 @@ class AsyncRunsClient:
             poll_interval: Seconds between polls.
             not_found_grace: Seconds during which a 404 is taken as "not visible yet".
             cancel_on_timeout: Cancel the run in dbt when the wait times out.
+            cancel_on_abort: Cancel the run in dbt when this wait is itself cancelled (the
+                awaiting task is cancelled, Ctrl-C), so no run is left behind.
             raise_on_failure: Raise `RunFailedError`/`RunCancelledError` for a run that
                 errored or was cancelled (False: return it).
             include_related: Passed to each `get_run`, e.g. `["run_steps"]`.
@@ -820,6 +825,51 @@ class AsyncRunsClient:
         if isinstance(poll_interval, bool) or not poll_interval > 0:
             raise InvalidArgumentError(f"poll_interval must be positive, got {poll_interval!r}")
         related = _params.include_related_param(include_related, allowed=_params.RUN_RELATED)
+        try:
+            return await self._poll(
+                rid,
+                acct,
+                timeout=timeout,
+                poll_interval=poll_interval,
+                not_found_grace=not_found_grace,
+                cancel_on_timeout=cancel_on_timeout,
+                raise_on_failure=raise_on_failure,
+                related=related,
+                on_status_change=on_status_change,
+                on_poll=on_poll,
+            )
+        except asyncio.CancelledError:
+            if cancel_on_abort:
+                await self._cancel_after_abort(rid, acct)
+            raise
+
+    async def _cancel_after_abort(self, run_id: int, account_id: int) -> None:
+        # Shielded: the wait's own cancellation must not cancel the cancel.
+        task = asyncio.ensure_future(self.cancel_run(run_id, account_id=account_id))
+        self._aborts.add(task)
+        task.add_done_callback(self._aborts.discard)
+        try:
+            await asyncio.shield(task)
+            logger.warning("cancelled run %d because the wait for it was aborted", run_id)
+        except asyncio.CancelledError:
+            pass  # cancelled again: the cancel request still goes out in the background
+        except APIError as exc:
+            logger.warning("could not cancel run %d after its wait was aborted: %s", run_id, exc)
+
+    async def _poll(
+        self,
+        rid: int,
+        acct: int,
+        *,
+        timeout: float | None,
+        poll_interval: float,
+        not_found_grace: float,
+        cancel_on_timeout: bool,
+        raise_on_failure: bool,
+        related: str | None,
+        on_status_change: RunCallback | None,
+        on_poll: RunCallback | None,
+    ) -> Run:
         start = self._clock()
         deadline = None if timeout is None else start + timeout
         last: Run | None = None

@@ -157,13 +157,15 @@ class Script:
 
 def make_client(handler: Handler, clock: FakeClock | None = None, **kwargs: Any) -> AsyncRunsClient:
     clock = clock or FakeClock()
-    kwargs.setdefault("token", TOKEN)
-    kwargs.setdefault("base_url", BASE)
-    kwargs.setdefault("account_id", 1)
-    return AsyncRunsClient(
-        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
-        clock=clock,
-        sleep=clock.sleep,
-        wall_clock=clock.wall,
+    options: dict[str, Any] = {
+        "token": TOKEN,
+        "base_url": BASE,
+        "account_id": 1,
+        "clock": clock,
+        "sleep": clock.sleep,
+        "wall_clock": clock.wall,
         **kwargs,
+    }
+    return AsyncRunsClient(
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)), **options
     )

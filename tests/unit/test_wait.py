@@ -203,3 +203,52 @@ async def test_bad_wait_arguments(
     with pytest.raises(InvalidArgumentError) as info:
         await client.wait_for_run(7, **kwargs)
     assert needle in str(info.value)
+
+
+async def test_cancel_on_abort_cancels_the_run_when_the_wait_is_cancelled() -> None:
+    import asyncio
+
+    from .fakes import make_client
+
+    script = Script(run_with(3), run_with(30))
+    polled = asyncio.Event()
+
+    async def sleep_until_cancelled(seconds: float) -> None:
+        polled.set()
+        await asyncio.Event().wait()
+
+    client = make_client(script, sleep=sleep_until_cancelled)  # blocks in its first pause
+    try:
+        task = asyncio.ensure_future(client.wait_for_run(7, cancel_on_abort=True))
+        await polled.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert [r.method for r in script.requests] == ["GET", "POST"]
+        assert script.requests[1].url.path == "/api/v2/accounts/1/runs/7/cancel/"
+    finally:
+        await client._http._client.aclose()
+
+
+async def test_an_aborted_wait_leaves_the_run_alone_by_default() -> None:
+    import asyncio
+
+    from .fakes import make_client
+
+    script = Script(run_with(3))
+    polled = asyncio.Event()
+
+    async def sleep_until_cancelled(seconds: float) -> None:
+        polled.set()
+        await asyncio.Event().wait()
+
+    client = make_client(script, sleep=sleep_until_cancelled)
+    try:
+        task = asyncio.ensure_future(client.wait_for_run(7))
+        await polled.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert [r.method for r in script.requests] == ["GET"]
+    finally:
+        await client._http._client.aclose()
