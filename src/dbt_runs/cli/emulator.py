@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 import sys
 from typing import Any
 
 import click
+
+from dbt_runs._net import listen_socket
 
 __all__ = ["emulator"]
 
@@ -189,8 +190,7 @@ def emulator(
         artifact_size=size,
     )
     try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.create_server((host, port), family=family)
+        sock = listen_socket(host, port)
     except OSError as exc:
         raise click.ClickException(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}"

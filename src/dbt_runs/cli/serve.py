@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
+from dbt_runs._net import listen_socket, socket_url
 from dbt_runs.expose._security import (
     SERVER_TOKEN_ENV,
     UnsafeBindError,
@@ -394,9 +395,8 @@ async def _upstream(settings: Settings, urls: dict[str, str]) -> AsyncIterator[A
 
 def _bind(host: str, port: int, what: str) -> socket.socket:
     """Bind and listen before the server starts, so the printed URL is already reachable."""
-    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
     try:
-        sock = socket.create_server((host.strip("[]"), port), family=family)
+        sock = listen_socket(host, port)
     except (OSError, OverflowError) as exc:
         errno = getattr(exc, "errno", None)
         reason = os.strerror(errno) if isinstance(errno, int) else str(exc)
@@ -405,12 +405,6 @@ def _bind(host: str, port: int, what: str) -> socket.socket:
             + (f" (pick another port with --{what.split()[0].lower()}-port)" if port else "")
         ) from None
     return sock
-
-
-def _url(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
 
 
 @dataclass
@@ -467,7 +461,7 @@ def _http_servers(
             timeout_graceful_shutdown=5,
         )
         listeners.append(_Listener(label, Server(config), sock))
-        base = _url(sock)
+        base = socket_url(sock)
         if name == "rest":
             urls["rest"] = base
             _echo(f"REST adapter at {base}/v1 (OpenAPI: {base}/openapi.json)")

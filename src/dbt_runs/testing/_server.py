@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -12,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+
+from dbt_runs._net import listen_socket
 
 __all__ = ["EmulatorServer", "serve", "serve_in_thread"]
 
@@ -38,19 +39,6 @@ class EmulatorServer:
         return f"{self.url}/api/v2"
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
-
-
 def _server(app: Any) -> Any:
     try:
         import uvicorn
@@ -74,7 +62,7 @@ def _server(app: Any) -> Any:
 @contextlib.asynccontextmanager
 async def serve(app: Any, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[EmulatorServer]:
     """Run uvicorn on `host:port` as a task of the current event loop."""
-    sock = _bind(host, port)
+    sock = listen_socket(host, port)
     server = _server(app)
     bound = sock.getsockname()
     try:
@@ -98,7 +86,7 @@ async def serve(app: Any, host: str = "127.0.0.1", port: int = 0) -> AsyncIterat
 @contextlib.contextmanager
 def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[EmulatorServer]:
     """Run uvicorn on `host:port` in a daemon thread with its own event loop."""
-    sock = _bind(host, port)
+    sock = listen_socket(host, port)
     server = _server(app)
     bound = sock.getsockname()
     failure: list[BaseException] = []
