@@ -16,6 +16,8 @@ import subprocess
 import pytest
 from cli_support import TOKEN, Served, console_script
 
+from dbt_runs.testing import Emulator, RealClock
+
 pytestmark = pytest.mark.slow
 
 POLL = ("--poll", "0.02")
@@ -189,3 +191,24 @@ def test_the_runs_commands_work_without_the_server_extra(served: Served) -> None
     )
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)) == 2
+
+
+def test_a_lost_trigger_response_never_starts_a_second_run() -> None:
+    # dbt creates the run, then the gateway answers 502: the command must find that run,
+    # not trigger again, and report it as a normal trigger. The SDK finds it by creation
+    # time, so this emulator keeps real time (a sped-up clock runs ahead of the caller's).
+    emulator = Emulator(token=TOKEN, runs=3, clock=RealClock(speed=1))
+    emulator.faults.ambiguous_trigger_rate = 1.0
+    with emulator.serve_in_thread() as server:
+        served = Served(emulator, server.base_url)
+        result = served.run("runs", "trigger", "1", "--cause", "deploy 42", "-q")
+    assert result.returncode == 0, result.stderr
+    created = [r for r in emulator.runs(job_id=1) if r.cause == "deploy 42"]
+    assert [r.id for r in created] == [int(result.stdout)]
+
+
+def test_flaky_gateways_are_retried_for_reads(served: Served) -> None:
+    served.emulator.faults.error_rates = {503: 0.5}
+    result = served.run("runs", "list", "--limit", "5", "--json")
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 5
