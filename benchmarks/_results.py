@@ -21,6 +21,7 @@ LABELS: dict[str, str] = {
     "work_s": "wall - start-up (s)",
     "count": "count",
     "requests": "requests",
+    "server_cpu_s": "emulator CPU (s)",
     "retries": "retries",
     "per_call_ms": "per call (ms)",
     "notice_delay_s": "notice delay (s)",

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from benchmarks._server import RESET_PATH, STATS_PATH
 
@@ -39,6 +40,11 @@ class ServerProcess:
     def reset(self) -> None:
         """Zero the request counters."""
         httpx.post(self.base_url + RESET_PATH, timeout=10)
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server process has used so far."""
+        times = psutil.Process(self.pid).cpu_times()
+        return float(times.user + times.system)
 
 
 def _spawn(config: dict[str, Any]) -> subprocess.Popen[str]:
