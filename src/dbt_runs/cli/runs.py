@@ -180,7 +180,9 @@ def _debug_logging(enabled: bool, redact: Redactor) -> Iterator[None]:
 
 def _fail(code: ExitCode, message: str, redact: Redactor) -> None:
     """The one readable error line: what went wrong and the exit code it ends with."""
-    click.echo(redact(f"dbt-runs: error: {message} [exit {code.value}]"), err=True)
+    # One line even when a message spans several: CI logs and `grep` read lines.
+    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    click.echo(redact(f"dbt-runs: error: {line} [exit {code.value}]"), err=True)
 
 
 def _execute(
