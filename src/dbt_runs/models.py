@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import html
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -365,7 +365,7 @@ class RunPage:
     def __len__(self) -> int:
         return len(self.items)
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Run]:
         return iter(self.items)
 
     def __getitem__(self, index: int) -> Run:
