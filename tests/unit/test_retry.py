@@ -293,3 +293,15 @@ async def test_disabled_policy_sends_once(client_for: ClientFor) -> None:
         await client.get_run(1)
     assert info.value.retries == 0
     assert len(script.requests) == 1
+
+
+async def test_429_without_retry_after_backs_off_then_raises_rate_limit(
+    client_for: ClientFor, clock: FakeClock
+) -> None:
+    script = Script(*(respond(error_json(429, "Too many requests"), 429) for _ in range(4)))
+    client = client_for(script)
+    with pytest.raises(RateLimitError) as info:
+        await client.get_run(1)
+    assert info.value.retry_after is None
+    assert info.value.retries == 3
+    assert len(clock.sleeps) == 3
