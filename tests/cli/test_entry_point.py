@@ -144,12 +144,12 @@ def test_on_a_terminal_a_download_shows_a_progress_bar(served: Served, tmp_path:
     assert os.path.getsize(out) > 0
 
 
-def test_ctrl_c_while_waiting_exits_130_with_one_line(served: Served) -> None:
-    run_id = served.emulator.trigger_run(1, cause="long")  # the clock stands still
+def _interrupt_a_wait(served: Served, run_id: int, sig: int, *flags: str) -> tuple[int, str]:
+    """Start `runs wait`, send `sig` once it is waiting, return its exit code and stderr."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_")}
     env.update({k: v for k, v in served.env().items() if v is not None})
     proc = subprocess.Popen(
-        [console_script(), "runs", "wait", str(run_id), *POLL],
+        [console_script(), "runs", "wait", str(run_id), *POLL, *flags],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -159,16 +159,37 @@ def test_ctrl_c_while_waiting_exits_130_with_one_line(served: Served) -> None:
         assert proc.stderr is not None
         first = proc.stderr.readline()  # the first status line: it is waiting now
         assert f"run {run_id}: Queued" in first
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, rest = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode == 130
-    assert "Traceback" not in rest
-    assert rest.strip().startswith("dbt-runs: error: interrupted")
-    assert rest.rstrip().endswith("[exit 130]")
+    return proc.returncode, rest
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_wait_exits_130_and_leaves_the_run_alone(served: Served, sig: int) -> None:
+    run_id = served.emulator.trigger_run(1, cause="long")  # the clock stands still
+    code, stderr = _interrupt_a_wait(served, run_id, sig)
+    assert code == 130
+    assert "Traceback" not in stderr
+    lines = stderr.strip().splitlines()
+    assert lines[0].startswith(f"run {run_id} keeps going on dbt Cloud: http")
+    assert lines[-1] == "dbt-runs: error: interrupted [exit 130]"
+    assert served.emulator.run(run_id).status == 1
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_cancel_on_interrupt_cancels_the_run_in_dbt(served: Served, sig: int) -> None:
+    # A cancelled CI job must not leave a dbt run (and its warehouse bill) behind.
+    run_id = served.emulator.trigger_run(1, cause="long")
+    code, stderr = _interrupt_a_wait(served, run_id, sig, "--cancel-on-interrupt")
+    assert code == 130
+    assert "Traceback" not in stderr
+    assert f"cancelled run {run_id}" in stderr
+    assert stderr.rstrip().endswith("[exit 130]")
+    assert served.emulator.run(run_id).status == 30
 
 
 def test_the_runs_commands_work_without_the_server_extra(served: Served) -> None:

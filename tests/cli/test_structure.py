@@ -65,7 +65,7 @@ def test_waiting_commands_document_every_exit_code(leaf: list[str]) -> None:
     result = invoke(*leaf, "--help")
     for code in ExitCode:
         assert f"  {code.value} " in result.output, code
-    for flag in ("--timeout", "--poll", "--cancel-on-timeout", "--json"):
+    for flag in ("--timeout", "--poll", "--cancel-on-timeout", "--cancel-on-interrupt", "--json"):
         assert flag in result.output
 
 

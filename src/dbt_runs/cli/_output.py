@@ -64,7 +64,7 @@ class ExitCode(enum.IntEnum):
     INTERNAL = 70
     """A bug in dbt-runs; run again with `--debug` and report the traceback."""
     INTERRUPTED = 130
-    """Interrupted with Ctrl-C (the run itself keeps going on dbt Cloud)."""
+    """Interrupted (Ctrl-C, SIGTERM); the run goes on unless `--cancel-on-interrupt`."""
 
 
 EXIT_CODES_HELP: Final = (
@@ -76,7 +76,7 @@ EXIT_CODES_HELP: Final = (
     "  4    --timeout ran out before the run finished\n"
     "  5    API or auth error: dbt Cloud refused or failed the request, or was unreachable\n"
     "  70   internal error (run with --debug and report it)\n"
-    "  130  interrupted (Ctrl-C)"
+    "  130  interrupted (Ctrl-C, SIGTERM); the run goes on unless --cancel-on-interrupt"
 )
 
 

@@ -8,10 +8,12 @@ all but the token: a token on the command line would land in shell history and p
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
 import os
+import signal
 import sys
 import tempfile
 import traceback
@@ -194,6 +196,7 @@ def _execute(
     redact = Redactor([os.environ.get(_TOKEN_ENV)])
 
     async def main() -> ExitCode:
+        _cancel_on_sigterm()
         async with settings.client() as client:
             return await work(client)
 
@@ -201,9 +204,11 @@ def _execute(
     try:
         with _debug_logging(settings.debug, redact):
             code = anyio.run(main)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        # Ctrl-C, or SIGTERM (see _cancel_on_sigterm): the SDK has already cancelled a run
+        # waited on with --cancel-on-interrupt, and logged it.
         code = ExitCode.INTERRUPTED
-        _fail(code, "interrupted (a run already triggered keeps going on dbt Cloud)", redact)
+        _fail(code, "interrupted", redact)
     except (click.exceptions.Exit, click.ClickException):
         raise
     except (ConfigurationError, InvalidArgumentError) as exc:
@@ -217,6 +222,21 @@ def _execute(
         code = ExitCode.INTERNAL
         _report(exc, code, settings, redact, internal=True)
     raise SystemExit(int(code))
+
+
+def _cancel_on_sigterm() -> None:
+    """Turn SIGTERM into a cancellation of the command, as asyncio already does for SIGINT.
+
+    CI systems stop a cancelled job with SIGTERM (GitHub Actions sends SIGINT first), and the
+    default action would kill the process before `--cancel-on-interrupt` could cancel the run.
+    """
+    task = asyncio.current_task()
+    if task is None:  # pragma: no cover - always inside a task here
+        return
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        # Unsupported on Windows' event loops and outside the main thread (CliRunner in a
+        # worker thread): SIGTERM then keeps its default action.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
 
 
 def _report(
@@ -344,11 +364,12 @@ def _emit_run(run: Run, as_json: bool) -> None:
 
 @attrs.frozen
 class WaitOptions:
-    """The `--timeout`, `--poll` and `--cancel-on-timeout` flags."""
+    """The `--timeout`, `--poll`, `--cancel-on-timeout` and `--cancel-on-interrupt` flags."""
 
     timeout: float | None
     poll: float | None
     cancel_on_timeout: bool
+    cancel_on_interrupt: bool = False
 
 
 def _wait_options(func: Callable[..., T]) -> Callable[..., T]:
@@ -360,13 +381,25 @@ def _wait_options(func: Callable[..., T]) -> Callable[..., T]:
         timeout: float | None,
         poll: float | None,
         cancel_on_timeout: bool,
+        cancel_on_interrupt: bool,
         **kwargs: Any,
     ) -> T:
-        options = WaitOptions(timeout=timeout, poll=poll, cancel_on_timeout=cancel_on_timeout)
+        options = WaitOptions(
+            timeout=timeout,
+            poll=poll,
+            cancel_on_timeout=cancel_on_timeout,
+            cancel_on_interrupt=cancel_on_interrupt,
+        )
         return func(*args, wait_options=options, **kwargs)
 
     decorated: Callable[..., T] = wrapper
     for option in [
+        click.option(
+            "--cancel-on-interrupt",
+            is_flag=True,
+            help="Cancel the run on dbt Cloud if this command is interrupted while waiting "
+            "(Ctrl-C, or SIGTERM from a cancelled CI job).",
+        ),
         click.option(
             "--cancel-on-timeout",
             is_flag=True,
@@ -479,6 +512,8 @@ async def _wait(client: AsyncRunsClient, run: Run, options: WaitOptions, as_json
         kwargs["poll_interval"] = options.poll
     if options.cancel_on_timeout:
         kwargs["cancel_on_timeout"] = True
+    if options.cancel_on_interrupt:
+        kwargs["cancel_on_abort"] = True
 
     final: Run | None
     code: ExitCode
@@ -496,6 +531,13 @@ async def _wait(client: AsyncRunsClient, run: Run, options: WaitOptions, as_json
         except WaitTimeoutError as exc:
             final, code = exc.run, ExitCode.WAIT_TIMEOUT
             message = str(exc)
+        except asyncio.CancelledError:
+            reporter.close()
+            if not options.cancel_on_interrupt:
+                # With --cancel-on-interrupt the SDK cancels the run and logs that it did.
+                where = f": {run.href}" if run.href else ""
+                click.echo(f"run {run.id} keeps going on dbt Cloud{where}", err=True)
+            raise
         finally:
             tasks.cancel_scope.cancel()
             reporter.close()
