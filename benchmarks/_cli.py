@@ -111,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     env = _results.environment(smoke=args.smoke, peer_versions={p.name: p.version for p in peers})
     rows: list[Row] = []
     failed = False
+    # A profile is written only for a missed target: stale ones must not outlive their miss.
+    for stale in (out_dir / "profiles").glob("*.txt"):
+        stale.unlink()
     with tempfile.TemporaryDirectory(prefix="dbt-runs-bench-") as work:
         ctx = Context(
             sizes=sizes,
