@@ -147,4 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     json_path, md_path = _results.write(out_dir, env, rows)
     print(md_path.read_text())
     log(f"wrote {json_path} and {md_path}")
-    return 1 if failed else 0
+    # A peer failing (say, without retries under faults) is a result; dbt-runs failing is a
+    # broken harness or a broken client, and a smoke run in CI must say so.
+    broken = [
+        f"row {row.number}: {m.contender}: {m.note}"
+        for row in rows
+        for m in row.measurements
+        if m.contender.startswith("dbt-runs") and not m.ok
+    ]
+    for line in broken:
+        log(f"dbt-runs failed: {line}")
+    return 1 if failed or broken else 0
