@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,6 +19,9 @@ from benchmarks._servers import ServerProcess, serve
 from dbt_runs import AsyncRunsClient
 
 Lister = Callable[[], Awaitable[list[Any]]]
+
+#: The client's own default, read from its signature so the label cannot go stale.
+DEFAULT_WINDOW = inspect.signature(AsyncRunsClient).parameters["page_window"].default
 
 
 @asynccontextmanager
@@ -179,7 +183,7 @@ async def row_list(ctx: Context) -> Row:
         default = await _measure_local(
             ctx,
             server,
-            "dbt-runs (default window)",
+            f"dbt-runs (default window, {DEFAULT_WINDOW})",
             lambda: _dbt_runs_list(server, window=None),
             expected,
         )
@@ -268,7 +272,11 @@ async def row_faults(ctx: Context) -> Row:
     with serve(config) as server:
         expected = server.seeded["runs"]
         ours_m = await _measure_local(
-            ctx, server, "dbt-runs (default)", lambda: _dbt_runs_list(server, window=None), expected
+            ctx,
+            server,
+            f"dbt-runs (default window, {DEFAULT_WINDOW})",
+            lambda: _dbt_runs_list(server, window=None),
+            expected,
         )
         row.measurements.append(ours_m)
         for peer in ctx.peers:
