@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from dbt_runs._params import LIST_RELATED, MAX_LIMIT, ORDER_FIELDS, RUN_RELATED
 from dbt_runs.expose.rest._params import (
     Param,
     choice_param,
@@ -18,23 +19,13 @@ from dbt_runs.expose.rest._params import (
     int_param,
     str_list_param,
 )
+from dbt_runs.models import RunStatus
 
-RUN_STATUSES = (1, 2, 3, 10, 20, 30)
-ORDER_BY = ("id", "-id", "created_at", "-created_at", "finished_at", "-finished_at")
-LIST_INCLUDE_RELATED = ("trigger", "job", "audit", "debug_logs")
-GET_INCLUDE_RELATED = (
-    "trigger",
-    "job",
-    "environment",
-    "repository",
-    "run_steps",
-    "run_retries",
-    "used_repo_cache",
-    "repo_cache_restore",
-    "audit",
-    "debug_logs",
-)
-MAX_LIMIT = 100
+# dbt's vocabulary comes from the client, so the adapter cannot drift from what it sends.
+RUN_STATUSES = tuple(int(status) for status in RunStatus)
+ORDER_BY = tuple(f"{sign}{field}" for field in ORDER_FIELDS for sign in ("", "-"))
+LIST_INCLUDE_RELATED = LIST_RELATED
+GET_INCLUDE_RELATED = RUN_RELATED
 
 LIST_RUNS_QUERY: tuple[Param, ...] = (
     int_param("limit", "Runs per page, 1 to 100 (dbt's default: 100).", maximum=MAX_LIMIT),
