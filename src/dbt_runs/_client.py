@@ -155,7 +155,7 @@ class AsyncRunsClient:
         retry: RetryPolicy | None = None,
         http_client: Any = None,
         user_agent: str | None = None,
-        page_window: int = 4,
+        page_window: int = 8,
         reconcile_skew: float = 120.0,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[Any]] | None = None,
