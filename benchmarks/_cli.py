@@ -7,8 +7,9 @@ import asyncio
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from benchmarks import _results
 from benchmarks._harness import Context
@@ -19,7 +20,7 @@ from benchmarks._sizes import FULL, SMOKE
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def _rows() -> dict[str, Callable[[Context], Awaitable[Row]]]:
+def _rows() -> dict[str, Callable[[Context], Coroutine[Any, Any, Row]]]:
     from benchmarks._row_adapters import row_adapters
     from benchmarks._row_artifact import row_artifact
     from benchmarks._row_get import row_get

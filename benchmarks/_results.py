@@ -52,6 +52,13 @@ class Measurement:
     ok: bool = True
     note: str = ""
 
+    def num(self, key: str) -> float:
+        """A numeric figure (raises `KeyError`/`TypeError` if it is missing or not a number)."""
+        value = self.figures[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"{self.contender}: figure {key!r} is not a number: {value!r}")
+        return float(value)
+
 
 @dataclass
 class Row:

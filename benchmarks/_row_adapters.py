@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 
 from benchmarks import _baselines
-from benchmarks._harness import TOKEN, Context, percentile
+from benchmarks._baselines import TOKEN
+from benchmarks._harness import Context, percentile
 from benchmarks._results import Measurement, Row
 from benchmarks._servers import serve, serve_all
 

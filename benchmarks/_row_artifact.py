@@ -147,16 +147,16 @@ def _judge(ctx: Context, row: Row) -> None:
     ours, bare = by.get("dbt-runs"), by.get("bare httpx stream")
     for m in row.measurements:
         if m.ok and bare:
-            m.ratio = float(m.figures["work_s"]) / float(bare.figures["work_s"])
+            m.ratio = m.num("work_s") / bare.num("work_s")
     peers = [by[p.name] for p in ctx.peers if p.name in by]
     if ours is None or bare is None:
         row.met, row.verdict = False, "dbt-runs or the bare baseline did not complete"
         return
-    time_ratio = float(ours.figures["work_s"]) / float(bare.figures["work_s"])
-    ours_rss = float(ours.figures["peak_rss_mb"])
+    time_ratio = ours.num("work_s") / bare.num("work_s")
+    ours_rss = ours.num("peak_rss_mb")
     if peers:
-        best = min(peers, key=lambda m: float(m.figures["peak_rss_mb"]))
-        best_rss = float(best.figures["peak_rss_mb"])
+        best = min(peers, key=lambda m: m.num("peak_rss_mb"))
+        best_rss = best.num("peak_rss_mb")
         mem_ok = ours_rss <= best_rss / 5
         mem = (
             f"peak RSS {ours_rss:.0f} MiB vs {best.contender} {best_rss:.0f} MiB "

@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 
 from benchmarks import _baselines
-from benchmarks._harness import TOKEN, Context, median, profile_into
+from benchmarks._baselines import TOKEN
+from benchmarks._harness import Context, median, profile_into
 from benchmarks._results import Measurement, Row
 from benchmarks._servers import serve
 

@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 
 from benchmarks import _baselines
-from benchmarks._harness import TOKEN, Context, median, profile_into, timed
+from benchmarks._baselines import TOKEN
+from benchmarks._harness import Context, median, profile_into, timed
 from benchmarks._results import Measurement, Row
 from benchmarks._servers import ServerProcess, serve
 from dbt_runs import AsyncRunsClient
@@ -215,7 +216,9 @@ async def row_list(ctx: Context) -> Row:
             "harness process, already imported."
         )
         peers = [m for m in row.measurements if m.contender in {p.name for p in ctx.peers}]
-        best = min((m for m in peers if _work(m) is not None), key=_work, default=None)
+        best = min(
+            (m for m in peers if _work(m) is not None), key=lambda m: _work(m) or 0.0, default=None
+        )
         if best is None or ours is None:
             row.verdict = "no peer completed" if ours else "dbt-runs did not complete"
             row.met = None if ours else False
@@ -239,7 +242,7 @@ async def row_list(ctx: Context) -> Row:
                     f"at {_work(best):.2f} s, that caps the attainable speed-up at "
                     f"{(_work(best) or 0) / models_s:.1f}x on this machine."
                 )
-                server_cpu = float(default.figures["server_cpu_s"])
+                server_cpu = default.num("server_cpu_s")
                 row.notes.append(
                     f"The emulator, one process on one core, spent {server_cpu:.2f} s of CPU "
                     f"serving dbt-runs' {default.figures['requests']} pages: pages asked for "

@@ -28,6 +28,7 @@ import sys
 import threading
 from collections import Counter as _Tally
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 Scope = MutableMapping[str, Any]
@@ -81,7 +82,9 @@ class Counter:
         await self.app(scope, receive, counting_send)
 
 
-def _emulator_app(config: dict[str, Any]) -> tuple[ASGIApp, Callable[[], AsyncIterator[None]]]:
+def _emulator_app(
+    config: dict[str, Any],
+) -> tuple[Any, Callable[[], AbstractAsyncContextManager[None]]]:
     from benchmarks._emulator import build_emulator
 
     emulator, seeded = build_emulator(config)
@@ -94,12 +97,15 @@ def _emulator_app(config: dict[str, Any]) -> tuple[ASGIApp, Callable[[], AsyncIt
     return emulator.app, lifespan
 
 
-def _adapter_app(config: dict[str, Any]) -> tuple[ASGIApp, Callable[[], AsyncIterator[None]]]:
+def _adapter_app(
+    config: dict[str, Any],
+) -> tuple[Any, Callable[[], AbstractAsyncContextManager[None]]]:
     from dbt_runs import AsyncRunsClient
 
     client = AsyncRunsClient(
         token=config["token"], base_url=config["upstream"], account_id=config["account"]
     )
+    app: Any
     if config["role"] == "rest":
         from dbt_runs.expose.rest import create_app
 

@@ -19,7 +19,7 @@ from _common import parse_args, per_call_summary, report
 def _patch_scheme() -> None:
     from dbt_cloud.command.command import DbtCloudCommand
 
-    DbtCloudCommand.api_url = property(  # type: ignore[method-assign]
+    DbtCloudCommand.api_url = property(
         lambda self: f"http://{self.dbt_cloud_host}/api/{self._api_version}"
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 from _common import parse_args, per_call_summary, report
@@ -20,7 +21,7 @@ def _client(base_url: str, token: str):  # type: ignore[no-untyped-def]
     from dbtc import dbtCloudClient
     from dbtc.client.base import _Client
 
-    _Client._base_url = property(lambda self: f"http://{self._host}{self._path}")  # type: ignore[method-assign]
+    _Client._base_url = property(lambda self: f"http://{self._host}{self._path}")
     client = dbtCloudClient(api_key=token, host=urlsplit(base_url).netloc)
     session = client.cloud.session
     session.mount("http://", session.get_adapter("https://cloud.getdbt.com"))
@@ -35,7 +36,7 @@ def main() -> None:
         report(args.result)
     elif args.op == "list":
         # dbtc has no auto-pagination for the admin API: its documented way is offset/limit.
-        runs: list[dict] = []
+        runs: list[dict[str, Any]] = []
         while True:
             page = cloud.list_runs(args.account, offset=len(runs), limit=100)
             runs.extend(page["data"])
