@@ -206,10 +206,14 @@ def _range(after: object, before: object, name: str) -> str | None:
 
 
 def include_related_param(value: object, *, allowed: tuple[str, ...]) -> str | None:
-    """The `include_related` value: known names, comma-separated (None: omit it)."""
+    """The `include_related` value: known names, comma-separated (None: omit it).
+
+    Takes a list of names or one string, which may itself be comma-separated as dbt writes it
+    (`"trigger,job"`), so the encoded value can be passed back in.
+    """
     if value is None:
         return None
-    names = [value] if isinstance(value, str) else value
+    names = [part.strip() for part in value.split(",")] if isinstance(value, str) else value
     if not isinstance(names, Iterable):
         raise InvalidArgumentError(f"include_related must be a list of names, got {value!r}")
     checked: list[str] = []

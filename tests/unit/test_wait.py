@@ -181,6 +181,16 @@ async def test_include_related_is_passed_to_each_poll(client_for: ClientFor) -> 
     assert script.requests[0].url.params["include_related"] == "run_steps"
 
 
+@pytest.mark.parametrize("related", [["trigger", "job"], "trigger,job", "trigger, job"])
+async def test_several_related_objects_reach_each_poll(
+    client_for: ClientFor, related: list[str] | str
+) -> None:
+    script = Script(run_with(3), run_with(10))
+    client = client_for(script)
+    await client.wait_for_run(7, include_related=related, poll_interval=1)
+    assert [r.url.params["include_related"] for r in script.requests] == ["trigger,job"] * 2
+
+
 async def test_undocumented_terminal_status_uses_dbts_flags(client_for: ClientFor) -> None:
     client = client_for(Script(run_with(40, is_complete=True, is_error=True, in_progress=False)))
     with pytest.raises(RunFailedError):
