@@ -44,6 +44,14 @@ def core_only(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def cli_only(session: nox.Session) -> None:
+    """Install with the `cli` extra alone: the runs/artifacts commands work without the server."""
+    session.install(".[cli]")
+    session.run("dbt-runs", "runs", "--help", silent=True)
+    session.run("dbt-runs", "artifacts", "download", "--help", silent=True)
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
     session.install(*_group("lint"))
