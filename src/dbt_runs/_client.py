@@ -1426,12 +1426,20 @@ def _finish(run: Run, raise_on_failure: bool) -> Run:
         run.status is not None and not run.status.is_known and bool(run.is_error)
     )
     if failed:
-        detail = f": {run.status_message}" if run.status_message else ""
-        raise RunFailedError(f"run {run.id} failed{detail}", run=run)
+        raise RunFailedError(f"run {run.id}{_of_job(run)} failed{_detail(run)}", run=run)
     cancelled = run.status is RunStatus.CANCELLED or (
         run.status is not None and not run.status.is_known and bool(run.is_cancelled)
     )
     if cancelled:
-        detail = f": {run.status_message}" if run.status_message else ""
-        raise RunCancelledError(f"run {run.id} was cancelled{detail}", run=run)
+        raise RunCancelledError(f"run {run.id}{_of_job(run)} was cancelled{_detail(run)}", run=run)
     return run
+
+
+def _of_job(run: Run) -> str:
+    return f" of job {run.job_definition_id}" if run.job_definition_id is not None else ""
+
+
+def _detail(run: Run) -> str:
+    # dbt's own reason when it gives one, and where to read the logs.
+    detail = f": {run.status_message}" if run.status_message else ""
+    return f"{detail} ({run.href})" if run.href else detail

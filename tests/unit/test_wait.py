@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -65,8 +66,12 @@ async def test_callbacks_sync_and_async(client_for: ClientFor) -> None:
 
 
 async def test_error_raises_run_failed_with_the_run(client_for: ClientFor) -> None:
-    client = client_for(Script(run_with(3), run_with(20, status_message="Database Error")))
-    with pytest.raises(RunFailedError, match="run 7 failed: Database Error") as info:
+    href = "https://cloud.getdbt.com/deploy/1/projects/1/runs/7/"
+    client = client_for(
+        Script(run_with(3), run_with(20, status_message="Database Error", href=href))
+    )
+    message = f"run 7 of job 1 failed: Database Error ({href})"
+    with pytest.raises(RunFailedError, match=re.escape(message)) as info:
         await client.wait_for_run(7, poll_interval=1)
     assert info.value.run is not None
     assert info.value.run.status is RunStatus.ERROR
