@@ -47,7 +47,7 @@ async def _dbt_runs(
         def on_poll(_: object) -> None:
             polls.append(time.perf_counter() - triggered)
 
-        done = await client.wait_for_run(run.id, poll_interval=poll, timeout=300, on_poll=on_poll)
+        done = await client.wait_for_run(run, poll_interval=poll, timeout=300, on_poll=on_poll)
         return done.id, time.time()
 
 

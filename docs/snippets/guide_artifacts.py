@@ -9,7 +9,7 @@ from dbt_runs import ArtifactNotFoundError, AsyncRunsClient
 async def main() -> None:
     async with AsyncRunsClient() as client:
         run = await client.trigger_run(1, cause="Artifacts guide")
-        run = await client.wait_for_run(run.id, poll_interval=0.5, include_related=["run_steps"])
+        run = await client.wait_for_run(run, poll_interval=0.5, include_related=["run_steps"])
 
         paths = await client.list_run_artifacts(run.id)  # [] when the run saved none
         print(f"Run {run.id} saved {len(paths)} artifacts, e.g. {paths[:3]}")

@@ -27,7 +27,7 @@ async def main() -> None:
         # On the emulator, a cause containing "[fail]" makes the run end in Error.
         run = await client.trigger_run(1, cause="Errors guide [fail]")
         try:
-            await client.wait_for_run(run.id, poll_interval=0.5)
+            await client.wait_for_run(run, poll_interval=0.5)
         except RunFailedError as exc:
             print(f"RunFailedError: {exc}")
 

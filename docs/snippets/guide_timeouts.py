@@ -19,11 +19,11 @@ async def main() -> None:
         run = await client.trigger_run(1, cause="Timeouts guide")
         try:
             # A deliberately short wait: it checks once more at the deadline, then gives up.
-            await client.wait_for_run(run.id, timeout=0.01, poll_interval=0.005)
+            await client.wait_for_run(run, timeout=0.01, poll_interval=0.005)
             print("The run was already finished")
         except WaitTimeoutError as exc:
             print(f"Still {exc.run.status_humanized if exc.run else 'unseen'} after 0.01 s")
-        run = await client.wait_for_run(run.id, timeout=600, poll_interval=0.5)
+        run = await client.wait_for_run(run, timeout=600, poll_interval=0.5)
         print(f"Run {run.id} finished: {run.status_humanized}")
 
 

@@ -14,7 +14,7 @@ async def main() -> None:
         run = await client.trigger_run(1, cause="Waiting guide")
         try:
             run = await client.wait_for_run(
-                run.id,
+                run,  # the queued run we hold counts as the first poll
                 timeout=600,  # seconds; None waits forever, but only when you ask
                 poll_interval=0.5,
                 on_status_change=show,  # sync or async; also `on_poll` for every poll

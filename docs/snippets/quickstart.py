@@ -15,7 +15,7 @@ async def main() -> None:
 
         try:
             run = await client.wait_for_run(
-                run.id,
+                run,  # the queued run we hold counts as the first poll
                 timeout=600,  # seconds: the wait always ends
                 poll_interval=2,  # seconds between two looks at the run
                 on_status_change=lambda seen: print("  ", seen.status.humanized),

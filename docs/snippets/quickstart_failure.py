@@ -12,7 +12,7 @@ async def main() -> None:
         # On the emulator, a cause containing "[fail]" makes the run end in Error.
         run = await client.trigger_run(JOB_ID, cause="Nightly build [fail]")
         try:
-            await client.wait_for_run(run.id, timeout=600, poll_interval=2)
+            await client.wait_for_run(run, timeout=600, poll_interval=2)
         except RunFailedError as exc:
             print(f"Run {exc.run.id} failed: {exc.run.status_message}")
 

@@ -4,7 +4,7 @@ Example:
     >>> from dbt_runs import AsyncRunsClient
     >>> async with AsyncRunsClient(account_id=1) as client:   # token from DBT_API_KEY
     ...     run = await client.trigger_run(42, cause="Nightly refresh")
-    ...     run = await client.wait_for_run(run.id)
+    ...     run = await client.wait_for_run(run)
 """
 
 from dbt_runs._client import ArtifactStream, AsyncRunsClient, RawRunsClient

@@ -776,7 +776,7 @@ class AsyncRunsClient:
 
     async def wait_for_run(
         self,
-        run_id: int,
+        run_id: int | Run,
         *,
         account_id: int | None = None,
         timeout: float | None = DEFAULT_WAIT_TIMEOUT,
@@ -796,7 +796,9 @@ class AsyncRunsClient:
         trigger is tolerated for `not_found_grace` seconds. Every poll asks dbt afresh.
 
         Args:
-            run_id: The run.
+            run_id: The run's id, or a `Run` you already hold, such as the one `trigger_run`
+                returned: an unfinished run counts as the first poll (callbacks included),
+                so the first request goes out one `poll_interval` later.
             account_id: Overrides the client's default account.
             timeout: Seconds to wait in all; None waits forever (only when asked).
             poll_interval: Seconds between polls.
@@ -816,7 +818,8 @@ class AsyncRunsClient:
             RunCancelledError: The run was cancelled.
             WaitTimeoutError: The run did not finish in time (`.run` is the last one seen).
         """
-        rid = _params.require_id(run_id, "run_id")
+        seen = run_id if isinstance(run_id, Run) else None
+        rid = _params.require_id(seen.id if seen is not None else run_id, "run_id")
         acct = self._account(account_id)
         if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
             raise InvalidArgumentError(
@@ -837,6 +840,7 @@ class AsyncRunsClient:
                 related=related,
                 on_status_change=on_status_change,
                 on_poll=on_poll,
+                seen=seen,
             )
         except asyncio.CancelledError:
             if cancel_on_abort:
@@ -869,17 +873,26 @@ class AsyncRunsClient:
         related: str | None,
         on_status_change: RunCallback | None,
         on_poll: RunCallback | None,
+        seen: Run | None,
     ) -> Run:
         start = self._clock()
         deadline = None if timeout is None else start + timeout
         last: Run | None = None
         last_status: RunStatus | None = None
         final_check = False
+        found = False
+        # A finished run passed in is fetched afresh (it may carry less than asked for); an
+        # unfinished one is this wait's first poll, so no request repeats what the caller knows.
+        pending = seen if seen is not None and not seen.is_terminal else None
         while True:
             try:
-                run = await self.get_run(rid, account_id=acct, include_related=related)
+                if pending is not None:
+                    run, pending = pending, None
+                else:
+                    run = await self.get_run(rid, account_id=acct, include_related=related)
+                    found = True
             except NotFoundError:
-                if last is not None or self._clock() - start >= not_found_grace:
+                if found or self._clock() - start >= not_found_grace:
                     raise
                 logger.debug("run %d not found yet; still within the grace period", rid)
             else:

@@ -19,6 +19,7 @@ from dbt_runs import (
     RunStatus,
     WaitTimeoutError,
 )
+from dbt_runs._converter import structure
 
 from .fakes import FakeClock, Script, envelope, error_json, respond, run_json
 
@@ -267,3 +268,42 @@ async def test_an_aborted_wait_leaves_the_run_alone_by_default() -> None:
         assert [r.method for r in script.requests] == ["GET"]
     finally:
         await client._http._client.aclose()
+
+
+def held_run(status: int = 1) -> Run:
+    return structure(run_json(7, status), Run)
+
+
+async def test_a_run_already_held_counts_as_the_first_poll(
+    client_for: ClientFor, clock: FakeClock
+) -> None:
+    # After a trigger the caller holds the queued run: asking for it again at once is waste.
+    script = Script(run_with(3), run_with(10))
+    client = client_for(script)
+    polls: list[RunStatus | None] = []
+
+    run = await client.wait_for_run(
+        held_run(), poll_interval=5, on_poll=lambda r: polls.append(r.status)
+    )
+
+    assert run.status is RunStatus.SUCCESS
+    assert len(script.requests) == 2
+    assert clock.sleeps == [5, 5]
+    assert polls == [RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.SUCCESS]
+
+
+async def test_a_404_after_a_held_run_is_still_within_the_grace_period(
+    client_for: ClientFor,
+) -> None:
+    script = Script(not_found(), run_with(10))
+    client = client_for(script)
+    run = await client.wait_for_run(held_run(), poll_interval=1)
+    assert run.status is RunStatus.SUCCESS
+
+
+async def test_a_finished_run_held_is_fetched_afresh(client_for: ClientFor) -> None:
+    script = Script(run_with(10))
+    client = client_for(script)
+    run = await client.wait_for_run(held_run(10), include_related=["run_steps"])
+    assert run.status is RunStatus.SUCCESS
+    assert script.requests[0].url.params["include_related"] == "run_steps"

@@ -522,7 +522,7 @@ async def _wait(client: AsyncRunsClient, run: Run, options: WaitOptions, as_json
         if isinstance(reporter, LiveStatusLine):
             tasks.start_soon(_tick, reporter)
         try:
-            final = await client.wait_for_run(run.id, **kwargs)
+            final = await client.wait_for_run(run, **kwargs)
             code = ExitCode.SUCCESS
         except RunFailedError as exc:
             final, code = exc.run, ExitCode.RUN_FAILED
