@@ -12,6 +12,7 @@ the fast path matters.
 
 from __future__ import annotations
 
+import functools
 import re
 import types
 from collections.abc import Callable, Mapping
@@ -26,10 +27,6 @@ from dbt_runs.models import Job, Run, RunStatus, RunStep, RunTrigger
 __all__ = ["converter", "make_converter", "strict_converter", "structure", "validation_message"]
 
 T = TypeVar("T")
-
-# The key under which a model's own JSON object is handed to its generated structure function,
-# so that `raw` is filled in the same pass, without a second copy of the model.
-_RAW_KEY: Final = "\x00raw"
 
 _DURATION = re.compile(
     r"^\s*(?:(?P<days>-?\d+) days?, )?(?P<sign>-)?(?P<h>\d+):(?P<m>\d{1,2}):(?P<s>\d{1,2})"
@@ -53,11 +50,19 @@ def parse_timestamp(value: object, _: object = None) -> datetime:
 
 def parse_duration(value: object, _: object = None) -> timedelta:
     """Parse dbt's `HH:MM:SS` durations (hours may exceed 24: `24:00:36`)."""
+    if type(value) is str:
+        # Every run carries three durations and most are a few seconds or minutes long, so a
+        # page repeats the same strings; timedelta is immutable, so sharing one is safe.
+        return _cached_duration(value)
     if isinstance(value, timedelta):
         return value
     if not isinstance(value, str):
         raise TypeError(f"expected an HH:MM:SS duration string, got {type(value).__name__}")
-    # The common shape, without a regex: every run carries three durations.
+    return _parse_duration_text(value)
+
+
+def _parse_duration_text(value: str) -> timedelta:
+    # The common shape, without a regex.
     hours, _, rest = value.partition(":")
     minutes, _, seconds = rest.partition(":")
     if (
@@ -83,6 +88,11 @@ def parse_duration(value: object, _: object = None) -> timedelta:
     if match["days"]:
         delta += timedelta(days=int(match["days"]))
     return delta
+
+
+# Bounded so that a long listing of distinct durations cannot grow it without limit. Errors
+# are not cached (lru_cache never stores a raised exception), so bad input raises every time.
+_cached_duration: Final = functools.lru_cache(maxsize=4096)(_parse_duration_text)
 
 
 def _structure_bool(value: object, _: object) -> bool:
@@ -122,11 +132,28 @@ def _optional_bool(value: object, _: object) -> bool | None:
     return _structure_bool(value, _)
 
 
+def _optional_timestamp(value: object, _: object) -> datetime | None:
+    if type(value) is str:
+        parsed = datetime.fromisoformat(value)
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    return None if value is None else parse_timestamp(value)
+
+
+def _optional_duration(value: object, _: object) -> timedelta | None:
+    if value is None:
+        return None
+    if type(value) is str:
+        return _cached_duration(value)
+    return parse_duration(value)
+
+
 # Most of a run's 55 fields are one of these: one call each instead of two.
 _OPTIONAL_PRIMITIVES: Final[dict[Any, Callable[[object, object], Any]]] = {
     str: _optional_str,
     int: _optional_int,
     bool: _optional_bool,
+    datetime: _optional_timestamp,
+    timedelta: _optional_duration,
 }
 
 
@@ -170,6 +197,37 @@ def _optional_hook_factory(conv: cattrs.Converter) -> Callable[[Any], Any]:
     return factory
 
 
+def _is_homogeneous_tuple(t: Any) -> bool:
+    args = get_args(t)
+    return get_origin(t) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
+def _tuple_hook_factory(conv: cattrs.Converter) -> Callable[[Any], Any]:
+    # `blocked_by` and `run_steps` are `[]` on nearly every listed run: answer that without
+    # cattrs' generic tuple hook, which inspects the type's arguments on every call.
+    def factory(t: Any) -> Callable[[Any, Any], Any]:
+        generic = conv._structure_tuple
+        item = get_args(t)[0]
+
+        if item is int:
+
+            def structure_int_tuple(value: Any, _: Any) -> Any:
+                if type(value) is list and all(type(v) is int for v in value):
+                    return tuple(value)
+                return generic(value, t)
+
+            return structure_int_tuple
+
+        def structure_tuple(value: Any, _: Any) -> Any:
+            if type(value) is list and not value:
+                return ()
+            return generic(value, t)
+
+        return structure_tuple
+
+    return factory
+
+
 def make_converter(*, strict: bool = False, detailed: bool = True) -> cattrs.Converter:
     """Build a converter; `strict=True` also rejects unknown fields and status codes.
 
@@ -186,6 +244,9 @@ def make_converter(*, strict: bool = False, detailed: bool = True) -> cattrs.Con
         lambda t: t is Mapping[str, Any] or t == Mapping[str, Any], _structure_mapping
     )
     conv.register_structure_hook_factory(_is_optional, _optional_hook_factory(conv))
+    if not detailed:
+        # The detailed flavour keeps cattrs' own tuple hook, which names the failing index.
+        conv.register_structure_hook_factory(_is_homogeneous_tuple, _tuple_hook_factory(conv))
     # Registered innermost first, so each class's generated function finds its children's hooks.
     for cls in (RunTrigger, RunStep, Job, Run):
         _register_model(conv, cls)
@@ -193,14 +254,20 @@ def make_converter(*, strict: bool = False, detailed: bool = True) -> cattrs.Con
 
 
 def _register_model(conv: cattrs.Converter, cls: type[Any]) -> None:
+    # `raw` is no key of dbt's JSON (a "raw" key there is an unknown field like any other):
+    # it is set on the new instance below, so the payload needs no copy with an extra key.
     generated = make_dict_structure_fn(
-        cls, conv, _cattrs_forbid_extra_keys=conv.forbid_extra_keys, raw=override(rename=_RAW_KEY)
+        cls, conv, _cattrs_forbid_extra_keys=conv.forbid_extra_keys, raw=override(omit=True)
     )
+    set_raw = object.__setattr__
 
     def hook(value: Any, _: object) -> Any:
         if not isinstance(value, dict):
             raise TypeError(f"expected a {cls.__name__} object, got {type(value).__name__}")
-        return generated({**value, _RAW_KEY: value}, cls)
+        instance = generated(value, cls)
+        # Frozen, but not yet seen by anyone: the same write attrs' own __init__ makes.
+        set_raw(instance, "raw", value)
+        return instance
 
     conv.register_structure_hook(cls, hook)
 
