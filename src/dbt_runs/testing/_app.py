@@ -77,8 +77,13 @@ class _RejectError(Exception):
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON response with dbt's compact separators."""
-    content = json.dumps(body, separators=(",", ":")).encode()
+    content = _wire.dumps(body).encode()
     return Response(content, status, headers=headers, media_type="application/json")
+
+
+def _bytes_response(content: bytes) -> Response:
+    """A 200 whose JSON body is already encoded."""
+    return Response(content, 200, media_type="application/json")
 
 
 def error(code: int, data: Any = None, *, user_message: str | None = None) -> Response:
@@ -131,6 +136,7 @@ class EmulatorApp:
 
     def __init__(self, emulator: Emulator) -> None:
         self._emu = emulator
+        self._run_cache = _wire.RunCache()
 
     # -- ASGI ------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -443,14 +449,22 @@ class EmulatorApp:
             total = len(runs)
             page = runs[offset : offset + limit]
             ui = self._ui_base(request)
-            data = [self._run_body(request, run, related, now, ui) for run in page]
+            encode = self._run_cache.encode
+            parts = [b"["]
+            for i, run in enumerate(page):
+                if i:
+                    parts.append(b",")
+                parts += encode(
+                    state, run, now, related=related, ui_base=ui, step_logs=emu._step_logs
+                )
+            parts.append(b"]")
         extra = _wire.list_extra(
             _wire.filters_echo(emu.account_id, limit, offset, state_filter, echo),
             order_by,
-            len(data),
+            len(page),
             total,
         )
-        return json_response(_wire.envelope(data, extra=extra))
+        return _bytes_response(_wire.envelope_bytes(b"".join(parts), extra=extra))
 
     async def get_run(self, request: Request, params: dict[str, str]) -> Response:
         emu = self._emu
@@ -461,8 +475,15 @@ class EmulatorApp:
         with emu._state.lock:
             run = self._run(params)
             now = emu._now_ticked()
-            body = self._run_body(request, run, related, now)
-        return json_response(_wire.envelope(body))
+            parts = self._run_cache.encode(
+                emu._state,
+                run,
+                now,
+                related=related,
+                ui_base=self._ui_base(request),
+                step_logs=emu._step_logs,
+            )
+        return _bytes_response(_wire.envelope_bytes(b"".join(parts)))
 
     async def cancel_run(self, request: Request, params: dict[str, str]) -> Response:
         emu = self._emu

@@ -7,6 +7,7 @@ never imports the client's models: the emulator states its own understanding of 
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Collection, Mapping
@@ -104,6 +105,11 @@ def artifact_ts(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+#: json.dumps with dbt's compact separators. The C encoder writes the same text whether or not it
+#: checks for cycles; wire bodies are trees, so skipping the check is free speed.
+dumps: Final = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
+
 def status_block(code: int = 200, user_message: str | None = None) -> JSON:
     """The `status` object of dbt's envelope."""
     if code < 400:
@@ -131,9 +137,21 @@ def envelope(data: Any, *, code: int = 200, extra: JSON | None = None) -> JSON:
     return body
 
 
+def envelope_bytes(data: bytes, *, extra: JSON | None = None) -> bytes:
+    """`envelope` for a 200 whose `data` is already encoded, as the same bytes `dumps` gives."""
+    parts = [_OK_HEAD, data]
+    if extra is not None:
+        parts += (b',"extra":', dumps(extra).encode())
+    parts.append(b"}")
+    return b"".join(parts)
+
+
 def error_envelope(code: int, data: Any = None, *, user_message: str | None = None) -> JSON:
     """An error in dbt's envelope (`data` holds field errors for a 400)."""
     return {"status": status_block(code, user_message), "data": data}
+
+
+_OK_HEAD: Final = f'{{"status":{dumps(status_block(200))},"data":'.encode()
 
 
 def list_extra(filters: JSON, order_by: str, count: int, total: int) -> JSON:
@@ -336,6 +354,89 @@ def run_json(
             else None,
         }
     return data
+
+
+#: `include_related` values whose output is fixed once a run finished; `job` is not (it embeds
+#: the job's `run_failure_count`), nor are steps and their logs (large, and rarely listed).
+_CACHEABLE_RELATED: Final = frozenset({"trigger", "audit", "used_repo_cache"})
+# Stand-ins for the two humanized values while a run is encoded once; split out afterwards.
+_CREATED_MARK: Final = "\x00"
+_FINISHED_MARK: Final = "\x01"
+_CREATED_SPLIT: Final = dumps(_CREATED_MARK)
+_FINISHED_SPLIT: Final = dumps(_FINISHED_MARK)
+
+
+class RunCache:
+    """Encoded JSON of finished runs, so that list pages stop re-rendering the same history.
+
+    A finished run never changes again (`Run.cancel` and the planner leave it alone), except
+    for what is keyed or spliced here: `created_at_humanized` and `finished_at_humanized` follow
+    the clock, so the entry keeps the text around them and they are rendered per request;
+    `can_retry` and `retry_not_supported_reason` follow the job's later runs (a retry makes an
+    errored run no longer the latest), so the reason is part of the key, with the request's UI
+    root (`href`), the `include_related` set and the fields a cancel or a plan would write.
+    Unfinished runs are rendered afresh every time: their durations grow with the clock.
+    """
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[tuple[Any, ...], bytes, bytes, bytes]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def encode(
+        self,
+        state: State,
+        run: Run,
+        now: float,
+        *,
+        related: frozenset[str],
+        ui_base: str,
+        step_logs: Any = None,
+    ) -> list[bytes]:
+        """The run's JSON as `dumps(run_json(...))` writes it, in pieces to join."""
+        finished = run.finished_at
+        if finished is None or finished > now or not related <= _CACHEABLE_RELATED:
+            data = run_json(state, run, now, related=related, ui_base=ui_base, step_logs=step_logs)
+            return [dumps(data).encode()]
+        key = (
+            finished,
+            run.final_status,
+            run.status_message,
+            run.executed_steps,
+            run.last_step_status,
+            retry_not_supported_reason(state, run, now),
+            ui_base,
+            related,
+        )
+        entry = self._entries.get(run.id)
+        if entry is None or entry[0] != key:
+            data = run_json(state, run, now, related=related, ui_base=ui_base)
+            data["created_at_humanized"] = _CREATED_MARK
+            data["finished_at_humanized"] = _FINISHED_MARK
+            head, *rest = dumps(data).split(_CREATED_SPLIT)
+            middle = rest[0].split(_FINISHED_SPLIT) if len(rest) == 1 else []
+            if len(middle) != 2:
+                # A user string equal to a mark: render this one in full, every time.
+                data["created_at_humanized"] = f"{humanize_seconds(now - run.created_at)} ago"
+                data["finished_at_humanized"] = f"{humanize_seconds(now - finished)} ago"
+                return [dumps(data).encode()]
+            entry = (
+                key,
+                f'{head}"'.encode(),
+                f' ago"{middle[0]}"'.encode(),
+                f' ago"{middle[1]}'.encode(),
+            )
+            self._entries[run.id] = entry
+        return [
+            entry[1],
+            humanize_seconds(now - run.created_at).encode(),
+            entry[2],
+            humanize_seconds(now - finished).encode(),
+            entry[3],
+        ]
 
 
 def _actor(run: Run) -> JSON:
