@@ -7,23 +7,18 @@ the tests notice when dbt's payloads drift from what the models know.
 Each flavour exists twice: a fast one (no detailed validation, an `X | None` hook resolved
 once per field) that parses every payload, and a detailed one that runs only when the fast
 one failed, to say exactly which field was wrong. Listing 10,000 runs parses 10,000 runs, so
-the fast path matters: there each model is built by one generated function that writes the
-fields straight into the instance's slots (`_fused_structure_fn`), while the detailed one
-keeps cattrs' own generated functions. Both use the same hooks for the values.
+the fast path matters.
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
-import linecache
 import re
 import types
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, Final, TypeVar, Union, get_args, get_origin
 
-import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
@@ -137,11 +132,28 @@ def _optional_bool(value: object, _: object) -> bool | None:
     return _structure_bool(value, _)
 
 
+def _optional_timestamp(value: object, _: object) -> datetime | None:
+    if type(value) is str:
+        parsed = datetime.fromisoformat(value)
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    return None if value is None else parse_timestamp(value)
+
+
+def _optional_duration(value: object, _: object) -> timedelta | None:
+    if value is None:
+        return None
+    if type(value) is str:
+        return _cached_duration(value)
+    return parse_duration(value)
+
+
 # Most of a run's 55 fields are one of these: one call each instead of two.
 _OPTIONAL_PRIMITIVES: Final[dict[Any, Callable[[object, object], Any]]] = {
     str: _optional_str,
     int: _optional_int,
     bool: _optional_bool,
+    datetime: _optional_timestamp,
+    timedelta: _optional_duration,
 }
 
 
@@ -242,11 +254,6 @@ def make_converter(*, strict: bool = False, detailed: bool = True) -> cattrs.Con
 
 
 def _register_model(conv: cattrs.Converter, cls: type[Any]) -> None:
-    hook = None if conv.detailed_validation else _fused_structure_fn(conv, cls)
-    conv.register_structure_hook(cls, hook or _cattrs_structure_fn(conv, cls))
-
-
-def _cattrs_structure_fn(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any, Any], Any]:
     # `raw` is no key of dbt's JSON (a "raw" key there is an unknown field like any other):
     # it is set on the new instance below, so the payload needs no copy with an extra key.
     generated = make_dict_structure_fn(
@@ -262,96 +269,7 @@ def _cattrs_structure_fn(conv: cattrs.Converter, cls: type[Any]) -> Callable[[An
         set_raw(instance, "raw", value)
         return instance
 
-    return hook
-
-
-# Optional fields whose JSON value is returned as is when it has exactly this type: the
-# generated code checks the type inline and calls the hook (which raises) only otherwise.
-_INLINE_TYPES: Final[dict[Any, type]] = {str: str, int: int, bool: bool, Mapping[str, Any]: dict}
-
-
-def _fused_structure_fn(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any, Any], Any] | None:
-    """One generated function that reads each field and writes it straight into its slot.
-
-    For the fast flavour only: with cattrs' generated function a run's 56 fields cost a
-    dict of results, a `**kwargs` call and attrs' `__init__` on top of the hooks, and that was
-    half of the time of listing runs. None when `cls` is not a model this can build exactly
-    as attrs would (then cattrs' function is used).
-    """
-    fields = attrs.fields(cls)
-    hints = get_type_hints(cls)
-    if (
-        not isinstance(getattr(cls, "__slots__", None), tuple)
-        or hasattr(cls, "__attrs_pre_init__")
-        or hasattr(cls, "__attrs_post_init__")
-        or any(f.validator is not None or f.converter is not None for f in fields)
-        or any(f.name.startswith("_") or not f.init for f in fields)
-    ):
-        return None
-    names = {f.name for f in fields}
-    # Any other slot (attrs' hash cache, say) would be left unset by the generated function.
-    if "raw" not in names or set(cls.__slots__) - names - {"__weakref__"}:
-        return None
-    globs: dict[str, Any] = {
-        "__cl": cls,
-        "__new": object.__new__,
-        "__allowed": frozenset(names - {"raw"}),
-        "__extra": cattrs.ForbiddenExtraKeysError,
-    }
-    lines = [
-        "def structure_fused(o, _=None):",
-        "    if not isinstance(o, dict):",
-        f"        raise TypeError('expected a {cls.__name__} object, got ' + type(o).__name__)",
-    ]
-    if conv.forbid_extra_keys:
-        lines += [
-            "    if not o.keys() <= __allowed:",
-            "        raise __extra('', __cl, set(o.keys()) - __allowed)",
-        ]
-    lines.append("    i = __new(__cl)")
-    for f in fields:
-        slot = cls.__dict__.get(f.name)
-        if not isinstance(slot, types.MemberDescriptorType):
-            return None
-        globs[f"__s_{f.name}"] = slot.__set__
-        if f.name == "raw":
-            lines.append("    __s_raw(i, o)")
-            continue
-        t = hints[f.name]
-        if f.default is attrs.NOTHING:
-            lines.append(f"    v = o[{f.name!r}]")
-        elif f.default is None and _is_optional(t):
-            # A missing key and a null both give None, as the Optional hooks do; the value
-            # can then go to the inner type's hook directly.
-            lines.append(f"    v = o.get({f.name!r})")
-            t = next(arg for arg in get_args(t) if arg is not type(None))
-        else:
-            return None
-        globs[f"__h_{f.name}"] = conv.get_structure_hook(t)
-        globs[f"__t_{f.name}"] = t
-        call = f"__h_{f.name}(v, __t_{f.name})"
-        inline = _INLINE_TYPES.get(t)
-        test: str | None = None if f.default is attrs.NOTHING else "v is not None"
-        if inline is not None:
-            globs[f"__i_{f.name}"] = inline
-            check = f"type(v) is not __i_{f.name}"
-            test = check if test is None else f"{test} and {check}"
-        if test is None:
-            lines.append(f"    v = {call}")
-        else:
-            lines += [f"    if {test}:", f"        v = {call}"]
-        lines.append(f"    __s_{f.name}(i, v)")
-    lines.append("    return i")
-    source = "\n".join(lines) + "\n"
-    filename = f"<dbt_runs fused structure {cls.__qualname__}-{next(_GENERATED)}>"
-    # Registered with linecache so tracebacks and profiles show the generated lines.
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), globs)  # noqa: S102
-    fused: Callable[[Any, Any], Any] = globs["structure_fused"]
-    return fused
-
-
-_GENERATED: Final = itertools.count()
+    conv.register_structure_hook(cls, hook)
 
 
 converter: Final = make_converter()

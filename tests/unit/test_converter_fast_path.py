@@ -4,10 +4,8 @@ must give exactly what the detailed flavour, built on cattrs' own hooks, gives."
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -19,10 +17,7 @@ from dbt_runs._converter import (
     _cached_duration,
     _fast,
     _fast_strict,
-    _fused_structure_fn,
-    _register_model,
     converter,
-    make_converter,
     parse_duration,
     strict_converter,
     structure,
@@ -207,94 +202,3 @@ def test_blocked_by_accepts_any_iterable_of_ints_as_before() -> None:
     assert structure(run_json(1, blocked_by=(1, 2)), Run).blocked_by == (1, 2)
     assert structure(run_json(1, blocked_by=[]), Run).blocked_by == ()
     assert structure(run_json(1, run_steps=()), Run).run_steps == ()
-
-
-def test_the_fast_flavours_build_every_model_with_the_fused_function() -> None:
-    for conv in (_fast, _fast_strict):
-        for cls in (Run, RunStep, RunTrigger, Job):
-            assert conv.get_structure_hook(cls).__name__ == "structure_fused"
-    assert converter.get_structure_hook(Run).__name__ != "structure_fused"
-
-
-def test_a_fused_instance_is_the_instance_attrs_would_build() -> None:
-    fast = structure(RICH_RUN, Run)
-    built = Run(**{f.name: getattr(fast, f.name) for f in attrs.fields(Run)})
-    assert fast == built
-    assert repr(fast) == repr(built)
-    # Nested JSON objects are dicts, so only a run without them hashes (with or without this).
-    plain = structure(run_json(3, 10, blocked_by=[1]), Run)
-    assert hash(plain) == hash(Run(**{f.name: getattr(plain, f.name) for f in attrs.fields(Run)}))
-    assert attrs.asdict(fast, recurse=False) == attrs.asdict(built, recurse=False)
-    assert attrs.evolve(fast, id=8).raw is RICH_RUN
-    with pytest.raises(attrs.exceptions.FrozenInstanceError):
-        fast.id = 9  # type: ignore[misc]
-
-
-def test_missing_keys_and_nulls_both_give_the_defaults() -> None:
-    run = structure({"id": 1}, Run)
-    assert run == Run(id=1)
-    assert run.raw == {"id": 1}
-    nulls = {f.name: None for f in attrs.fields(Run) if f.name not in {"id", "raw"}}
-    assert structure({"id": 1, **nulls}, Run) == Run(id=1)
-    with pytest.raises(cattrs.BaseValidationError):
-        structure({"trigger_id": 1}, Run)
-
-
-def test_subclassed_and_wrong_json_types_are_treated_as_before() -> None:
-    class Text(str):
-        pass
-
-    class Number(int):
-        pass
-
-    environment = MappingProxyType({"id": 3})
-    payload = run_json(Number(4), git_branch=Text("main"), environment=environment)
-    fast = _fast.structure(payload, Run)
-    _same(fast, converter.structure(payload, Run))
-    assert type(fast.id) is Number
-    assert type(fast.git_branch) is Text
-    assert fast.environment is environment
-    for field, value in [("id", True), ("account_id", False), ("git_sha", 1), ("environment", [])]:
-        with pytest.raises(cattrs.BaseValidationError):
-            structure(run_json(1, **{field: value}), Run)
-    with pytest.raises(TypeError, match="expected a Run object, got list"):
-        _fast.structure([], Run)
-
-
-def test_models_the_fused_function_cannot_build_exactly_fall_back_to_cattrs() -> None:
-    @attrs.frozen
-    class Validated:
-        id: int | None = attrs.field(default=None, validator=attrs.validators.instance_of(int))
-        raw: Mapping[str, Any] = attrs.field(factory=dict, eq=False)
-
-    @attrs.frozen
-    class PostInit:
-        id: int | None = None
-        raw: Mapping[str, Any] = attrs.field(factory=dict, eq=False)
-
-        def __attrs_post_init__(self) -> None:
-            pass
-
-    @attrs.frozen(cache_hash=True)
-    class CachedHash:
-        id: int | None = None
-        raw: Mapping[str, Any] = attrs.field(factory=dict, eq=False)
-
-    @attrs.frozen
-    class NotNoneDefault:
-        id: int | None = 5
-        raw: Mapping[str, Any] = attrs.field(factory=dict, eq=False)
-
-    @attrs.frozen(slots=False)
-    class Unslotted:
-        id: int | None = None
-        raw: Mapping[str, Any] = attrs.field(factory=dict, eq=False)
-
-    for cls in (Validated, PostInit, CachedHash, NotNoneDefault, Unslotted):
-        assert _fused_structure_fn(_fast, cls) is None, cls
-        conv = make_converter(detailed=False)
-        _register_model(conv, cls)
-        payload = {"id": 1}
-        parsed = conv.structure(payload, cls)
-        assert parsed.id == 1
-        assert parsed.raw is payload
