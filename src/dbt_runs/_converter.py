@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar, Union, get_args, get_origin
 
 import cattrs
+from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.gen import make_dict_structure_fn, override
 
 from dbt_runs.models import Job, Run, RunStatus, RunStep, RunTrigger
@@ -206,7 +207,7 @@ def _tuple_hook_factory(conv: cattrs.Converter) -> Callable[[Any], Any]:
     # `blocked_by` and `run_steps` are `[]` on nearly every listed run: answer that without
     # cattrs' generic tuple hook, which inspects the type's arguments on every call.
     def factory(t: Any) -> Callable[[Any, Any], Any]:
-        generic = conv._structure_tuple
+        generic = homogenous_tuple_structure_factory(t, conv)
         item = get_args(t)[0]
 
         if item is int:
