@@ -57,7 +57,18 @@ async def one(http: httpx.AsyncClient, emulator: Emulator, run_id: int) -> dict[
 
 
 @pytest.mark.parametrize(
-    "related", ["", "trigger", "audit", "trigger,audit,used_repo_cache", "job", "run_steps"]
+    "related",
+    [
+        "",
+        "trigger",
+        "audit",
+        "trigger,audit,used_repo_cache",
+        "job",
+        "environment",
+        "trigger,job,environment,audit",
+        "run_steps",
+        "run_steps,debug_logs,job",
+    ],
 )
 async def test_pages_match_a_fresh_rendering_as_the_clock_moves(
     http: httpx.AsyncClient, emulator: Emulator, related: str
@@ -69,16 +80,18 @@ async def test_pages_match_a_fresh_rendering_as_the_clock_moves(
         for offset in (0, 50, 100, 140):
             await listed(http, emulator, related, offset=offset, limit=25)
         await listed(http, emulator, related, order_by="-finished_at", limit=10)
-    # Runs embedding their job or steps are rendered afresh every time.
-    assert (len(emulator.app._run_cache) > 0) == (related not in {"job", "run_steps"})
+    # Runs with their steps are rendered afresh every time.
+    assert (len(emulator.app._run_cache) > 0) == ("run_steps" not in related)
 
 
 async def test_one_run_in_turn_with_every_include_related(
     http: httpx.AsyncClient, emulator: Emulator
 ) -> None:
-    for related in ("", "trigger", "audit", "", "trigger,audit", "used_repo_cache", "trigger"):
+    for related in ("", "trigger", "audit", "", "trigger,audit", "job", "environment", "trigger"):
         (run,) = await listed(http, emulator, related, limit=1)
         assert (run["trigger"] is None) == ("trigger" not in related)
+        assert (run["job"] is None) == ("job" not in related)
+        assert (run["environment"] is None) == ("environment" not in related)
         assert ("audit" in run) == ("audit" in related)
 
 
@@ -165,12 +178,18 @@ async def test_an_embedded_job_follows_the_jobs_later_runs(
     job = emulator.add_job("Broken", step_seconds=20, outcome="error")
     first = emulator.trigger_run(job)
     emulator.clock.advance(300)  # type: ignore[attr-defined]
-    (run,) = await listed(http, emulator, "job", pk=first)
-    assert run["job"]["run_failure_count"] == 1
+    for _ in range(2):  # rendered, then from the cache
+        (run,) = await listed(http, emulator, "job", pk=first)
+        assert run["job"]["run_failure_count"] == 1
     emulator.trigger_run(job)
     emulator.clock.advance(300)  # type: ignore[attr-defined]
     (run,) = await listed(http, emulator, "job", pk=first)
     assert run["job"]["run_failure_count"] == 2
+    emulator.set_job_outcome(job, "success")
+    emulator.trigger_run(job)
+    emulator.clock.advance(300)  # type: ignore[attr-defined]
+    (run,) = await listed(http, emulator, "job", pk=first)
+    assert run["job"]["run_failure_count"] == 0
 
 
 async def test_href_follows_the_host_each_request_came_to() -> None:
@@ -196,14 +215,14 @@ async def nul_http(emulator: Emulator) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@pytest.mark.parametrize("cause", ["\x00", "\x01", "\x00 and \x01"])
+@pytest.mark.parametrize("cause", ["\x00", "\x01", "\x02", "\x03", "\x00 and \x01"])
 async def test_control_characters_in_a_cause_are_encoded_like_any_other(
     nul_http: httpx.AsyncClient, emulator: Emulator, cause: str
 ) -> None:
     run_id = emulator.trigger_run(emulator.add_job("Odd"), cause=cause)
     emulator.clock.advance(600)  # type: ignore[attr-defined]
     for _ in range(2):
-        (run,) = await listed(nul_http, emulator, "trigger", pk=run_id)
+        (run,) = await listed(nul_http, emulator, "trigger,job,environment", pk=run_id)
         assert run["trigger"]["cause"] == cause
         assert run["created_at_humanized"] == "10 minutes ago"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import math
 import re
 import socket
 import struct
@@ -19,6 +20,7 @@ import sys
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
@@ -450,12 +452,19 @@ class EmulatorApp:
             page = runs[offset : offset + limit]
             ui = self._ui_base(request)
             encode = self._run_cache.encode
+            embedded: dict[tuple[str, int], bytes] = {}
             parts = [b"["]
             for i, run in enumerate(page):
                 if i:
                     parts.append(b",")
                 parts += encode(
-                    state, run, now, related=related, ui_base=ui, step_logs=emu._step_logs
+                    state,
+                    run,
+                    now,
+                    related=related,
+                    ui_base=ui,
+                    step_logs=emu._step_logs,
+                    embedded=embedded,
                 )
             parts.append(b"]")
         extra = _wire.list_extra(
@@ -837,14 +846,20 @@ def _completed_kinds(run: Run, now: float) -> set[str]:
 def _order_runs(runs: list[Run], field: str, descending: bool, now: float) -> list[Run]:
     if field == "id":
         return list(reversed(runs)) if descending else runs
+    # Ties go by id: `runs` is in id order and the sort is stable (also with reverse=True, so
+    # a descending sort starts from the reversed list). Plain float keys let list.sort compare
+    # them natively, several times faster than (time, id) tuples on 10,000 runs.
+    source = runs[::-1] if descending else runs
     if field == "created_at":
-        return sorted(runs, key=lambda r: (r.created_at, r.id), reverse=descending)
+        return sorted(source, key=attrgetter("created_at"), reverse=descending)
+    inf = math.inf
 
     # Postgres puts NULLs last ascending and first descending: unfinished runs sort as +inf.
-    def finished_key(run: Run) -> tuple[float, int]:
-        return (run.finished_at if run.is_complete(now) else float("inf"), run.id)  # type: ignore[return-value]
+    def finished_key(run: Run) -> float:
+        finished = run.finished_at
+        return finished if finished is not None and finished <= now else inf
 
-    return sorted(runs, key=finished_key, reverse=descending)
+    return sorted(source, key=finished_key, reverse=descending)
 
 
 def _artifact_response(artifact: _artifacts.Artifact) -> Response:

@@ -356,32 +356,32 @@ def run_json(
     return data
 
 
-#: `include_related` values whose output is fixed once a run finished; `job` is not (it embeds
-#: the job's `run_failure_count`), nor are steps and their logs (large, and rarely listed).
-_CACHEABLE_RELATED: Final = frozenset({"trigger", "audit", "used_repo_cache"})
-# Stand-ins for the two humanized values while a run is encoded once; split out afterwards.
+# Stand-ins for the values rendered per request while a run is encoded once; split out after.
+# A user string equal to one of them makes the split ambiguous: that run is then rendered in
+# full (see `_split`).
 _CREATED_MARK: Final = "\x00"
 _FINISHED_MARK: Final = "\x01"
-_CREATED_SPLIT: Final = dumps(_CREATED_MARK)
-_FINISHED_SPLIT: Final = dumps(_FINISHED_MARK)
+_JOB_MARK: Final = "\x02"
+_ENVIRONMENT_MARK: Final = "\x03"
 
 
 class RunCache:
     """Encoded JSON of finished runs, so that list pages stop re-rendering the same history.
 
     A finished run never changes again (`Run.cancel` and the planner leave it alone), except
-    for what is keyed or spliced here: `created_at_humanized` and `finished_at_humanized` follow
-    the clock, so the entry keeps the text around them and they are rendered per request;
-    `can_retry` and `retry_not_supported_reason` follow the job's later runs (a retry makes an
-    errored run no longer the latest), so the reason is part of the key, with the request's UI
+    for what is spliced or keyed here. `created_at_humanized` and `finished_at_humanized`
+    follow the clock, and an embedded `job` its later runs (`run_failure_count`): the entry
+    keeps the text around them and they are rendered per request (a job once per page).
+    `can_retry` and `retry_not_supported_reason` follow the job's later runs too (a retry makes
+    an errored run no longer the latest): the reason is part of the key, with the request's UI
     root (`href`), the `include_related` set and the fields a cancel or a plan would write.
-    Unfinished runs are rendered afresh every time: their durations grow with the clock.
+    Unfinished runs, and runs with their steps, are rendered afresh every time.
     """
 
     __slots__ = ("_entries",)
 
     def __init__(self) -> None:
-        self._entries: dict[int, tuple[tuple[Any, ...], bytes, bytes, bytes]] = {}
+        self._entries: dict[int, tuple[tuple[Any, ...], tuple[bytes, ...], tuple[str, ...]]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -395,10 +395,14 @@ class RunCache:
         related: frozenset[str],
         ui_base: str,
         step_logs: Any = None,
+        embedded: dict[tuple[str, int], bytes] | None = None,
     ) -> list[bytes]:
-        """The run's JSON as `dumps(run_json(...))` writes it, in pieces to join."""
+        """The run's JSON as `dumps(run_json(...))` writes it, in pieces to join.
+
+        `embedded` memoizes embedded jobs and environments across the runs of one response.
+        """
         finished = run.finished_at
-        if finished is None or finished > now or not related <= _CACHEABLE_RELATED:
+        if finished is None or finished > now or "run_steps" in related:
             data = run_json(state, run, now, related=related, ui_base=ui_base, step_logs=step_logs)
             return [dumps(data).encode()]
         key = (
@@ -413,30 +417,69 @@ class RunCache:
         )
         entry = self._entries.get(run.id)
         if entry is None or entry[0] != key:
-            data = run_json(state, run, now, related=related, ui_base=ui_base)
-            data["created_at_humanized"] = _CREATED_MARK
-            data["finished_at_humanized"] = _FINISHED_MARK
-            head, *rest = dumps(data).split(_CREATED_SPLIT)
-            middle = rest[0].split(_FINISHED_SPLIT) if len(rest) == 1 else []
-            if len(middle) != 2:
-                # A user string equal to a mark: render this one in full, every time.
-                data["created_at_humanized"] = f"{humanize_seconds(now - run.created_at)} ago"
-                data["finished_at_humanized"] = f"{humanize_seconds(now - finished)} ago"
+            split = _split(state, run, now, related, ui_base)
+            if split is None:
+                data = run_json(state, run, now, related=related, ui_base=ui_base)
                 return [dumps(data).encode()]
-            entry = (
-                key,
-                f'{head}"'.encode(),
-                f' ago"{middle[0]}"'.encode(),
-                f' ago"{middle[1]}'.encode(),
-            )
+            entry = (key, *split)
             self._entries[run.id] = entry
-        return [
-            entry[1],
+        _, literals, embeds = entry
+        out = [literals[0]]
+        if embeds:
+            memo = embedded if embedded is not None else {}
+            for i, name in enumerate(embeds, 1):
+                out += (_embedded(state, run, name, memo), literals[i])
+        out += (
             humanize_seconds(now - run.created_at).encode(),
-            entry[2],
+            literals[-2],
             humanize_seconds(now - finished).encode(),
-            entry[3],
-        ]
+            literals[-1],
+        )
+        return out
+
+
+def _split(
+    state: State, run: Run, now: float, related: frozenset[str], ui_base: str
+) -> tuple[tuple[bytes, ...], tuple[str, ...]] | None:
+    """A finished run's JSON cut around its per-request values (None: a user string got in
+    the way): the literal pieces, and the embedded objects between the first ones."""
+    data = run_json(state, run, now, related=(related - {"job", "environment"}), ui_base=ui_base)
+    # Keys in `run_json`'s order: the embedded objects come before the humanized instants.
+    embeds = tuple(name for name in ("job", "environment") if name in related)
+    marks = {"job": _JOB_MARK, "environment": _ENVIRONMENT_MARK}
+    for name in embeds:
+        data[name] = marks[name]
+    data["created_at_humanized"] = _CREATED_MARK
+    data["finished_at_humanized"] = _FINISHED_MARK
+    rest = dumps(data)
+    pieces: list[str] = []
+    for mark in (*(marks[name] for name in embeds), _CREATED_MARK, _FINISHED_MARK):
+        parts = rest.split(dumps(mark))
+        if len(parts) != 2:
+            return None
+        pieces.append(parts[0])
+        rest = parts[1]
+    pieces.append(rest)
+    # The humanized values are strings ending in " ago": keep their quotes and suffix here.
+    pieces[-3] += '"'
+    pieces[-2] = f' ago"{pieces[-2]}"'
+    pieces[-1] = ' ago"' + pieces[-1]
+    return tuple(p.encode() for p in pieces), embeds
+
+
+def _embedded(state: State, run: Run, name: str, memo: dict[tuple[str, int], bytes]) -> bytes:
+    """`run.job` or `run.environment` as `run_json` embeds them, once per response."""
+    job = run.job
+    ident = job.id if name == "job" else job.environment_id
+    out = memo.get((name, ident))
+    if out is None:
+        if name == "job":
+            out = dumps(internal_job_json(state, job)).encode()
+        else:
+            env = state.environments.get(ident)
+            out = b"null" if env is None else dumps(environment_json(state, env)).encode()
+        memo[(name, ident)] = out
+    return out
 
 
 def _actor(run: Run) -> JSON:
