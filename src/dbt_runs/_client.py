@@ -483,9 +483,8 @@ class AsyncRunsClient:
             else _params.check_int(page_window, "page_window", minimum=1)
         )
 
-        async def fetch(page_offset: int, page_limit: int) -> RunPage:
-            raw = await self._raw._list_page(acct, filters, page_offset, page_limit, timeout)
-            return raw.parse()
+        async def fetch(page_offset: int, page_limit: int) -> RawResponse[RunPage]:
+            return await self._raw._list_page(acct, filters, page_offset, page_limit, timeout)
 
         return RunPaginator(
             fetch, offset=start, limit=page_size, max_items=max_items, window=window

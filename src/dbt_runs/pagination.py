@@ -10,13 +10,22 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
-from typing import Any
+from typing import Any, Protocol
 
 from dbt_runs.models import Run, RunPage
 
 __all__ = ["RunPaginator"]
 
-FetchPage = Callable[[int, int], Awaitable[RunPage]]
+
+class PageResponse(Protocol):
+    """A page as received, decoded on demand (`RawResponse[RunPage]` is one)."""
+
+    def parse(self) -> RunPage:
+        """Decode the page."""
+        ...
+
+
+FetchPage = Callable[[int, int], Awaitable[PageResponse]]
 
 
 class RunPaginator:
@@ -36,7 +45,8 @@ class RunPaginator:
     is yielded once. The first page is fetched once per paginator and reused.
 
     Args:
-        fetch: Fetches the page at `(offset, limit)`.
+        fetch: Fetches the page at `(offset, limit)`, undecoded: pages are decoded as they are
+            handed over, so decoding one never holds up the requests for the next ones.
         offset: Where the listing starts.
         limit: Runs per request (dbt allows at most 100).
         max_items: Stop after this many runs (None: all of them).
@@ -75,7 +85,7 @@ class RunPaginator:
     async def first_page(self) -> RunPage:
         """The first page (fetched on first use, then reused)."""
         if self._first is None:
-            self._first = await self._fetch(self._offset, self._limit)
+            self._first = (await self._fetch(self._offset, self._limit)).parse()
         return self._first
 
     def __aiter__(self) -> AsyncIterator[Run]:
@@ -116,7 +126,7 @@ class RunPaginator:
         if budget is not None:
             end = min(end, first.next_offset + budget)
         offsets = iter(range(first.next_offset, end, step))
-        pending: collections.deque[asyncio.Future[RunPage]] = collections.deque()
+        pending: collections.deque[asyncio.Future[PageResponse]] = collections.deque()
 
         def top_up() -> None:
             while len(pending) < self._window:
@@ -129,10 +139,11 @@ class RunPaginator:
         try:
             top_up()
             while pending:
-                last = await pending.popleft()
-                # Start the next request before handing this page over, so the window stays
-                # full while the caller works through it.
+                received = await pending.popleft()
+                # Start the next request before decoding this page and handing it over, so
+                # the window stays full while the CPU works on it.
                 top_up()
+                last = received.parse()
                 yield self._cut(last, budget)
                 if budget is not None:
                     budget -= len(last.items)
@@ -142,7 +153,7 @@ class RunPaginator:
                     return
             # Runs created while listing can grow the total past the planned pages.
             while last.next_offset is not None and last.items:
-                last = await self._fetch(last.next_offset, step)
+                last = (await self._fetch(last.next_offset, step)).parse()
                 yield self._cut(last, budget)
                 if budget is not None:
                     budget -= len(last.items)

@@ -1,0 +1,70 @@
+"""`RunPaginator` on its own: when requests go out relative to the decoding of pages."""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine
+from typing import Any
+
+import pytest
+
+from dbt_runs.models import Run, RunPage
+from dbt_runs.pagination import PageResponse, RunPaginator
+
+pytestmark = pytest.mark.anyio
+
+TOTAL = 100
+LIMIT = 10
+
+
+class Received:
+    """A page as it arrived: decoding it is logged."""
+
+    def __init__(self, offset: int, log: list[str]) -> None:
+        self.offset = offset
+        self.log = log
+
+    def parse(self) -> RunPage:
+        self.log.append(f"decode {self.offset}")
+        ids = range(self.offset + 1, min(self.offset + LIMIT, TOTAL) + 1)
+        return RunPage(
+            items=tuple(Run(id=i) for i in ids),
+            total_count=TOTAL,
+            count=len(ids),
+            offset=self.offset,
+            limit=LIMIT,
+        )
+
+
+def pager_with_log(window: int) -> tuple[RunPaginator, list[str]]:
+    log: list[str] = []
+
+    async def arrive(offset: int) -> PageResponse:
+        return Received(offset, log)
+
+    def fetch(offset: int, limit: int) -> Coroutine[Any, Any, PageResponse]:
+        # Logged when the request is started, not when its task first runs.
+        log.append(f"request {offset}")
+        return arrive(offset)
+
+    return RunPaginator(fetch, offset=0, limit=LIMIT, max_items=None, window=window), log
+
+
+@pytest.mark.parametrize("window", [1, 2, 4])
+async def test_the_next_request_goes_out_before_a_page_is_decoded(window: int) -> None:
+    pager, log = pager_with_log(window)
+
+    ids = [run.id async for run in pager]
+
+    assert ids == list(range(1, TOTAL + 1))
+    refilled = range(LIMIT, TOTAL - window * LIMIT, LIMIT)
+    assert len(refilled) >= 4
+    for offset in refilled:
+        # The request that refills the window is out before this page costs any CPU.
+        assert log.index(f"request {offset + window * LIMIT}") < log.index(f"decode {offset}")
+
+
+async def test_each_page_is_decoded_once() -> None:
+    pager, log = pager_with_log(3)
+    [run async for run in pager]
+    decodes = [entry for entry in log if entry.startswith("decode")]
+    assert decodes == [f"decode {offset}" for offset in range(0, TOTAL, LIMIT)]
