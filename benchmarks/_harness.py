@@ -22,6 +22,24 @@ T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def driver_args(op: str, server: ServerProcess, result: Path, **kw: Any) -> list[str]:
+    """The arguments every driver takes: the operation, where the emulator is, where to write."""
+    args = [
+        op,
+        "--base-url",
+        server.base_url,
+        "--token",
+        TOKEN,
+        "--account",
+        str(server.seeded["account_id"]),
+        "--result",
+        str(result),
+    ]
+    for key, value in kw.items():
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    return args
+
+
 @dataclass
 class Context:
     """One benchmark run's settings and scratch space.
@@ -48,20 +66,7 @@ class Context:
     ) -> list[str]:
         """The command line running `peer`'s driver for `op` against `server`."""
         result = result or self.work_dir / f"{peer.name}-{op}.result.json"
-        args = [
-            op,
-            "--base-url",
-            server.base_url,
-            "--token",
-            TOKEN,
-            "--account",
-            str(server.seeded["account_id"]),
-            "--result",
-            str(result),
-        ]
-        for key, value in kw.items():
-            args += [f"--{key.replace('_', '-')}", str(value)]
-        return peer.argv(*args)
+        return peer.argv(*driver_args(op, server, result, **kw))
 
     def run_peer(
         self, peer: Peer, op: str, server: ServerProcess, **kw: Any

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._baselines import TOKEN
-from benchmarks._harness import Context, median, profile_into
+from benchmarks._harness import Context, driver_args, median, profile_into
 from benchmarks._peers import DRIVERS_DIR
 from benchmarks._procs import ProcResult, run_measured
 from benchmarks._results import Measurement, Row
@@ -22,23 +22,12 @@ LOCAL = ("dbt-runs", "bare httpx stream")
 def _local_argv(
     ctx: Context, who: str, op: str, *, server: ServerProcess, result: Path, **kw: Any
 ) -> list[str]:
-    args = [
+    return [
         sys.executable,
         str(DRIVERS_DIR / "drive_local.py"),
         "dbt-runs" if who == "dbt-runs" else "httpx",
-        op,
-        "--base-url",
-        server.base_url,
-        "--token",
-        TOKEN,
-        "--account",
-        str(server.seeded["account_id"]),
-        "--result",
-        str(result),
+        *driver_args(op, server, result, **kw),
     ]
-    for key, value in kw.items():
-        args += [f"--{key.replace('_', '-')}", str(value)]
-    return args
 
 
 def _figures(
