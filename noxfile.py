@@ -13,6 +13,8 @@ import nox
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
+# A session whose Python is missing must fail CI, not be skipped with exit status 0.
+nox.options.error_on_missing_interpreters = True
 nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
