@@ -7,9 +7,11 @@ Example:
     ...     run = await client.wait_for_run(run)
 """
 
-from dbt_runs._client import ArtifactStream, AsyncRunsClient, RawRunsClient
+from dbt_runs._artifacts import ArtifactStream
+from dbt_runs._client import AsyncRunsClient
 from dbt_runs._config import DEFAULT_BASE_URL, NOT_GIVEN, NotGiven, Timeout
 from dbt_runs._http import asgi_http_client
+from dbt_runs._raw import RawRunsClient
 from dbt_runs._response import RawResponse
 from dbt_runs._retry import RetryPolicy
 from dbt_runs._version import __version__
@@ -20,6 +22,7 @@ from dbt_runs.errors import (
     APIStatusError,
     APITimeoutError,
     ArtifactNotFoundError,
+    ArtifactWriteError,
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
@@ -49,6 +52,7 @@ __all__ = [  # noqa: RUF022
     "APITimeoutError",
     "ArtifactNotFoundError",
     "ArtifactStream",
+    "ArtifactWriteError",
     "AsyncRunsClient",
     "AuthenticationError",
     "BadRequestError",

@@ -1,4 +1,10 @@
-"""`AsyncRunsClient`: configuration, lifecycle, and one method per dbt Cloud runs operation."""
+"""`AsyncRunsClient`: configuration, lifecycle, and one typed method per dbt Cloud operation.
+
+Each method is written once, here, and sends its operation's declaration
+(`dbt_runs._operations`) through `_call`: the inputs are checked against their fields, the
+request goes through the one retry driver (`_base.Requester`), and the answer is parsed.
+`with_raw_response` wraps these same methods (`_raw.py`).
+"""
 
 # `timeout=` is this API's per-call timeout (a number or a `Timeout`), applied inside with
 # asyncio.timeout; ruff's ASYNC109 assumes a parameter that callers should replace with it.
@@ -7,23 +13,22 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import functools
-import inspect
 import json
-import logging
 import os
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final, Self, TypeVar, cast
 
-from dbt_runs import _params
+from dbt_runs import _fields as fields
+from dbt_runs import _operations as ops
+from dbt_runs._artifacts import ArtifactStream, artifact_not_found, download_target, write_stream
+from dbt_runs._base import JSON, Redactor, Requester
 from dbt_runs._config import (
     DEFAULT_TIMEOUT,
     NOT_GIVEN,
@@ -33,54 +38,44 @@ from dbt_runs._config import (
     resolve_base_url,
     resolve_token,
 )
-from dbt_runs._converter import structure, validation_message
-from dbt_runs._http import CHUNK_SIZE, HttpResponse, HttpStream, HttpTransport
+from dbt_runs._http import HttpTransport
+from dbt_runs._operations import Operation, Result
+from dbt_runs._parse import PARSERS, parse_page, validation_error
+from dbt_runs._raw import RawRunsClient, take_raw_mode
+from dbt_runs._reconcile import Attempt, Search, mark_cause, new_marker, reconcile
 from dbt_runs._response import RawResponse
-from dbt_runs._retry import (
-    Kind,
-    RetryPolicy,
-    is_ambiguous,
-    parse_retry_after,
-    retrying,
-    should_retry,
-)
+from dbt_runs._retry import RetryPolicy, is_ambiguous
 from dbt_runs._version import __version__
+from dbt_runs._wait import (
+    DEFAULT_NOT_FOUND_GRACE,
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_WAIT_TIMEOUT,
+    RunCallback,
+    Waiter,
+)
 from dbt_runs.errors import (
     APIError,
-    APIResponseValidationError,
-    APIStatusError,
-    APITimeoutError,
-    ArtifactNotFoundError,
     InvalidArgumentError,
     NotFoundError,
-    RunCancelledError,
-    RunFailedError,
-    TriggerOutcomeUnknownError,
-    WaitTimeoutError,
-    decode_error_body,
-    error_message,
-    status_error_class,
 )
 from dbt_runs.models import Run, RunPage, RunStatus
 from dbt_runs.pagination import RunPaginator
 
-__all__ = ["AsyncRunsClient", "RawRunsClient"]
-
-logger = logging.getLogger("dbt_runs")
+__all__ = [
+    "DEFAULT_CAUSE",
+    "DEFAULT_NOT_FOUND_GRACE",
+    "DEFAULT_POLL_INTERVAL",
+    "DEFAULT_WAIT_TIMEOUT",
+    "ArtifactStream",
+    "AsyncRunsClient",
+    "RawRunsClient",
+]
 
 TimeoutArg = float | Timeout | None | NotGiven
-RunCallback = Callable[[Run], Awaitable[object] | object]
+T = TypeVar("T")
 
-_JSON: Final = "application/json"
-_SUCCESS_STATUS: Final = {
-    "code": 200,
-    "is_success": True,
-    "user_message": "Success!",
-    "developer_message": "",
-}
-DEFAULT_WAIT_TIMEOUT: Final = 3600.0
-DEFAULT_POLL_INTERVAL: Final = 10.0
-DEFAULT_NOT_FOUND_GRACE: Final = 30.0
+DEFAULT_CAUSE: Final = "Triggered via dbt-runs"
+"""The cause `trigger_run` sends when given none (dbt requires one)."""
 
 
 def _user_agent() -> str:
@@ -124,13 +119,19 @@ class AsyncRunsClient:
         account_id: The default account (`DBT_CLOUD_ACCOUNT_ID`); every method also takes
             `account_id=`.
         timeout: Seconds, a `Timeout`, or None for no limit. Default `Timeout()`: 10 s to
-            connect, 30 s between bytes, 120 s for a whole call including retries.
+            connect, 30 s between bytes, 120 s for a whole call including retries and the
+            search for a run whose trigger response was lost.
         retry: The `RetryPolicy` (default: 3 retries, exponential back-off with jitter).
         http_client: An `httpx.AsyncClient` to send through (e.g. `asgi_http_client(app)`).
             The client closes only an httpx client it created itself.
         user_agent: Replaces the default `dbt-runs/<version>` User-Agent.
         page_window: How many list pages may be fetched at once when iterating (1: one at
             a time).
+        trigger_marker: Append a marker unique to each trigger to its cause
+            (`"Nightly [dbt-runs:1a2b3c4d5e6f]"`, 24 characters; a longer cause is shortened
+            to fit dbt's 255). When a trigger's answer is lost, the marker is how the client
+            proves which run is its own. False sends the cause unchanged: a lost answer then
+            always raises `TriggerOutcomeUnknownError`.
         reconcile_skew: Seconds of clock difference allowed when looking for a run whose
             trigger response was lost.
         clock: For testing: a monotonic clock in seconds (default `time.monotonic`).
@@ -156,37 +157,42 @@ class AsyncRunsClient:
         http_client: Any = None,
         user_agent: str | None = None,
         page_window: int = 8,
+        trigger_marker: bool = True,
         reconcile_skew: float = 120.0,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[Any]] | None = None,
         wall_clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self._token = _Secret(resolve_token(token))
+        token_value = resolve_token(token)
+        self._token = _Secret(token_value)
         self._base_url = resolve_base_url(base_url, host)
         self._account_id = resolve_account_id(account_id)
         self._timeout = DEFAULT_TIMEOUT if isinstance(timeout, NotGiven) else Timeout.of(timeout)
-        self._retry = retry if retry is not None else RetryPolicy()
-        if not isinstance(self._retry, RetryPolicy):
+        retry_policy = retry if retry is not None else RetryPolicy()
+        if not isinstance(retry_policy, RetryPolicy):
             raise InvalidArgumentError(f"retry must be a RetryPolicy, got {retry!r}")
-        self._page_window = _params.check_int(page_window, "page_window", minimum=1)
+        self._page_window = fields.Integer("page_window", "").check(page_window)
+        if not isinstance(trigger_marker, bool):
+            raise InvalidArgumentError(
+                f"trigger_marker must be True or False, got {trigger_marker!r}"
+            )
+        self._trigger_marker = trigger_marker
         self._reconcile_skew = timedelta(seconds=reconcile_skew)
-        self._clock = clock or time.monotonic
-        self._sleep = sleep or asyncio.sleep
-        self._wall_clock = wall_clock or _utcnow
-        headers = {
-            "Accept": _JSON,
-            "User-Agent": user_agent or _user_agent(),
-        }
-        self._http = HttpTransport(
-            base_url=self._base_url,
-            headers=headers,
-            token=self._token.reveal,
-            http_client=http_client,
-            timeout=self._timeout,
+        headers = {"Accept": JSON, "User-Agent": user_agent or _user_agent()}
+        self._requester = Requester(
+            http=HttpTransport(
+                base_url=self._base_url,
+                headers=headers,
+                token=self._token.reveal,
+                http_client=http_client,
+                timeout=self._timeout,
+            ),
+            retry=retry_policy,
+            redactor=Redactor(token_value),
+            clock=clock or time.monotonic,
+            sleep=sleep or asyncio.sleep,
+            wall_clock=wall_clock or _utcnow,
         )
-        # Runs this client has already been handed by a trigger: never "adopted" again by a
-        # later reconciliation of the same job and cause.
-        self._triggered: collections.deque[int] = collections.deque(maxlen=1000)
         self._raw = RawRunsClient(self)
         # Cancel requests sent after an aborted wait, kept alive until they finish.
         self._aborts: set[asyncio.Future[Run]] = set()
@@ -211,12 +217,17 @@ class AsyncRunsClient:
     @property
     def retry_policy(self) -> RetryPolicy:
         """The retry policy."""
-        return self._retry
+        return self._requester.retry
 
     @property
     def page_window(self) -> int:
         """How many list pages may be fetched at once."""
         return self._page_window
+
+    @property
+    def trigger_marker(self) -> bool:
+        """Whether each trigger's cause carries a marker that proves its run (see `__init__`)."""
+        return self._trigger_marker
 
     @property
     def with_raw_response(self) -> RawRunsClient:
@@ -226,11 +237,11 @@ class AsyncRunsClient:
     @property
     def is_closed(self) -> bool:
         """True once the underlying HTTP client is closed."""
-        return self._http.is_closed
+        return self._requester.http.is_closed
 
     async def aclose(self) -> None:
         """Close the HTTP client, if this client created it."""
-        await self._http.aclose()
+        await self._requester.http.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -246,16 +257,17 @@ class AsyncRunsClient:
     def __repr__(self) -> str:
         return f"AsyncRunsClient(base_url={self._base_url!r}, account_id={self._account_id})"
 
-    # -- plumbing ----------------------------------------------------------------------------
+    # -- sending an operation ----------------------------------------------------------------
 
     def _account(self, account_id: int | None) -> int:
         if account_id is None:
             if self._account_id is None:
                 raise InvalidArgumentError(
-                    "no account id: pass account_id=... or set DBT_CLOUD_ACCOUNT_ID"
+                    "no account id: pass account_id=... or set DBT_CLOUD_ACCOUNT_ID",
+                    argument="account_id",
                 )
             return self._account_id
-        return _params.require_id(account_id, "account_id")
+        return fields.ACCOUNT_ID.check(account_id)
 
     def _resolve_timeout(self, timeout: TimeoutArg) -> Timeout:
         if isinstance(timeout, NotGiven):
@@ -263,121 +275,56 @@ class AsyncRunsClient:
         try:
             return Timeout.of(timeout)
         except ValueError as exc:
-            raise InvalidArgumentError(str(exc)) from None
+            raise InvalidArgumentError(str(exc), argument="timeout") from None
 
-    def _status_error(self, response: HttpResponse | HttpStream, content: bytes) -> APIStatusError:
-        body = decode_error_body(content)
-        cls = status_error_class(response.status_code)
-        message = error_message(response.status_code, response.reason, body, content)
-        error = cls(
-            message,
-            status_code=response.status_code,
-            headers=response.headers,
-            content=content,
-            body=body,
-        )
-        retry_after = response.headers.get("retry-after")
-        if retry_after is not None:
-            error.retry_after = parse_retry_after(retry_after, self._wall_clock())
-        return error
+    async def _call(
+        self, op: Operation[T], account_id: int | None, timeout: TimeoutArg, **values: Any
+    ) -> T:
+        """Send `op` with `values` (its inputs, by SDK keyword); the parsed result, or the
+        `RawResponse` when called through `with_raw_response`."""
+        raw_mode = take_raw_mode()
+        acct = self._account(account_id)
+        path = op.url_path(acct, values)
+        params = op.query_params(values)
+        body = op.json_body(values)
+        resolved = self._resolve_timeout(timeout)
+        if op.creates_run:
+            raw = await self._create_run(
+                cast(Operation[Run], op), acct, path, body, values, resolved
+            )
+        else:
+            raw = await self._send(op, path, params, body, resolved, PARSERS[op.result], values)
+        # The raw mode's caller (`to_raw_response_wrapper`) expects the RawResponse itself:
+        # the one place where the declared return type does not hold, as in openai-python.
+        return cast(T, raw) if raw_mode else cast(T, raw.parse())
 
-    async def _attempt(
+    async def _send(
         self,
-        method: str,
+        op: Operation[Any],
         path: str,
         params: Mapping[str, str | int] | None,
         body: Any,
         timeout: Timeout,
-        deadline: float | None,
-        accept: str,
-    ) -> HttpResponse:
-        if deadline is None:
-            response = await self._http.request(
-                method, path, params=params, json=body, timeout=timeout, accept=accept
-            )
-        else:
-            remaining = deadline - self._clock()
-            if remaining <= 0:
-                raise APITimeoutError(
-                    f"the call ran out of its total timeout of {timeout.total} s",
-                    request_sent=False,
-                )
-            scope = asyncio.timeout(remaining)
-            try:
-                async with scope:
-                    response = await self._http.request(
-                        method, path, params=params, json=body, timeout=timeout, accept=accept
-                    )
-            except TimeoutError:
-                if scope.expired():
-                    raise APITimeoutError(
-                        f"the call took longer than its total timeout of {timeout.total} s",
-                        request_sent=True,
-                    ) from None
-                raise
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("%s %s -> %d", method, path, response.status_code)
-        if response.status_code >= 400:
-            raise self._status_error(response, response.content)
-        return response
-
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        kind: Kind,
-        params: Mapping[str, str | int] | None = None,
-        body: Any = None,
-        timeout: TimeoutArg = NOT_GIVEN,
-        accept: str = _JSON,
-    ) -> tuple[HttpResponse, int]:
-        """Send with retries; returns the response and the number of retries taken."""
-        resolved = self._resolve_timeout(timeout)
-        deadline = None if resolved.total is None else self._clock() + resolved.total
-        attempts = 0
-
-        async def attempt() -> HttpResponse:
-            nonlocal attempts
-            attempts += 1
-            return await self._attempt(method, path, params, body, resolved, deadline, accept)
-
-        try:
-            try:
-                # The hot path: one attempt, no retry machinery built unless it fails.
-                response = await attempt()
-            except APIError as first_error:
-                if self._retry.max_retries == 0 or not should_retry(kind, self._retry, first_error):
-                    raise
-                failed: APIError = first_error
-                replayed = False
-
-                async def replay_then_attempt() -> HttpResponse:
-                    # Tenacity sees the attempt that already failed as its first one.
-                    nonlocal replayed
-                    if not replayed:
-                        replayed = True
-                        raise failed
-                    return await attempt()
-
-                controller = retrying(
-                    kind=kind,
-                    policy=self._retry,
-                    deadline=deadline,
-                    clock=self._clock,
-                    sleep=self._sleep,
-                    method=method,
-                    path=path,
-                )
-                response = await controller(replay_then_attempt)
-        except APIError as exc:
-            exc.retries = attempts - 1
-            raise
-        return response, attempts - 1
-
-    def _raw_response(
-        self, response: HttpResponse, retries: int, parse: Callable[[RawResponse[Any]], Any]
+        parse: Callable[[RawResponse[Any]], Any],
+        values: Mapping[str, Any],
     ) -> RawResponse[Any]:
+        try:
+            response, retries = await self._requester.request(
+                op.method,
+                path,
+                kind=op.kind,
+                params=params,
+                body=body,
+                timeout=timeout,
+                deadline=self._requester.deadline(timeout),
+                accept=op.accept,
+            )
+        except NotFoundError as exc:
+            if op.result is Result.ARTIFACT:
+                raise artifact_not_found(
+                    exc, values["run_id"], values["path"], values.get("step")
+                ) from None
+            raise
         return RawResponse(
             status_code=response.status_code,
             headers=response.headers,
@@ -385,6 +332,60 @@ class AsyncRunsClient:
             parse=parse,
             retries=retries,
         )
+
+    async def _create_run(
+        self,
+        op: Operation[Run],
+        account_id: int,
+        path: str,
+        body: dict[str, Any] | None,
+        values: Mapping[str, Any],
+        timeout: Timeout,
+    ) -> RawResponse[Run]:
+        """Send a run-creating request once; after an ambiguous failure, find its run."""
+        marker = None
+        if body is not None and "cause" in body and self._trigger_marker:
+            marker = new_marker()
+            body["cause"] = mark_cause(body["cause"], marker)
+        attempted_at = self._requester.wall_clock()
+        deadline = self._requester.deadline(timeout)
+        try:
+            response, retries = await self._requester.request(
+                op.method,
+                path,
+                kind=op.kind,
+                params=None,
+                body=body,
+                timeout=timeout,
+                deadline=deadline,
+            )
+            raw: RawResponse[Run] = RawResponse(
+                status_code=response.status_code,
+                headers=response.headers,
+                content=response.content,
+                parse=PARSERS[Result.RUN],
+                retries=retries,
+            )
+            # Read now: an answer that cannot be read still created a run, and the caller
+            # must learn which (or that it cannot be known), not get a parse error later.
+            raw.parse()
+        except APIError as exc:
+            if not is_ambiguous(exc):
+                raise
+            attempt = Attempt(
+                operation=op,
+                account_id=account_id,
+                job_id=values.get("job_id"),
+                run_id=values.get("run_id"),
+                cause=body.get("cause") if body is not None else None,
+                marker=marker,
+                attempted_at=attempted_at,
+                error=exc,
+                deadline=deadline,
+            )
+            search = Search(self, self._requester, self._timeout, self._reconcile_skew)
+            return await reconcile(search, attempt)
+        return raw
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -409,10 +410,9 @@ class AsyncRunsClient:
         Raises:
             NotFoundError: No such run (or the token cannot see it).
         """
-        raw = await self._raw.get_run(
-            run_id, account_id=account_id, include_related=include_related, timeout=timeout
+        return await self._call(
+            ops.GET_RUN, account_id, timeout, run_id=run_id, include_related=include_related
         )
-        return raw.parse()
 
     def list_runs(
         self,
@@ -424,10 +424,10 @@ class AsyncRunsClient:
         status: RunStatus | int | str | Iterable[RunStatus | int | str] | None = None,
         order_by: str | None = None,
         include_related: Iterable[str] | str | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        finished_after: datetime | None = None,
-        finished_before: datetime | None = None,
+        created_after: datetime | str | None = None,
+        created_before: datetime | str | None = None,
+        finished_after: datetime | str | None = None,
+        finished_before: datetime | str | None = None,
         limit: int = 100,
         offset: int = 0,
         max_items: int | None = None,
@@ -447,7 +447,8 @@ class AsyncRunsClient:
                 name such as `"error"`.
             order_by: `id`, `created_at` or `finished_at`; prefix `-` for descending.
             include_related: `trigger`, `job`, `audit`, `debug_logs`.
-            created_after: Only runs created at or after this time (naive means UTC).
+            created_after: Only runs created at or after this time (naive means UTC; an
+                ISO 8601 text with a time zone works too).
             created_before: Only runs created at or before this time.
             finished_after: Only runs finished at or after this time.
             finished_before: Only runs finished at or before this time.
@@ -461,30 +462,38 @@ class AsyncRunsClient:
             A `RunPaginator`.
         """
         acct = self._account(account_id)
-        filters = _params.list_runs_params(
-            job_definition_id=job_definition_id,
-            environment_id=environment_id,
-            project_id=project_id,
-            status=status,
-            order_by=order_by,
-            include_related=include_related,
-            created_after=created_after,
-            created_before=created_before,
-            finished_after=finished_after,
-            finished_before=finished_before,
-        )
-        page_size = _params.check_limit(limit)
-        start = _params.check_offset(offset)
+        op = ops.LIST_RUNS
+        values = {
+            "job_definition_id": job_definition_id,
+            "environment_id": environment_id,
+            "project_id": project_id,
+            "status": status,
+            "order_by": order_by,
+            "include_related": include_related,
+            "created_after": created_after,
+            "created_before": created_before,
+            "finished_after": finished_after,
+            "finished_before": finished_before,
+            "limit": limit,
+            "offset": offset,
+        }
+        params = op.query_params(values) or {}
+        start = int(params.pop("offset"))
+        page_size = int(params.pop("limit"))
         if max_items is not None:
-            max_items = _params.check_int(max_items, "max_items", minimum=0)
+            max_items = fields.Integer("max_items", "", minimum=0).check(max_items)
         window = (
             self._page_window
             if page_window is None
-            else _params.check_int(page_window, "page_window", minimum=1)
+            else fields.Integer("page_window", "").check(page_window)
         )
+        path = op.url_path(acct, values)
+        resolved = self._resolve_timeout(timeout)
 
         async def fetch(page_offset: int, page_limit: int) -> RawResponse[RunPage]:
-            return await self._raw._list_page(acct, filters, page_offset, page_limit, timeout)
+            parse = functools.partial(parse_page, offset=page_offset, limit=page_limit)
+            page_params = {**params, "limit": page_limit, "offset": page_offset}
+            return await self._send(op, path, page_params, None, resolved, parse, values)
 
         return RunPaginator(
             fetch, offset=start, limit=page_size, max_items=max_items, window=window
@@ -495,7 +504,7 @@ class AsyncRunsClient:
         job_id: int,
         *,
         account_id: int | None = None,
-        cause: str = _params.DEFAULT_CAUSE,
+        cause: str = DEFAULT_CAUSE,
         git_branch: str | None = None,
         git_sha: str | None = None,
         schema_override: str | None = None,
@@ -513,19 +522,20 @@ class AsyncRunsClient:
     ) -> Run:
         """Trigger a run of a job; returns the new run (status Queued, `trigger` embedded).
 
-        The POST is never sent twice when the first one may have reached dbt. It is retried
-        only after a connect-phase failure or a 429. After an ambiguous failure (a read
-        timeout, a dropped connection, or a 500/502/504) the client looks for the run among
-        the job's runs created since the attempt with the same cause (and overrides), and
-        returns it; that run's `raw` is then the run object as listed by dbt (with
-        `trigger` embedded, `job` not). If it cannot tell, it raises
-        `TriggerOutcomeUnknownError`.
+        The POST is never sent twice once it may have reached dbt. It is retried only after
+        a connect-phase failure or a 429. After an ambiguous failure (a read timeout, a
+        dropped connection, a 500/502/504, or a 200 whose body cannot be read) the client
+        looks among the job's recent runs for the one whose cause carries this request's
+        marker (see `trigger_marker`) and returns it; that run's `raw` is then the run
+        object as listed by dbt (with `trigger` embedded, `job` not). If no run carries the
+        marker in time, it raises `TriggerOutcomeUnknownError`: it never adopts a run it
+        cannot prove is its own.
 
         Args:
             job_id: The job to run.
             account_id: Overrides the client's default account.
-            cause: Why the run was started (1 to 255 characters). A distinctive cause also
-                makes reconciliation after a lost response unambiguous.
+            cause: Why the run was started (1 to 255 characters). With `trigger_marker`,
+                dbt receives it followed by the marker.
             git_branch: Check out this branch instead of the environment's.
             git_sha: Check out this commit.
             schema_override: Build into this schema.
@@ -534,7 +544,8 @@ class AsyncRunsClient:
             target_name_override: The `target.name` value.
             generate_docs_override: Whether to run `dbt docs generate`.
             timeout_seconds_override: The run's own timeout in seconds (0: none).
-            steps_override: dbt commands to run instead of the job's, e.g. `["dbt build"]`.
+            steps_override: dbt commands to run instead of the job's (at most 50, each
+                starting with `dbt `), e.g. `["dbt build"]`.
             github_pull_request_id: The GitHub pull request this run is for.
             gitlab_merge_request_id: The GitLab merge request this run is for.
             azure_pull_request_id: The Azure DevOps pull request this run is for.
@@ -545,9 +556,11 @@ class AsyncRunsClient:
             InvalidArgumentError: An argument dbt would reject (checked before sending).
             TriggerOutcomeUnknownError: The run may or may not have started.
         """
-        raw = await self._raw.trigger_run(
-            job_id,
-            account_id=account_id,
+        return await self._call(
+            ops.TRIGGER_RUN,
+            account_id,
+            timeout,
+            job_id=job_id,
             cause=cause,
             git_branch=git_branch,
             git_sha=git_sha,
@@ -562,9 +575,7 @@ class AsyncRunsClient:
             gitlab_merge_request_id=gitlab_merge_request_id,
             azure_pull_request_id=azure_pull_request_id,
             non_native_pull_request_id=non_native_pull_request_id,
-            timeout=timeout,
         )
-        return raw.parse()
 
     async def cancel_run(
         self, run_id: int, *, account_id: int | None = None, timeout: TimeoutArg = NOT_GIVEN
@@ -573,8 +584,7 @@ class AsyncRunsClient:
 
         Cancelling is idempotent, so it is retried like a GET.
         """
-        raw = await self._raw.cancel_run(run_id, account_id=account_id, timeout=timeout)
-        return raw.parse()
+        return await self._call(ops.CANCEL_RUN, account_id, timeout, run_id=run_id)
 
     async def retry_run(
         self, run_id: int, *, account_id: int | None = None, timeout: TimeoutArg = NOT_GIVEN
@@ -582,13 +592,12 @@ class AsyncRunsClient:
         """Retry a failed run from its point of failure; returns the new run.
 
         dbt allows this only for the latest run of a job when it errored (`run.can_retry`).
-        Like a trigger, the POST is never sent twice when it may have reached dbt. After an
-        ambiguous failure the client looks among the job's runs created since the attempt
-        for the one run whose `retrying_run_id` is `run_id`, and returns it; otherwise it
-        raises `TriggerOutcomeUnknownError`.
+        Like a trigger, the POST is never sent twice once it may have reached dbt. A retry
+        carries no cause to mark, so after an ambiguous failure the client cannot prove
+        which run is its own: it raises `TriggerOutcomeUnknownError` naming the runs that
+        retry `run_id` (`candidate_run_ids`).
         """
-        raw = await self._raw.retry_run(run_id, account_id=account_id, timeout=timeout)
-        return raw.parse()
+        return await self._call(ops.RETRY_RUN, account_id, timeout, run_id=run_id)
 
     # -- artifacts ---------------------------------------------------------------------------
 
@@ -596,8 +605,7 @@ class AsyncRunsClient:
         self, run_id: int, *, account_id: int | None = None, timeout: TimeoutArg = NOT_GIVEN
     ) -> list[str]:
         """The paths of a run's artifacts (of its last step); `[]` when there are none."""
-        raw = await self._raw.list_run_artifacts(run_id, account_id=account_id, timeout=timeout)
-        return raw.parse()
+        return await self._call(ops.LIST_RUN_ARTIFACTS, account_id, timeout, run_id=run_id)
 
     async def get_run_artifact(
         self,
@@ -622,10 +630,9 @@ class AsyncRunsClient:
         Raises:
             ArtifactNotFoundError: The run (or step) did not produce it, or not yet.
         """
-        raw = await self._raw.get_run_artifact(
-            run_id, path, step=step, account_id=account_id, timeout=timeout
+        return await self._call(
+            ops.GET_RUN_ARTIFACT, account_id, timeout, run_id=run_id, path=path, step=step
         )
-        return raw.parse()
 
     async def get_run_artifact_json(
         self,
@@ -637,17 +644,13 @@ class AsyncRunsClient:
         timeout: TimeoutArg = NOT_GIVEN,
     ) -> Any:
         """A small JSON artifact, decoded (`run_results.json`, `sources.json`, ...)."""
-        content = await self.get_run_artifact(
+        raw = await self.with_raw_response.get_run_artifact(
             run_id, path, step=step, account_id=account_id, timeout=timeout
         )
         try:
-            return json.loads(content)
-        except ValueError:
-            raise APIResponseValidationError(
-                f"artifact {path!r} of run {run_id} is not JSON",
-                status_code=200,
-                content=content,
-            ) from None
+            return json.loads(raw.content)
+        except (ValueError, RecursionError):
+            raise validation_error(raw, f"artifact {path!r} of run {run_id} is not JSON") from None
 
     @contextlib.asynccontextmanager
     async def stream_run_artifact(
@@ -668,57 +671,19 @@ class AsyncRunsClient:
             ...     async for chunk in stream:
             ...         sink.write(chunk)
         """
-        acct = self._account(account_id)
-        run = _params.require_id(run_id, "run_id")
-        quoted = _params.artifact_path(path)
-        params = _params.step_param(step)
+        op = ops.GET_RUN_ARTIFACT
+        values = {"run_id": run_id, "path": path, "step": step}
+        url_path = op.url_path(self._account(account_id), values)
+        params = op.query_params(values)
         resolved = self._resolve_timeout(timeout)
-        artifact_path = f"/accounts/{acct}/runs/{run}/artifacts/{quoted}"
-        deadline = None if resolved.total is None else self._clock() + resolved.total
-        attempts = 0
-
-        async def open_stream(stack: contextlib.AsyncExitStack) -> HttpStream:
-            nonlocal attempts
-            attempts += 1
-            opened = await stack.enter_async_context(
-                self._http.stream("GET", artifact_path, params=params, timeout=resolved)
-            )
-            if opened.status_code >= 400:
-                content = await opened.read()
-                raise self._status_error(opened, content)
-            return opened
-
-        async with contextlib.AsyncExitStack() as outer:
-            controller = retrying(
-                kind=Kind.IDEMPOTENT,
-                policy=self._retry,
-                deadline=deadline,
-                clock=self._clock,
-                sleep=self._sleep,
-                method="GET",
-                path=artifact_path,
-            )
-
-            async def attempt() -> tuple[HttpStream, contextlib.AsyncExitStack]:
-                stack = contextlib.AsyncExitStack()
-                try:
-                    return await open_stream(stack), stack
-                except BaseException:
-                    await stack.aclose()
-                    raise
-
-            try:
-                opened: HttpStream
-                stack: contextlib.AsyncExitStack
-                opened, stack = await controller(attempt)
-            except NotFoundError as exc:
-                exc.retries = attempts - 1
-                raise _artifact_not_found(exc, run, path, step) from None
-            except APIError as exc:
-                exc.retries = attempts - 1
-                raise
-            await outer.enter_async_context(stack)
-            yield ArtifactStream(opened, run_id=run, path=path, step=step)
+        try:
+            async with self._requester.stream(url_path, params=params, timeout=resolved) as (
+                opened,
+                retries,
+            ):
+                yield ArtifactStream(opened, run_id=run_id, path=path, step=step, retries=retries)
+        except NotFoundError as exc:
+            raise artifact_not_found(exc, run_id, path, step) from None
 
     async def download_run_artifact(
         self,
@@ -733,42 +698,31 @@ class AsyncRunsClient:
         """Download an artifact to a file, streaming (never the whole file in memory).
 
         The file appears only once complete (written beside it, then renamed), so a failed
-        download never leaves a truncated artifact behind.
+        download never leaves a truncated artifact behind. It is created with the process's
+        umask applied, like any file `curl -O` writes.
 
         Args:
             run_id: The run.
             path: The path under `target/`, e.g. `manifest.json`.
-            dest: The file to write, or an existing directory to write `basename(path)` into.
+            dest: The file to write, or an existing directory to write the artifact's own
+                file name into (`compiled/a b.sql` is written as `a b.sql`).
             step: The 1-based step (default: the last step).
             account_id: Overrides the client's default account.
             timeout: Overrides the client's default phase timeouts.
 
         Returns:
             The path written.
+
+        Raises:
+            ArtifactWriteError: The file could not be written (no such folder, a name too
+                long, no permission, no space).
         """
-        target = await asyncio.to_thread(_download_target, Path(dest), path)
+        checked = fields.ARTIFACT_PATH.check(path)
+        target = await asyncio.to_thread(download_target, Path(dest), checked)
         async with self.stream_run_artifact(
-            run_id, path, step=step, account_id=account_id, timeout=timeout
+            run_id, checked, step=step, account_id=account_id, timeout=timeout
         ) as stream:
-            handle = await asyncio.to_thread(
-                tempfile.NamedTemporaryFile,
-                mode="wb",
-                dir=target.parent,
-                prefix=f".{target.name}.",
-                suffix=".part",
-                delete=False,
-            )
-            try:
-                with handle:
-                    async for chunk in stream:
-                        # A 64 KiB write to the page cache takes microseconds: cheaper inline
-                        # than a thread hop per chunk.
-                        handle.write(chunk)
-                await asyncio.to_thread(os.replace, handle.name, target)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(handle.name)
-                raise
+            await write_stream(stream, target)
         return target
 
     # -- waiting -----------------------------------------------------------------------------
@@ -818,640 +772,33 @@ class AsyncRunsClient:
             WaitTimeoutError: The run did not finish in time (`.run` is the last one seen).
         """
         seen = run_id if isinstance(run_id, Run) else None
-        rid = _params.require_id(seen.id if seen is not None else run_id, "run_id")
-        acct = self._account(account_id)
-        if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
-            raise InvalidArgumentError(
-                f"timeout must be a positive number or None, got {timeout!r}"
-            )
-        if isinstance(poll_interval, bool) or not poll_interval > 0:
-            raise InvalidArgumentError(f"poll_interval must be positive, got {poll_interval!r}")
-        related = _params.include_related_param(include_related, allowed=_params.RUN_RELATED)
-        try:
-            return await self._poll(
-                rid,
-                acct,
-                timeout=timeout,
-                poll_interval=poll_interval,
-                not_found_grace=not_found_grace,
-                cancel_on_timeout=cancel_on_timeout,
-                raise_on_failure=raise_on_failure,
-                related=related,
-                on_status_change=on_status_change,
-                on_poll=on_poll,
-                seen=seen,
-            )
-        except asyncio.CancelledError:
-            if cancel_on_abort:
-                await self._cancel_after_abort(rid, acct)
-            raise
-
-    async def _cancel_after_abort(self, run_id: int, account_id: int) -> None:
-        # Shielded: the wait's own cancellation must not cancel the cancel.
-        task = asyncio.ensure_future(self.cancel_run(run_id, account_id=account_id))
-        self._aborts.add(task)
-        task.add_done_callback(self._aborts.discard)
-        try:
-            await asyncio.shield(task)
-            logger.warning("cancelled run %d because the wait for it was aborted", run_id)
-        except asyncio.CancelledError:
-            pass  # cancelled again: the cancel request still goes out in the background
-        except APIError as exc:
-            logger.warning("could not cancel run %d after its wait was aborted: %s", run_id, exc)
-
-    async def _poll(
-        self,
-        rid: int,
-        acct: int,
-        *,
-        timeout: float | None,
-        poll_interval: float,
-        not_found_grace: float,
-        cancel_on_timeout: bool,
-        raise_on_failure: bool,
-        related: str | None,
-        on_status_change: RunCallback | None,
-        on_poll: RunCallback | None,
-        seen: Run | None,
-    ) -> Run:
-        start = self._clock()
-        deadline = None if timeout is None else start + timeout
-        last: Run | None = None
-        last_status: RunStatus | None = None
-        final_check = False
-        found = False
-        # A finished run passed in is fetched afresh (it may carry less than asked for); an
-        # unfinished one is this wait's first poll, so no request repeats what the caller knows.
-        pending = seen if seen is not None and not seen.is_terminal else None
-        while True:
-            try:
-                if pending is not None:
-                    run, pending = pending, None
-                else:
-                    run = await self.get_run(rid, account_id=acct, include_related=related)
-                    found = True
-            except NotFoundError:
-                if found or self._clock() - start >= not_found_grace:
-                    raise
-                logger.debug("run %d not found yet; still within the grace period", rid)
-            else:
-                last = run
-                if on_poll is not None:
-                    await _call(on_poll, run)
-                if run.status != last_status:
-                    last_status = run.status
-                    if on_status_change is not None:
-                        await _call(on_status_change, run)
-                if run.is_terminal:
-                    return _finish(run, raise_on_failure)
-            if final_check:
-                break
-            now = self._clock()
-            pause = poll_interval
-            if deadline is not None:
-                if now >= deadline:
-                    break
-                if now + pause >= deadline:
-                    # Sleep to the deadline, then look once more before giving up.
-                    pause = deadline - now
-                    final_check = True
-            await self._sleep(pause)
-        cancelled = False
-        if cancel_on_timeout and last is not None:
-            last = await self.cancel_run(rid, account_id=acct)
-            cancelled = True
-        state = last.status.humanized if last is not None and last.status is not None else "unseen"
-        raise WaitTimeoutError(
-            f"run {rid} did not finish within {timeout} s (last status: {state})"
-            + ("; it was cancelled" if cancelled else ""),
-            run=last,
-            cancelled=cancelled,
-        )
-
-
-class ArtifactStream:
-    """An artifact being downloaded: iterate over it for its bytes, chunk by chunk.
-
-    Attributes:
-        run_id: The run.
-        path: The artifact path.
-        step: The step asked for (None: the last step).
-        status_code: The HTTP status.
-        headers: The response headers.
-    """
-
-    def __init__(self, stream: HttpStream, *, run_id: int, path: str, step: int | None) -> None:
-        self._stream = stream
-        self.run_id = run_id
-        self.path = path
-        self.step = step
-        self.status_code = stream.status_code
-        self.headers = stream.headers
-
-    @property
-    def content_type(self) -> str | None:
-        """The `Content-Type` dbt sent."""
-        return self.headers.get("content-type")
-
-    @property
-    def content_length(self) -> int | None:
-        """The size in bytes, when dbt said (`Content-Length`)."""
-        value = self.headers.get("content-length")
-        return int(value) if value is not None and value.isdigit() else None
-
-    def iter_bytes(self, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
-        """The body in chunks of at most `chunk_size` bytes."""
-        return self._stream.iter_bytes(chunk_size)
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._stream.iter_bytes()
-
-    def __repr__(self) -> str:
-        return (
-            f"ArtifactStream(run_id={self.run_id}, path={self.path!r}, "
-            f"content_length={self.content_length})"
-        )
-
-
-class RawRunsClient:
-    """`client.with_raw_response`: each operation returns a `RawResponse`.
-
-    The arguments are the same as the normal methods'. `list_runs` returns one page.
-    """
-
-    def __init__(self, client: AsyncRunsClient) -> None:
-        self._client = client
-
-    async def get_run(
-        self,
-        run_id: int,
-        *,
-        account_id: int | None = None,
-        include_related: Iterable[str] | str | None = None,
-        timeout: TimeoutArg = NOT_GIVEN,
-    ) -> RawResponse[Run]:
-        """`get_run`, raw."""
-        c = self._client
-        acct = c._account(account_id)
-        rid = _params.require_id(run_id, "run_id")
-        related = _params.include_related_param(include_related, allowed=_params.RUN_RELATED)
-        params = {"include_related": related} if related is not None else None
-        response, retries = await c._request(
-            "GET",
-            f"/accounts/{acct}/runs/{rid}/",
-            kind=Kind.IDEMPOTENT,
-            params=params,
+        rid = fields.RUN_ID.check(seen.id if seen is not None else run_id)
+        if timeout is not None:
+            timeout = _WAIT_TIMEOUT.check(timeout, as_name="timeout")
+        waiter = Waiter(
+            client=self,
+            clock=self._requester.clock,
+            sleep=self._requester.sleep,
+            run_id=rid,
+            account_id=self._account(account_id),
             timeout=timeout,
+            poll_interval=_POLL_INTERVAL.check(poll_interval),
+            not_found_grace=_NOT_FOUND_GRACE.check(not_found_grace),
+            cancel_on_timeout=cancel_on_timeout,
+            raise_on_failure=raise_on_failure,
+            include_related=(
+                None
+                if include_related is None
+                else fields.INCLUDE_RELATED_RUN.check(include_related)
+            ),
+            on_status_change=on_status_change,
+            on_poll=on_poll,
         )
-        return c._raw_response(response, retries, _parse_run)
-
-    async def list_runs(
-        self,
-        *,
-        account_id: int | None = None,
-        job_definition_id: int | None = None,
-        environment_id: int | None = None,
-        project_id: int | Iterable[int] | None = None,
-        status: RunStatus | int | str | Iterable[RunStatus | int | str] | None = None,
-        order_by: str | None = None,
-        include_related: Iterable[str] | str | None = None,
-        created_after: datetime | None = None,
-        created_before: datetime | None = None,
-        finished_after: datetime | None = None,
-        finished_before: datetime | None = None,
-        limit: int = 100,
-        offset: int = 0,
-        timeout: TimeoutArg = NOT_GIVEN,
-    ) -> RawResponse[RunPage]:
-        """`list_runs`, raw: one page."""
-        c = self._client
-        acct = c._account(account_id)
-        filters = _params.list_runs_params(
-            job_definition_id=job_definition_id,
-            environment_id=environment_id,
-            project_id=project_id,
-            status=status,
-            order_by=order_by,
-            include_related=include_related,
-            created_after=created_after,
-            created_before=created_before,
-            finished_after=finished_after,
-            finished_before=finished_before,
-        )
-        return await self._list_page(
-            acct, filters, _params.check_offset(offset), _params.check_limit(limit), timeout
-        )
-
-    async def _list_page(
-        self,
-        account_id: int,
-        filters: Mapping[str, str | int],
-        offset: int,
-        limit: int,
-        timeout: TimeoutArg,
-    ) -> RawResponse[RunPage]:
-        c = self._client
-        params = {**filters, "limit": limit, "offset": offset}
-        response, retries = await c._request(
-            "GET",
-            f"/accounts/{account_id}/runs/",
-            kind=Kind.IDEMPOTENT,
-            params=params,
-            timeout=timeout,
-        )
-        return c._raw_response(
-            response, retries, functools.partial(_parse_page, offset=offset, limit=limit)
-        )
-
-    async def trigger_run(
-        self,
-        job_id: int,
-        *,
-        account_id: int | None = None,
-        cause: str = _params.DEFAULT_CAUSE,
-        git_branch: str | None = None,
-        git_sha: str | None = None,
-        schema_override: str | None = None,
-        dbt_version_override: str | None = None,
-        threads_override: int | None = None,
-        target_name_override: str | None = None,
-        generate_docs_override: bool | None = None,
-        timeout_seconds_override: int | None = None,
-        steps_override: Iterable[str] | None = None,
-        github_pull_request_id: int | None = None,
-        gitlab_merge_request_id: int | None = None,
-        azure_pull_request_id: int | None = None,
-        non_native_pull_request_id: int | None = None,
-        timeout: TimeoutArg = NOT_GIVEN,
-    ) -> RawResponse[Run]:
-        """`trigger_run`, raw. A reconciled trigger has `reconciled=True` (see there)."""
-        c = self._client
-        acct = c._account(account_id)
-        job = _params.require_id(job_id, "job_id")
-        body = _params.trigger_body(
-            cause,
-            git_branch=git_branch,
-            git_sha=git_sha,
-            schema_override=schema_override,
-            dbt_version_override=dbt_version_override,
-            threads_override=threads_override,
-            target_name_override=target_name_override,
-            generate_docs_override=generate_docs_override,
-            timeout_seconds_override=timeout_seconds_override,
-            steps_override=steps_override,
-            github_pull_request_id=github_pull_request_id,
-            gitlab_merge_request_id=gitlab_merge_request_id,
-            azure_pull_request_id=azure_pull_request_id,
-            non_native_pull_request_id=non_native_pull_request_id,
-        )
-        attempted_at = c._wall_clock()
-        try:
-            response, retries = await c._request(
-                "POST",
-                f"/accounts/{acct}/jobs/{job}/run/",
-                kind=Kind.CREATES_RUN,
-                body=body,
-                timeout=timeout,
-            )
-        except APIError as exc:
-            if not is_ambiguous(exc):
-                raise
-            raw = await self._reconcile_trigger(acct, job, body, attempted_at, exc)
-        else:
-            raw = c._raw_response(response, retries, _parse_run)
-        c._triggered.append(raw.parse().id)
-        return raw
-
-    async def _reconcile_trigger(
-        self,
-        account_id: int,
-        job_id: int,
-        body: Mapping[str, Any],
-        attempted_at: datetime,
-        error: APIError,
-    ) -> RawResponse[Run]:
-        cause = body["cause"]
-        return await self._reconcile(
-            account_id,
-            job_id,
-            lambda run: _same_trigger(run, body),
-            attempted_at,
-            error,
-            what=f"triggering job {job_id}",
-            matching=f"with cause {cause!r}",
-            cause=cause,
-        )
-
-    async def _reconcile(
-        self,
-        account_id: int,
-        job_id: int | None,
-        matches: Callable[[Run], bool],
-        attempted_at: datetime,
-        error: APIError,
-        *,
-        what: str,
-        matching: str,
-        cause: str | None,
-        run_id: int | None = None,
-    ) -> RawResponse[Run]:
-        """Look for the run an ambiguous POST may have created; adopt it only if it is the
-        one run that matches, else raise `TriggerOutcomeUnknownError`."""
-        c = self._client
-        logger.warning(
-            "%s may have started a run (%s); looking for it instead of sending it again",
-            what,
-            error,
-        )
-        unknown = functools.partial(
-            TriggerOutcomeUnknownError, job_id=job_id, cause=cause, attempted_at=attempted_at
-        )
-        try:
-            if job_id is None and run_id is not None:
-                original = (await self.get_run(run_id, account_id=account_id)).parse()
-                job_id = original.job_definition_id or original.job_id
-            how = (
-                f"check the job's recent runs (list_runs(job_definition_id={job_id}, "
-                "order_by='-id', include_related=['trigger'])) before trying again"
-            )
-            if job_id is None:
-                raise unknown(
-                    f"{what} failed after the request may have reached dbt Cloud ({error}), "
-                    f"and the run's job is unknown; {how}"
-                ) from error
-            filters = _params.list_runs_params(
-                job_definition_id=job_id,
-                order_by="-id",
-                include_related=["trigger"],
-                created_after=attempted_at - c._reconcile_skew,
-                created_before=c._wall_clock() + c._reconcile_skew,
-            )
-            page = (
-                await self._list_page(account_id, filters, 0, _params.MAX_LIMIT, NOT_GIVEN)
-            ).parse()
-        except TriggerOutcomeUnknownError:
-            raise
-        except APIError as lookup_error:
-            raise unknown(
-                f"{what} failed after the request may have reached dbt Cloud ({error}), and "
-                f"looking for the run failed too ({lookup_error}); check the job's recent "
-                "runs before trying again"
-            ) from error
-        known = set(c._triggered)
-        candidates = [run for run in page.items if run.id not in known and matches(run)]
-        if len(candidates) == 1:
-            run = candidates[0]
-            logger.warning("found run %d: %s had reached dbt", run.id, what)
-            envelope = {"status": _SUCCESS_STATUS, "data": dict(run.raw)}
-            return RawResponse(
-                status_code=200,
-                headers={"content-type": _JSON},
-                content=json.dumps(envelope).encode(),
-                parse=lambda _raw: run,
-                retries=error.retries,
-                reconciled=True,
-            )
-        if candidates:
-            ids = tuple(run.id for run in candidates)
-            raise unknown(
-                f"{what} failed after the request may have reached dbt Cloud ({error}); runs "
-                f"{', '.join(map(str, ids))} all match ({matching}), so the client cannot tell "
-                f"which (if any) is this request's; {how}",
-                candidate_run_ids=ids,
-            ) from error
-        raise unknown(
-            f"{what} failed after the request may have reached dbt Cloud ({error}), and no "
-            f"run {matching} has appeared yet; the run may still appear: {how}"
-        ) from error
-
-    async def cancel_run(
-        self, run_id: int, *, account_id: int | None = None, timeout: TimeoutArg = NOT_GIVEN
-    ) -> RawResponse[Run]:
-        """`cancel_run`, raw."""
-        c = self._client
-        acct = c._account(account_id)
-        rid = _params.require_id(run_id, "run_id")
-        response, retries = await c._request(
-            "POST", f"/accounts/{acct}/runs/{rid}/cancel/", kind=Kind.IDEMPOTENT, timeout=timeout
-        )
-        return c._raw_response(response, retries, _parse_run)
-
-    async def retry_run(
-        self, run_id: int, *, account_id: int | None = None, timeout: TimeoutArg = NOT_GIVEN
-    ) -> RawResponse[Run]:
-        """`retry_run`, raw."""
-        c = self._client
-        acct = c._account(account_id)
-        rid = _params.require_id(run_id, "run_id")
-        attempted_at = c._wall_clock()
-        try:
-            response, retries = await c._request(
-                "POST",
-                f"/accounts/{acct}/runs/{rid}/retry/",
-                kind=Kind.CREATES_RUN,
-                timeout=timeout,
-            )
-        except APIError as exc:
-            if not is_ambiguous(exc):
-                raise
-            raw = await self._reconcile(
-                acct,
-                None,
-                lambda run: run.retrying_run_id == rid,
-                attempted_at,
-                exc,
-                what=f"retrying run {rid}",
-                matching=f"retrying run {rid}",
-                cause=None,
-                run_id=rid,
-            )
-            c._triggered.append(raw.parse().id)
-            return raw
-        raw = c._raw_response(response, retries, _parse_run)
-        c._triggered.append(raw.parse().id)
-        return raw
-
-    async def list_run_artifacts(
-        self, run_id: int, *, account_id: int | None = None, timeout: TimeoutArg = NOT_GIVEN
-    ) -> RawResponse[list[str]]:
-        """`list_run_artifacts`, raw."""
-        c = self._client
-        acct = c._account(account_id)
-        rid = _params.require_id(run_id, "run_id")
-        response, retries = await c._request(
-            "GET",
-            f"/accounts/{acct}/runs/{rid}/artifacts/",
-            kind=Kind.IDEMPOTENT,
-            timeout=timeout,
-        )
-        return c._raw_response(response, retries, _parse_paths)
-
-    async def get_run_artifact(
-        self,
-        run_id: int,
-        path: str,
-        *,
-        step: int | None = None,
-        account_id: int | None = None,
-        timeout: TimeoutArg = NOT_GIVEN,
-    ) -> RawResponse[bytes]:
-        """`get_run_artifact`, raw (`parse()` gives the bytes)."""
-        c = self._client
-        acct = c._account(account_id)
-        rid = _params.require_id(run_id, "run_id")
-        quoted = _params.artifact_path(path)
-        try:
-            response, retries = await c._request(
-                "GET",
-                f"/accounts/{acct}/runs/{rid}/artifacts/{quoted}",
-                kind=Kind.IDEMPOTENT,
-                params=_params.step_param(step),
-                timeout=timeout,
-                accept="*/*",
-            )
-        except NotFoundError as exc:
-            raise _artifact_not_found(exc, rid, path, step) from None
-        return c._raw_response(response, retries, _parse_bytes)
+        return await waiter.wait(seen, cancel_on_abort=cancel_on_abort, aborts=self._aborts)
 
 
-# -- parsing ---------------------------------------------------------------------------------
-
-
-def _download_target(dest: Path, path: str) -> Path:
-    if dest.is_dir():
-        dest = dest / _params.artifact_path(path).rsplit("/", 1)[-1]
-    if not dest.parent.is_dir():
-        raise InvalidArgumentError(f"cannot write to {str(dest)!r}: its folder does not exist")
-    return dest
-
-
-def _validation_error(raw: RawResponse[Any], message: str) -> APIResponseValidationError:
-    return APIResponseValidationError(message, status_code=raw.status_code, content=raw.content)
-
-
-def _envelope(raw: RawResponse[Any], what: str) -> Mapping[str, Any]:
-    try:
-        body = raw.json()
-    except ValueError:
-        preview = raw.content[:80].decode("utf-8", errors="replace")
-        raise _validation_error(
-            raw, f"dbt Cloud answered {raw.status_code} with a {what} that is not JSON: {preview!r}"
-        ) from None
-    if not isinstance(body, dict) or "data" not in body:
-        raise _validation_error(raw, f"dbt Cloud sent a {what} without its 'data' envelope")
-    return body
-
-
-def _parse_run(raw: RawResponse[Any]) -> Run:
-    data = _envelope(raw, "run")["data"]
-    try:
-        return structure(data, Run)
-    except Exception as exc:
-        raise _validation_error(raw, validation_message(exc, "run")) from exc
-
-
-def _parse_page(raw: RawResponse[Any], *, offset: int, limit: int) -> RunPage:
-    body = _envelope(raw, "run list")
-    data = body["data"]
-    if data is None:
-        data = []
-    if not isinstance(data, list):
-        raise _validation_error(raw, "dbt Cloud sent a run list whose 'data' is not a list")
-    try:
-        items = tuple(structure(item, Run) for item in data)
-    except Exception as exc:
-        raise _validation_error(raw, validation_message(exc, "run list")) from exc
-    extra = _params.mapping_or_empty(body.get("extra"))
-    pagination = _params.mapping_or_empty(extra.get("pagination"))
-    total = pagination.get("total_count")
-    count = pagination.get("count")
-    order_by = extra.get("order_by")
-    filters = extra.get("filters")
-    return RunPage(
-        items=items,
-        total_count=total if isinstance(total, int) and not isinstance(total, bool) else None,
-        count=count if isinstance(count, int) and not isinstance(count, bool) else None,
-        offset=offset,
-        limit=limit,
-        order_by=order_by if isinstance(order_by, str) else None,
-        filters=filters if isinstance(filters, Mapping) else None,
-        raw=body,
-    )
-
-
-def _parse_paths(raw: RawResponse[Any]) -> list[str]:
-    data = _envelope(raw, "artifact list")["data"]
-    if data is None:
-        # dbt sends `data: null` for a run without artifacts.
-        return []
-    if not isinstance(data, list) or not all(isinstance(p, str) for p in data):
-        raise _validation_error(raw, "dbt Cloud sent an artifact list that is not a list of paths")
-    return list(data)
-
-
-def _parse_bytes(raw: RawResponse[Any]) -> bytes:
-    return raw.content
-
-
-def _artifact_not_found(
-    exc: NotFoundError, run_id: int, path: str, step: int | None
-) -> ArtifactNotFoundError:
-    where = f"step {step}" if step is not None else "its last step"
-    error = ArtifactNotFoundError(
-        f"run {run_id} has no artifact {path!r} for {where}: the run did not produce it, or "
-        f"it is not uploaded yet ({exc.message})",
-        status_code=exc.status_code,
-        headers=exc.headers,
-        content=exc.content,
-        body=exc.body,
-    )
-    error.run_id = run_id
-    error.path = path
-    error.step = step
-    error.retries = exc.retries
-    return error
-
-
-def _same_trigger(run: Run, body: Mapping[str, Any]) -> bool:
-    trigger = run.trigger
-    if trigger is None or trigger.cause != body["cause"]:
-        return False
-    echoed = trigger.raw
-    for name, sent in body.items():
-        if name == "cause" or name not in echoed or echoed[name] is None:
-            continue
-        if echoed[name] != sent:
-            return False
-    return True
-
-
-async def _call(callback: RunCallback, run: Run) -> None:
-    result = callback(run)
-    if inspect.isawaitable(result):
-        await result
-
-
-def _finish(run: Run, raise_on_failure: bool) -> Run:
-    if not raise_on_failure:
-        return run
-    failed = run.status is RunStatus.ERROR or (
-        run.status is not None and not run.status.is_known and bool(run.is_error)
-    )
-    if failed:
-        raise RunFailedError(f"run {run.id}{_of_job(run)} failed{_detail(run)}", run=run)
-    cancelled = run.status is RunStatus.CANCELLED or (
-        run.status is not None and not run.status.is_known and bool(run.is_cancelled)
-    )
-    if cancelled:
-        raise RunCancelledError(f"run {run.id}{_of_job(run)} was cancelled{_detail(run)}", run=run)
-    return run
-
-
-def _of_job(run: Run) -> str:
-    return f" of job {run.job_definition_id}" if run.job_definition_id is not None else ""
-
-
-def _detail(run: Run) -> str:
-    # dbt's own reason when it gives one, and where to read the logs.
-    detail = f": {run.status_message}" if run.status_message else ""
-    return f"{detail} ({run.href})" if run.href else detail
+_WAIT_TIMEOUT: Final = fields.Number("timeout", "Seconds to wait in all.")
+_POLL_INTERVAL: Final = fields.Number("poll_interval", "Seconds between polls.")
+_NOT_FOUND_GRACE: Final = fields.Number(
+    "not_found_grace", "Seconds a 404 is taken as not visible yet.", inclusive=True
+)

@@ -16,7 +16,12 @@ import attrs
 import httpx
 
 from dbt_runs._config import Timeout
-from dbt_runs.errors import APIConnectionError, APITimeoutError, ConfigurationError
+from dbt_runs.errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ConfigurationError,
+    InvalidArgumentError,
+)
 
 __all__ = ["HttpResponse", "HttpStream", "HttpTransport", "asgi_http_client", "mock_http_client"]
 
@@ -45,18 +50,27 @@ class HttpStream:
 
     async def iter_bytes(self, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
         """The body in chunks of at most `chunk_size` bytes; transport errors are mapped."""
-        try:
-            async for chunk in self._response.aiter_bytes(chunk_size):
-                yield chunk
-        except (httpx.HTTPError, OSError) as exc:
-            raise _map_transport_error(exc) from exc
+        chunks = self._response.aiter_bytes(chunk_size)
+        while True:
+            error: Exception | None = None
+            try:
+                chunk = await anext(chunks)
+            except StopAsyncIteration:
+                return
+            except (httpx.HTTPError, OSError) as exc:
+                error = _map_transport_error(exc)
+            if error is not None:
+                raise error  # outside the except block: chained to nothing (see below)
+            yield chunk
 
     async def read(self) -> bytes:
         """Read the rest of the body (used for error responses, which are small)."""
+        error: Exception | None = None
         try:
             return await self._response.aread()
         except (httpx.HTTPError, OSError) as exc:
-            raise _map_transport_error(exc) from exc
+            error = _map_transport_error(exc)
+        raise error
 
 
 class _BearerAuth(httpx.Auth):
@@ -85,7 +99,13 @@ def _httpx_timeout(timeout: Timeout) -> httpx.Timeout:
     )
 
 
-def _map_transport_error(exc: httpx.HTTPError | OSError) -> Exception:
+def _map_transport_error(exc: httpx.HTTPError | httpx.InvalidURL | OSError) -> Exception:
+    """The dbt-runs exception for a transport failure, to be raised chained to nothing.
+
+    httpx's exception holds the request, and the request's headers hold the token: an
+    exception we raise must not lead there through `__cause__` or `__context__`, so callers
+    raise the result outside their `except` block. The message keeps what is useful.
+    """
     # Which phase failed decides whether a POST may be sent again: a request that never
     # left (connect, pool) cannot have started a run; anything later might have.
     name = type(exc).__name__
@@ -102,8 +122,10 @@ def _map_transport_error(exc: httpx.HTTPError | OSError) -> Exception:
         return APITimeoutError(f"timed out waiting for dbt Cloud ({name})", request_sent=True)
     if isinstance(exc, httpx.ConnectError | httpx.ProxyError):
         return APIConnectionError(f"could not connect to dbt Cloud: {detail}", request_sent=False)
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+    if isinstance(exc, httpx.UnsupportedProtocol):
         return ConfigurationError(f"the base URL cannot be used: {detail}")
+    if isinstance(exc, httpx.InvalidURL):
+        return InvalidArgumentError(f"the request URL is not valid: {detail}")
     return APIConnectionError(f"the connection to dbt Cloud failed: {detail}", request_sent=True)
 
 
@@ -183,11 +205,14 @@ class HttpTransport:
         accept: str = "application/json",
     ) -> HttpResponse:
         """Send one request and read the whole response."""
-        request = self._build(method, path, params, json, timeout, accept)
+        error: Exception | None = None
         try:
+            request = self._build(method, path, params, json, timeout, accept)
             response = await self._client.send(request, auth=self._auth, follow_redirects=True)
-        except (httpx.HTTPError, OSError) as exc:
-            raise _map_transport_error(exc) from exc
+        except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+            error = _map_transport_error(exc)
+        if error is not None:
+            raise error
         return HttpResponse(
             status_code=response.status_code,
             reason=response.reason_phrase,
@@ -206,13 +231,16 @@ class HttpTransport:
         accept: str = "*/*",
     ) -> AsyncIterator[HttpStream]:
         """Send one request and hand over the response before its body is read."""
-        request = self._build(method, path, params, None, timeout, accept)
+        error: Exception | None = None
         try:
+            request = self._build(method, path, params, None, timeout, accept)
             response = await self._client.send(
                 request, stream=True, auth=self._auth, follow_redirects=True
             )
-        except (httpx.HTTPError, OSError) as exc:
-            raise _map_transport_error(exc) from exc
+        except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+            error = _map_transport_error(exc)
+        if error is not None:
+            raise error
         try:
             yield HttpStream(
                 status_code=response.status_code,

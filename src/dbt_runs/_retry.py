@@ -27,6 +27,7 @@ from tenacity.wait import wait_random_exponential
 
 from dbt_runs.errors import (
     APIConnectionError,
+    APIResponseValidationError,
     APIStatusError,
     ConfigurationError,
     RateLimitError,
@@ -137,7 +138,12 @@ def should_retry(kind: Kind, policy: RetryPolicy, exc: BaseException) -> bool:
 
 
 def is_ambiguous(exc: BaseException) -> bool:
-    """Whether a failed run-creating POST may still have created the run."""
+    """Whether a failed run-creating POST may still have created the run.
+
+    A 2xx answer that cannot be read did create it.
+    """
+    if isinstance(exc, APIResponseValidationError):
+        return True
     if isinstance(exc, APIStatusError):
         return exc.status_code in AMBIGUOUS_STATUSES
     if isinstance(exc, APIConnectionError):

@@ -4,6 +4,7 @@
 DbtRunsError                          root: `except DbtRunsError` catches everything below
 ├── ConfigurationError (ValueError)   missing token, malformed base URL or account id
 ├── InvalidArgumentError (ValueError) an argument the client rejects before sending anything
+├── ArtifactWriteError (OSError)      a downloaded artifact could not be written to disk
 ├── APIError                          talking to dbt Cloud failed
 │   ├── APIConnectionError            no usable response (DNS, refused, reset, protocol error)
 │   │   └── APITimeoutError (TimeoutError)   a connect, read, write or total timeout
@@ -50,6 +51,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "ArtifactNotFoundError",
+    "ArtifactWriteError",
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
@@ -81,7 +83,31 @@ class InvalidArgumentError(DbtRunsError, ValueError):
     """An argument was rejected before any request was sent.
 
     Examples: an empty or 256-character `cause`, `limit=500`, a negative `offset`.
+
+    Attributes:
+        argument: The name of the refused argument, when one argument is to blame.
     """
+
+    def __init__(self, message: str, *, argument: str | None = None) -> None:
+        super().__init__(message)
+        self.argument = argument
+
+
+class ArtifactWriteError(DbtRunsError, OSError):
+    """A downloaded artifact could not be written: no such folder, a name too long for the
+    file system, no permission, no space left.
+
+    It is also an `OSError`, with `errno` and `filename` set.
+    """
+
+    def __init__(self, message: str, errno: int, filename: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errno = errno
+        self.filename = filename
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class APIError(DbtRunsError):
@@ -130,18 +156,20 @@ class APIResponseValidationError(APIError):
 
 
 class TriggerOutcomeUnknownError(APIError):
-    """A trigger or retry POST failed in a way that may still have started a run.
+    """A trigger, retry or rerun POST failed in a way that may still have started a run.
 
-    The client never sends such a POST twice. It looked for the run (the job's runs created
-    since the attempt, with the same cause) and could not tell whether one was started.
-    Check the job's recent runs in dbt Cloud (or `list_runs(job_definition_id=...,
-    order_by="-id")`) before triggering again.
+    The client never sends such a POST twice. It looked for the run it may have started
+    (by the marker in a trigger's cause) and could not prove that one was started: none
+    appeared in time, or the request carried no marker to prove it by. Check the job's
+    recent runs in dbt Cloud (or `list_runs(job_definition_id=..., order_by="-id")`)
+    before triggering again.
 
     Attributes:
         job_id: The job that was being triggered (None when unknown).
-        cause: The cause that was sent.
+        cause: The cause that was sent, marker included (None for a retry or rerun).
+        marker: The marker in that cause (`[dbt-runs:...]`), to search dbt Cloud for.
         attempted_at: When the POST was sent (UTC, the client's clock).
-        candidate_run_ids: Runs that matched, when more than one could be ours.
+        candidate_run_ids: Runs that could be the one, when the request could not be proven.
     """
 
     def __init__(
@@ -152,10 +180,12 @@ class TriggerOutcomeUnknownError(APIError):
         cause: str | None,
         attempted_at: datetime | None,
         candidate_run_ids: tuple[int, ...] = (),
+        marker: str | None = None,
     ) -> None:
         super().__init__(message)
         self.job_id = job_id
         self.cause = cause
+        self.marker = marker
         self.attempted_at = attempted_at
         self.candidate_run_ids = candidate_run_ids
 
@@ -333,7 +363,7 @@ def decode_error_body(content: bytes) -> Any:
         return None
     try:
         return json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
+from dbt_runs._raw import take_raw_mode
 from dbt_runs.models import Run, RunPage
 
 __all__ = ["RunPaginator"]
@@ -80,7 +81,14 @@ class RunPaginator:
         return self._window
 
     def __await__(self) -> Generator[Any, None, RunPage]:
-        return self.first_page().__await__()
+        return self._first_or_raw().__await__()
+
+    async def _first_or_raw(self) -> RunPage:
+        if take_raw_mode():
+            # `client.with_raw_response.list_runs(...)`: the first page as received.
+            raw: Any = await self._fetch(self._offset, self._limit)
+            return cast(RunPage, raw)
+        return await self.first_page()
 
     async def first_page(self) -> RunPage:
         """The first page (fetched on first use, then reused)."""

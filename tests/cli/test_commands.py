@@ -99,7 +99,7 @@ def test_trigger_prints_the_run_id_and_url_and_sends_the_overrides(served: Serve
     raw = served.emulator.run_json(run_id, include_related=["trigger"])
     assert match.group(2).endswith(f"/deploy/1/projects/1/runs/{run_id}/")
     trigger = raw["trigger"]
-    assert trigger["cause"] == "PR #7"
+    assert trigger["cause"].startswith("PR #7 [dbt-runs:")
     assert trigger["git_branch"] == "feature/x"
     assert trigger["schema_override"] == "pr_7"
     assert trigger["steps_override"] == ["dbt seed", "dbt build"]

@@ -224,7 +224,9 @@ def test_a_lost_trigger_response_never_starts_a_second_run() -> None:
         served = Served(emulator, server.base_url)
         result = served.run("runs", "trigger", "1", "--cause", "deploy 42", "-q")
     assert result.returncode == 0, result.stderr
-    created = [r for r in emulator.runs(job_id=1) if r.cause == "deploy 42"]
+    # The cause carries the trigger's marker (`deploy 42 [dbt-runs:...]`), which is how the
+    # SDK tells its run from anyone else's.
+    created = [r for r in emulator.runs(job_id=1) if r.cause.startswith("deploy 42 [dbt-runs:")]
     assert [r.id for r in created] == [int(result.stdout)]
 
 

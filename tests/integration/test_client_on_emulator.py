@@ -42,7 +42,7 @@ async def test_trigger_wait_and_read_results(make_client: MakeClient, emulator: 
     run = await client.trigger_run(1, cause="integration", git_branch="main")
     assert run.status is RunStatus.QUEUED
     assert run.trigger is not None
-    assert run.trigger.cause == "integration"
+    assert run.trigger.cause.startswith("integration [dbt-runs:")
     assert run.trigger.git_branch == "main"
     assert run.job is not None
     assert run.job.id == 1
@@ -125,7 +125,7 @@ async def test_limit_over_100_never_reaches_dbt(
 ) -> None:
     client = make_client()
     emulator.clear_requests()
-    with pytest.raises(ValueError, match="at most 100"):
+    with pytest.raises(ValueError, match="between 1 and 100"):
         client.list_runs(limit=500)
     assert emulator.requests == []
 
@@ -208,10 +208,23 @@ async def test_a_hanging_trigger_is_reconciled_after_the_timeout(
     assert len([r for r in emulator.requests if r.method == "POST"]) == 1
 
 
-async def test_two_identical_lost_triggers_are_not_guessed(
+async def test_a_lost_trigger_adopts_its_own_run_never_an_identical_one(
     make_client: MakeClient, emulator: Emulator
 ) -> None:
     client = make_client()
+    theirs = emulator.trigger_run(1, cause="same cause")  # someone else, moments before
+    emulator.faults.fail_next_trigger_response(502)
+    raw = await client.with_raw_response.trigger_run(1, cause="same cause")
+    assert raw.reconciled
+    ours = raw.parse()
+    assert ours.id != theirs
+    assert emulator.run(ours.id).cause.startswith("same cause [dbt-runs:")
+
+
+async def test_a_lost_trigger_without_marker_is_unknown_with_candidates(
+    make_client: MakeClient, emulator: Emulator
+) -> None:
+    client = make_client(trigger_marker=False)
     emulator.trigger_run(1, cause="same cause")  # someone else, moments before
     emulator.faults.fail_next_trigger_response(502)
     with pytest.raises(TriggerOutcomeUnknownError) as info:

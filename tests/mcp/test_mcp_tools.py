@@ -151,7 +151,7 @@ async def test_trigger_job_run_starts_exactly_one_run_with_the_default_cause(
     run = result.structured_content["data"]
     assert run["job_definition_id"] == job_id
     assert run["status"] == 1
-    assert run["trigger"]["cause"] == DEFAULT_CAUSE
+    assert run["trigger"]["cause"].startswith(DEFAULT_CAUSE + " [dbt-runs:")
     assert run["trigger"]["git_branch"] == "feature"
 
 
@@ -169,7 +169,7 @@ async def test_trigger_job_run_sends_the_given_cause_and_overrides(
         },
     )
     trigger = result.structured_content["data"]["trigger"]
-    assert trigger["cause"] == "Agent asked"
+    assert trigger["cause"].startswith("Agent asked [dbt-runs:")
     assert trigger["steps_override"] == ["dbt build --select orders+"]
     assert trigger["threads_override"] == 8
 

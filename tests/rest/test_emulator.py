@@ -125,7 +125,7 @@ async def test_every_route_passes_dbts_bytes(mode: str) -> None:
             assert response.status_code in {200, 404}, (path, response.text)
         # The trigger reached the emulator with the fields given.
         triggered = json.loads(stack.upstream.bodies[0][1])["data"]
-        assert triggered["trigger"]["cause"] == "e2e"
+        assert triggered["trigger"]["cause"].startswith("e2e [dbt-runs:")
         assert triggered["git_branch"] in {None, "main"}
 
 
@@ -224,7 +224,7 @@ async def test_lost_trigger_response_is_reconciled_not_resent() -> None:
     assert response.status_code == 200, response.text
     assert response.headers["x-dbt-runs-reconciled"] == "true"
     assert emulator.run_count == before + 1
-    assert emulator.run(response.json()["data"]["id"]).cause == "once"
+    assert emulator.run(response.json()["data"]["id"]).cause.startswith("once [dbt-runs:")
 
 
 async def test_read_only_adapter_never_changes_a_run() -> None:

@@ -150,8 +150,10 @@ async def test_trigger_sends_validated_fields_and_default_cause(
         json={"cause": "nightly", "git_branch": "main", "steps_override": ["dbt build"]},
     )
     sent = [json.loads(r.content) for r in fake_dbt.requests]
-    assert sent[0] == {"cause": "Triggered via the dbt-runs REST adapter"}
-    assert sent[1] == {"cause": "nightly", "git_branch": "main", "steps_override": ["dbt build"]}
+    causes = [body.pop("cause") for body in sent]
+    assert causes[0].startswith("Triggered via the dbt-runs REST adapter [dbt-runs:")
+    assert causes[1].startswith("nightly [dbt-runs:")
+    assert sent == [{}, {"git_branch": "main", "steps_override": ["dbt build"]}]
 
 
 async def test_list_filters_reach_dbt(fake_dbt: FakeDbt, adapter: httpx.AsyncClient) -> None:
@@ -291,7 +293,14 @@ async def test_reconciled_trigger_is_marked(fake_dbt: FakeDbt) -> None:
     page["data"] = [run]
     page["extra"]["pagination"]["count"] = 1
     fake_dbt.on("POST", "/accounts/7/jobs/3/run/", httpx.ReadTimeout("lost"))
-    fake_dbt.json("GET", "/accounts/7/runs/", json.dumps(page).encode())
+
+    def listed(request: httpx.Request) -> httpx.Response:
+        # dbt lists the run with the cause the POST sent, marker included.
+        posted = json.loads(fake_dbt.requests[0].content)["cause"]
+        page["data"][0]["trigger"]["cause"] = posted
+        return httpx.Response(200, json=page)
+
+    fake_dbt.on("GET", "/accounts/7/runs/", listed)
     cause = run["trigger"]["cause"]
     async with adapter_for(fake_dbt) as adapter:
         response = await adapter.post("/v1/accounts/7/jobs/3/run", json={"cause": cause})

@@ -203,7 +203,7 @@ async def test_null_fields_are_left_out(fake_dbt: FakeDbt, adapter: httpx.AsyncC
         "/v1/accounts/1/jobs/2/run", json={"cause": "c", "git_branch": None}
     )
     assert response.status_code == 200
-    assert fake_dbt.requests[0].content == b'{"cause":"c"}'
+    assert json.loads(fake_dbt.requests[0].content).keys() == {"cause"}
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 
 from dbt_runs import AsyncRunsClient
 
-from .fakes import FakeClock, Handler, make_client
+from .fakes import FakeClock, Handler, close_opened, make_client
 
 
 @pytest.fixture
@@ -30,5 +30,4 @@ async def client_for(
         return client
 
     yield build
-    for client in made:
-        await client._http._client.aclose()
+    await close_opened()

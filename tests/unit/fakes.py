@@ -166,6 +166,18 @@ def make_client(handler: Handler, clock: FakeClock | None = None, **kwargs: Any)
         "wall_clock": clock.wall,
         **kwargs,
     }
-    return AsyncRunsClient(
-        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)), **options
-    )
+    http_client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    client = AsyncRunsClient(http_client=http_client, **options)
+    # The test closes what it opened: a client never closes an httpx client passed to it.
+    OPENED.append(http_client)
+    return client
+
+
+OPENED: list[httpx.AsyncClient] = []
+"""The httpx clients `make_client` created, for fixtures to close."""
+
+
+async def close_opened() -> None:
+    """Close the httpx clients `make_client` created so far."""
+    while OPENED:
+        await OPENED.pop().aclose()

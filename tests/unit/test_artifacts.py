@@ -15,6 +15,7 @@ from dbt_runs import (
     APIConnectionError,
     APIResponseValidationError,
     ArtifactNotFoundError,
+    ArtifactWriteError,
     AsyncRunsClient,
     InvalidArgumentError,
     NotFoundError,
@@ -177,7 +178,7 @@ async def test_a_broken_download_leaves_nothing_behind(
 async def test_download_into_a_missing_folder(client_for: ClientFor, tmp_path: Path) -> None:
     script = Script()
     client = client_for(script)
-    with pytest.raises(InvalidArgumentError, match="folder does not exist"):
+    with pytest.raises(ArtifactWriteError, match="folder does not exist"):
         await client.download_run_artifact(5, "m.json", tmp_path / "nope" / "m.json")
     assert script.requests == []
 

@@ -83,18 +83,18 @@ async def test_filter_encoding(
 @pytest.mark.parametrize(
     ("kwargs", "needle"),
     [
-        ({"limit": 101}, "limit must be at most 100"),
-        ({"limit": 0}, "limit must be >= 1"),
+        ({"limit": 101}, "limit must be between 1 and 100, got 101 (dbt Cloud refuses"),
+        ({"limit": 0}, "limit must be between 1 and 100"),
         ({"offset": -1}, "offset must be >= 0"),
         ({"status": "done"}, "unknown run status 'done'"),
         ({"status": 40}, "unknown run status 40"),
         ({"status": []}, "at least one status"),
         ({"order_by": "name"}, "order_by must be one of"),
-        ({"include_related": ["run_steps"]}, "include_related: unknown value 'run_steps'"),
+        ({"include_related": ["run_steps"]}, "include_related has an unknown value 'run_steps'"),
         ({"project_id": []}, "at least one id"),
         ({"project_id": "7"}, "project_id must be an id or a list of ids"),
-        ({"job_definition_id": 0}, "job_definition_id must be a positive integer"),
-        ({"created_after": "2024-01-01"}, "created_after must be a datetime"),
+        ({"job_definition_id": 0}, "job_definition_id must be a positive 64-bit integer"),
+        ({"created_after": "2024-01-01"}, "created_after needs a time zone"),
         (
             {
                 "created_after": datetime(2024, 1, 2, tzinfo=UTC),
@@ -103,7 +103,7 @@ async def test_filter_encoding(
             "created_after must not be later than created_before",
         ),
         ({"max_items": -1}, "max_items must be >= 0"),
-        ({"page_window": 0}, "page_window must be >= 1"),
+        ({"page_window": 0}, "page_window must be a positive"),
     ],
 )
 async def test_bad_list_arguments_fail_before_sending(

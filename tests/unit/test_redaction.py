@@ -49,7 +49,8 @@ async def test_token_is_absent_from_every_log_repr_and_error(
 
     texts += [record.getMessage() for record in caplog.records]
     # Not even in the transport's state, which a traceback with locals could print.
-    texts += [repr(vars(client._http)), repr(vars(client))]
+    requester = client._requester
+    texts += [repr(vars(requester)), repr(vars(requester.http)), repr(vars(client))]
     assert isinstance(info.value, AuthenticationError)
     assert caplog.records, "expected some log lines to check"
     for text in texts:

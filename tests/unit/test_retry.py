@@ -237,7 +237,7 @@ async def test_trigger_post_is_not_retried_on_server_errors(
     # 500/502/504 are ambiguous (reconciled; here the lookup finds nothing); 408/503 raise.
     script = Script(
         respond(error_json(status, "trouble"), status),
-        respond(envelope([], pagination={"count": 0, "total_count": 0})),
+        *[respond(envelope([], pagination={"count": 0, "total_count": 0}))] * 5,
     )
     client = client_for(script)
     with pytest.raises((InternalServerError, APIStatusError, TriggerOutcomeUnknownError)):

@@ -206,10 +206,10 @@ async def test_undocumented_terminal_status_uses_dbts_flags(client_for: ClientFo
 @pytest.mark.parametrize(
     ("kwargs", "needle"),
     [
-        ({"timeout": 0}, "timeout must be a positive number or None"),
-        ({"timeout": -5}, "timeout must be a positive number or None"),
-        ({"poll_interval": 0}, "poll_interval must be positive"),
-        ({"include_related": ["nope"]}, "include_related: unknown value"),
+        ({"timeout": 0}, "timeout must be more than 0"),
+        ({"timeout": -5}, "timeout must be more than 0"),
+        ({"poll_interval": 0}, "poll_interval must be more than 0"),
+        ({"include_related": ["nope"]}, "include_related has an unknown value"),
     ],
 )
 async def test_bad_wait_arguments(
@@ -224,7 +224,7 @@ async def test_bad_wait_arguments(
 async def test_cancel_on_abort_cancels_the_run_when_the_wait_is_cancelled() -> None:
     import asyncio
 
-    from .fakes import make_client
+    from .fakes import close_opened, make_client
 
     script = Script(run_with(3), run_with(30))
     polled = asyncio.Event()
@@ -243,13 +243,13 @@ async def test_cancel_on_abort_cancels_the_run_when_the_wait_is_cancelled() -> N
         assert [r.method for r in script.requests] == ["GET", "POST"]
         assert script.requests[1].url.path == "/api/v2/accounts/1/runs/7/cancel/"
     finally:
-        await client._http._client.aclose()
+        await close_opened()
 
 
 async def test_an_aborted_wait_leaves_the_run_alone_by_default() -> None:
     import asyncio
 
-    from .fakes import make_client
+    from .fakes import close_opened, make_client
 
     script = Script(run_with(3))
     polled = asyncio.Event()
@@ -267,7 +267,7 @@ async def test_an_aborted_wait_leaves_the_run_alone_by_default() -> None:
             await task
         assert [r.method for r in script.requests] == ["GET"]
     finally:
-        await client._http._client.aclose()
+        await close_opened()
 
 
 def held_run(status: int = 1) -> Run:

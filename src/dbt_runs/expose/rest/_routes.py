@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from dbt_runs._params import LIST_RELATED, MAX_LIMIT, ORDER_FIELDS, RUN_RELATED
+from dbt_runs._fields import LIST_RELATED, MAX_LIMIT, ORDER_FIELDS, RUN_RELATED
 from dbt_runs.expose.rest._params import (
     Param,
     choice_param,
