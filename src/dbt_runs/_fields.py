@@ -219,12 +219,12 @@ class Integer(Field[int]):
         return schema
 
 
-_INT_TEXT: Final = re.compile(r"[+-]?[0-9]{1,19}")
+_INT_TEXT: Final = re.compile(r"-?[0-9]{1,19}")
 
 
 def _int_text(text: str) -> object:
-    stripped = text.strip()
-    return int(stripped) if _INT_TEXT.fullmatch(stripped) else text
+    # Decimal digits only, as dbt writes ids: no sign but '-', no spaces, no other digits.
+    return int(text) if _INT_TEXT.fullmatch(text) else text
 
 
 class Number(Field[float]):

@@ -13,8 +13,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
+from dbt_runs import _fields
 from dbt_runs.expose.rest import create_app
-from dbt_runs.expose.rest._params import parse_timestamp
 from dbt_runs.testing import Emulator, ManualClock
 
 # The emulator in-process behind the adapter in-process: no sockets, no real time.
@@ -49,7 +49,7 @@ def map_query(context: object, query: dict[str, Any] | None) -> dict[str, Any] |
     for name in ("created_at__range", "finished_at__range"):
         if query and isinstance(query.get(name), list) and len(query[name]) == 2:
             with contextlib.suppress(ValueError, TypeError, AttributeError):
-                query[name] = sorted(query[name], key=parse_timestamp)
+                query[name] = sorted(query[name], key=_fields.LIST_FILTERS[6].validate)
     return query
 
 

@@ -7,12 +7,10 @@ import json
 import httpx
 import pytest
 
-from dbt_runs.expose.rest._params import (
-    TRIGGER_FIELDS,
-    ParameterError,
-    parse_id,
-    parse_trigger_body,
-)
+from dbt_runs import _fields
+from dbt_runs._fields import NOT_BLANK, TRIGGER_FIELDS, FieldError
+from dbt_runs.expose.rest._params import ParameterError
+from dbt_runs.expose.rest._routes import ROUTES
 
 from .conftest import FakeDbt, adapter_for, assert_envelope, reference
 
@@ -25,16 +23,20 @@ TRIGGER = "kestra-io_plugin-dbt/run.json"
     "raw",
     ["0", "-1", "+1", "1.0", "1e3", "abc", " 1", "9223372036854775808", "1" * 40, "0x10", "\u0661"],
 )
-def test_parse_id_refuses(raw: str) -> None:
-    with pytest.raises(ParameterError) as info:
-        parse_id("runid", raw)
-    assert list(info.value.errors) == ["runid"]
-    assert "positive 64-bit integer" in info.value.errors["runid"]
+def test_path_ids_refuse(raw: str) -> None:
+    with pytest.raises(FieldError, match=r"must be (a positive 64-bit integer|an integer)"):
+        _fields.RUN_ID.from_text([raw])
 
 
 @pytest.mark.parametrize(("raw", "value"), [("1", 1), ("9223372036854775807", 2**63 - 1)])
-def test_parse_id_accepts(raw: str, value: int) -> None:
-    assert parse_id("runid", raw) == value
+def test_path_ids_accept(raw: str, value: int) -> None:
+    assert _fields.RUN_ID.from_text([raw]) == value
+
+
+def parse_trigger_body(content: bytes) -> dict[str, object]:
+    trigger = next(route for route in ROUTES if route.operation_id == "triggerjobrun")
+    assert trigger.body is not None
+    return trigger.body.read(content)
 
 
 @pytest.mark.parametrize(
@@ -75,12 +77,12 @@ async def test_bad_ids_on_posts(fake_dbt: FakeDbt, adapter: httpx.AsyncClient) -
         ("limit=1&limit=2", "limit", "at most once"),
         ("offset=-1", "offset", ">= 0"),
         ("order_by=name", "order_by", "one of"),
-        ("status=4", "status", "one of"),
-        ("status__in=[1,4]", "status__in", "among"),
+        ("status=4", "status", "unknown run status"),
+        ("status__in=[1,4]", "status__in", "unknown run status"),
         ("status__in=", "status__in", "non-empty"),
-        ("job_definition_id=0", "job_definition_id", ">= 1"),
+        ("job_definition_id=0", "job_definition_id", "positive"),
         ("environment_id=x", "environment_id", "integer"),
-        ("include_related=run_steps", "include_related", "among"),
+        ("include_related=run_steps", "include_related", "unknown value"),
         ("created_at__range=2024-01-01T00:00:00Z", "created_at__range", "exactly two"),
         (
             'created_at__range=["2024-01-02T00:00:00Z","2024-01-01T00:00:00Z"]',
@@ -155,17 +157,17 @@ async def test_other_bad_inputs(
         (b"\xff\xfe", "body", "not valid JSON"),
         (b"[1]", "body", "JSON object"),
         (b'"cause"', "body", "JSON object"),
-        (b'{"cause": "x", "job_id": 3}', "job_id", "not a trigger field"),
+        (b'{"cause": "x", "job_id": 3}', "job_id", "not a field here"),
         (b'{"cause": ""}', "cause", "empty"),
         (b'{"cause": "   "}', "cause", "blank"),
         (b'{"cause": 3}', "cause", "string"),
         (b'{"threads_override": true}', "threads_override", "integer"),
-        (b'{"threads_override": 0}', "threads_override", ">= 1"),
+        (b'{"threads_override": 0}', "threads_override", "positive"),
         (b'{"timeout_seconds_override": -1}', "timeout_seconds_override", ">= 0"),
         (b'{"generate_docs_override": "yes"}', "generate_docs_override", "true or false"),
-        (b'{"steps_override": []}', "steps_override", "non-empty"),
-        (b'{"steps_override": "dbt run"}', "steps_override", "non-empty list"),
-        (b'{"steps_override": ["dbt run", ""]}', "steps_override", "non-empty strings"),
+        (b'{"steps_override": []}', "steps_override", "at least one dbt command"),
+        (b'{"steps_override": "dbt run"}', "steps_override", "must be a list of dbt commands"),
+        (b'{"steps_override": ["dbt run", ""]}', "steps_override", "must not be empty"),
     ],
 )
 async def test_bad_trigger_bodies_are_400_naming_them(
@@ -297,8 +299,6 @@ async def test_unknown_paths_and_methods_are_json(
 )
 def test_blank_means_the_same_to_the_schema_and_to_the_adapter(value: str) -> None:
     import re
-
-    from dbt_runs.expose.rest._params import NOT_BLANK
 
     schema_accepts = re.search(NOT_BLANK, value) is not None
     try:

@@ -27,8 +27,25 @@ except ImportError as exc:  # pragma: no cover - exercised by the core-only inst
         'dbt_runs.expose.rest needs the server extra: pip install "dbt-runs[server]"'
     ) from exc
 
-from dbt_runs.expose.rest._app import create_app
-from dbt_runs.expose.rest._params import DEFAULT_CAUSE
-from dbt_runs.expose.rest._routes import OPERATIONS, Operation
+import warnings
+from typing import Any
 
-__all__ = ["DEFAULT_CAUSE", "OPERATIONS", "Operation", "create_app"]
+from dbt_runs.expose.rest._app import create_app
+from dbt_runs.expose.rest._routes import DEFAULT_CAUSE, ROUTES, Route
+
+__all__ = ["DEFAULT_CAUSE", "ROUTES", "Route", "create_app"]
+
+_RENAMED = {"OPERATIONS": "ROUTES", "Operation": "Route"}
+
+
+def __getattr__(name: str) -> Any:
+    # Renamed when the routes came to be built from the client's operations.
+    if name in _RENAMED:
+        new = _RENAMED[name]
+        warnings.warn(
+            f"dbt_runs.expose.rest.{name} is deprecated; use {new}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return globals()[new]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,7 +6,6 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -14,8 +13,9 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route as Route_
 
+from dbt_runs._operations import Result
 from dbt_runs.errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -32,19 +32,8 @@ from dbt_runs.expose._security import (
     error_envelope,
 )
 from dbt_runs.expose.rest._openapi import build_document
-from dbt_runs.expose.rest._params import (
-    ParameterError,
-    describe,
-    parse_artifact_path,
-    parse_id,
-    parse_query,
-    parse_trigger_body,
-)
-from dbt_runs.expose.rest._routes import (
-    UNAUTHENTICATED_PATHS,
-    Operation,
-    served_operations,
-)
+from dbt_runs.expose.rest._params import ParameterError, describe, read_path, read_query
+from dbt_runs.expose.rest._routes import UNAUTHENTICATED_PATHS, Route, served_routes
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -106,36 +95,18 @@ def create_app(
         from dbt_runs import AsyncRunsClient
 
         client = AsyncRunsClient()
-    operations = served_operations(read_only=read_only)
-    handlers = _Handlers(client)
+    served = served_routes(read_only=read_only)
     document = json.dumps(
-        build_document(operations, secured=server_token is not None), separators=(",", ":")
+        build_document(served, secured=server_token is not None), separators=(",", ":")
     ).encode("utf-8")
-
-    async def openapi(request: Request, inputs: _Inputs) -> Response:
-        return Response(document, media_type=_JSON)
-
-    async def healthz(request: Request, inputs: _Inputs) -> Response:
-        return Response(b'{"status":"ok"}', media_type=_JSON)
-
-    endpoints: dict[str, _Handler] = {
-        "triggerjobrun": handlers.trigger_job_run,
-        "listruns": handlers.list_runs,
-        "getrun": handlers.get_run,
-        "listrunartifacts": handlers.list_run_artifacts,
-        "getrunartifact": handlers.get_run_artifact,
-        "cancelrun": handlers.cancel_run,
-        "healthz": healthz,
-        "openapi": openapi,
-    }
     routes = [
-        Route(
-            op.route_path,
-            _endpoint(op, endpoints[op.operation_id]),
-            methods=[op.method],
-            name=op.operation_id,
+        Route_(
+            route.route_path,
+            _endpoint(route, client, document),
+            methods=[route.method],
+            name=route.operation_id,
         )
-        for op in operations
+        for route in served
     ]
 
     @asynccontextmanager
@@ -173,120 +144,76 @@ def create_app(
 # ---------------------------------------------------------------- the operations
 
 
-@dataclass(frozen=True)
-class _Inputs:
-    """A request's validated inputs: path ids and parsed query parameters."""
+def _endpoint(
+    route: Route, client: AsyncRunsClient, document: bytes
+) -> Callable[[Request], Awaitable[Response]]:
+    """The handler of `route`: read its inputs by their fields (naming every problem), call
+    its operation in raw mode, and pass dbt's answer on."""
+    if route.meta is not None:
+        fixed = document if route.meta == "openapi" else b'{"status":"ok"}'
 
-    ids: dict[str, int]
-    query: dict[str, Any]
+        async def meta(request: Request) -> Response:
+            read_query((), request.query_params.multi_items())
+            return Response(fixed, media_type=_JSON)
 
-
-_Handler = Callable[[Request, _Inputs], Awaitable[Response]]
-
-
-def _endpoint(op: Operation, handler: _Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Validate the path ids and the query of `op` (naming every problem), then call it."""
+        return meta
+    operation = route.operation
+    assert operation is not None
+    query, body = route.query, route.body
 
     async def endpoint(request: Request) -> Response:
         errors: dict[str, str] = {}
-        ids: dict[str, int] = {}
-        for name in op.path_params:
-            if name == "path":
-                continue
-            try:
-                ids[name] = parse_id(name, request.path_params[name])
-            except ParameterError as exc:
-                errors.update(exc.errors)
+        values: dict[str, Any] = {}
         try:
-            query = parse_query(op.query, request.query_params.multi_items())
+            values.update(read_path(route.path_fields, request.path_params))
+        except ParameterError as exc:
+            errors.update(exc.errors)
+        try:
+            values.update(read_query(query, request.query_params.multi_items()))
         except ParameterError as exc:
             errors.update(exc.errors)
         if errors:
             raise ParameterError(errors)
-        return await handler(request, _Inputs(ids, query))
-
-    endpoint.__name__ = op.operation_id
-    return endpoint
-
-
-class _Handlers:
-    """One method per operation: call the client and pass dbt's answer on."""
-
-    def __init__(self, client: AsyncRunsClient) -> None:
-        self._client = client
-
-    async def trigger_job_run(self, request: Request, inputs: _Inputs) -> Response:
-        body = await request.body()
-        if body.strip():
-            _require_json(request)
-        fields = parse_trigger_body(body)
-        return await _passthrough(
-            self._client.with_raw_response.trigger_run(
-                inputs.ids["jobid"], account_id=inputs.ids["accountid"], **fields
-            )
-        )
-
-    async def list_runs(self, request: Request, inputs: _Inputs) -> Response:
-        filters = _list_filters(inputs.query)
-        raw, response = await _call(
-            self._client.with_raw_response.list_runs(account_id=inputs.ids["accountid"], **filters)
-        )
-        if raw is not None:
-            link = _next_link(request, raw.json(), filters.get("offset", 0))
+        if body is not None:
+            content = await request.body()
+            if content.strip():
+                _require_json(request)
+            values.update(body.read(content))
+        if route.streams:
+            return await _stream_artifact(client, values)
+        call = getattr(client.with_raw_response, operation.name)
+        raw, response = await _call(call(**values))
+        if raw is not None and operation.result is Result.RUN_PAGE:
+            link = _next_link(request, raw.json(), values.get("offset", 0))
             if link is not None:
                 response.headers["Link"] = link
         return response
 
-    async def get_run(self, request: Request, inputs: _Inputs) -> Response:
-        return await _passthrough(
-            self._client.with_raw_response.get_run(
-                inputs.ids["runid"], account_id=inputs.ids["accountid"], **inputs.query
-            )
-        )
+    endpoint.__name__ = route.operation_id
+    return endpoint
 
-    async def list_run_artifacts(self, request: Request, inputs: _Inputs) -> Response:
-        return await _passthrough(
-            self._client.with_raw_response.list_run_artifacts(
-                inputs.ids["runid"], account_id=inputs.ids["accountid"]
-            )
-        )
 
-    async def get_run_artifact(self, request: Request, inputs: _Inputs) -> Response:
-        path = parse_artifact_path(request.path_params["path"])
-        stack = AsyncExitStack()
-        try:
-            stream = await stack.enter_async_context(
-                self._client.stream_run_artifact(
-                    inputs.ids["runid"],
-                    path,
-                    account_id=inputs.ids["accountid"],
-                    step=inputs.query.get("step"),
-                )
-            )
-        except DbtRunsError as exc:
-            await stack.aclose()
-            return _error_response(exc)
-        except BaseException:
-            await stack.aclose()
-            raise
-        headers = {}
-        # The stream yields decoded bytes: a compressed body's length is not theirs.
-        encoding = stream.headers.get("content-encoding", "identity").strip().lower()
-        if stream.content_length is not None and encoding == "identity":
-            headers["content-length"] = str(stream.content_length)
-        return _StreamedArtifact(
-            stream,
-            stack,
-            media_type=stream.content_type or "application/octet-stream",
-            headers=headers,
-        )
-
-    async def cancel_run(self, request: Request, inputs: _Inputs) -> Response:
-        return await _passthrough(
-            self._client.with_raw_response.cancel_run(
-                inputs.ids["runid"], account_id=inputs.ids["accountid"]
-            )
-        )
+async def _stream_artifact(client: AsyncRunsClient, values: dict[str, Any]) -> Response:
+    stack = AsyncExitStack()
+    try:
+        stream = await stack.enter_async_context(client.stream_run_artifact(**values))
+    except DbtRunsError as exc:
+        await stack.aclose()
+        return _error_response(exc)
+    except BaseException:
+        await stack.aclose()
+        raise
+    headers = {}
+    # The stream yields decoded bytes: a compressed body's length is not theirs.
+    encoding = stream.headers.get("content-encoding", "identity").strip().lower()
+    if stream.content_length is not None and encoding == "identity":
+        headers["content-length"] = str(stream.content_length)
+    return _StreamedArtifact(
+        stream,
+        stack,
+        media_type=stream.content_type or "application/octet-stream",
+        headers=headers,
+    )
 
 
 # ---------------------------------------------------------------- inputs
@@ -305,12 +232,6 @@ def _require_json(request: Request) -> None:
 
 
 # ---------------------------------------------------------------- outputs
-
-
-async def _passthrough(call: Awaitable[RawResponse[Any]]) -> Response:
-    """Await a raw-mode client call and answer with dbt's status and bytes, or map its error."""
-    _, response = await _call(call)
-    return response
 
 
 async def _call(call: Awaitable[RawResponse[Any]]) -> tuple[RawResponse[Any] | None, Response]:
@@ -348,7 +269,7 @@ def envelope_response(
     user_message: str,
     developer_message: str = "",
     *,
-    data: Mapping[str, str] | None = None,
+    data: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """An error in dbt's envelope shape."""
@@ -376,9 +297,15 @@ def _error_response(exc: DbtRunsError) -> Response:
     if isinstance(exc, TriggerOutcomeUnknownError):
         return envelope_response(
             502,
-            "dbt Cloud did not confirm the trigger; a run may or may not have started. "
-            "Check the job's recent runs before triggering again.",
+            "dbt Cloud did not confirm the request; a run may or may not have started. "
+            "Check the job's recent runs (look for the marker in their cause, when there is "
+            "one) before sending it again.",
             exc.message,
+            data={
+                "job_id": exc.job_id,
+                "marker": exc.marker,
+                "candidate_run_ids": list(exc.candidate_run_ids),
+            },
         )
     if isinstance(exc, APITimeoutError):
         return envelope_response(504, "dbt Cloud did not answer in time.", exc.message)
@@ -393,23 +320,6 @@ def _error_response(exc: DbtRunsError) -> Response:
     if isinstance(exc, ConfigurationError):
         return envelope_response(503, "The adapter's dbt Cloud client is not configured.", str(exc))
     return envelope_response(502, "The request to dbt Cloud failed.", str(exc))
-
-
-def _list_filters(query: Mapping[str, Any]) -> dict[str, Any]:
-    """Map the REST query onto `list_runs` arguments (dbt's names onto the client's)."""
-    filters = dict(query)
-    # Given together, the single and the list form combine: runs matching any of the values.
-    for single, many in (("status", "status__in"), ("project_id", "project_id__in")):
-        if many in filters:
-            values = filters.pop(many)
-            if single in filters:
-                values = list(dict.fromkeys([filters.pop(single), *values]))
-            filters[single] = values
-    for name, prefix in (("created_at__range", "created"), ("finished_at__range", "finished")):
-        if name in filters:
-            start, end = filters.pop(name)
-            filters[f"{prefix}_after"], filters[f"{prefix}_before"] = start, end
-    return filters
 
 
 def _next_link(request: Request, body: Mapping[str, Any], offset: int) -> str | None:

@@ -5,15 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from dbt_runs._operations import Result
 from dbt_runs._version import __version__
 from dbt_runs.expose._security import SERVER_TOKEN_ENV
-from dbt_runs.expose.rest._params import (
-    ARTIFACT_PATH_PATTERN,
-    INT64_MAX,
-    MAX_ARTIFACT_PATH,
-    trigger_body_schema,
-)
-from dbt_runs.expose.rest._routes import UNAUTHENTICATED_PATHS, Operation
+from dbt_runs.expose.rest._routes import UNAUTHENTICATED_PATHS, Route
 
 _REF = "#/components/schemas/"
 
@@ -84,7 +79,13 @@ _SCHEMAS: dict[str, Any] = {
         ),
         "properties": {
             "status": {"$ref": _REF + "Status"},
-            "data": {"type": ["object", "null"], "additionalProperties": {"type": "string"}},
+            "data": {
+                "anyOf": [{"type": "object"}, {"type": "null"}],
+                "description": (
+                    "For a 400, each invalid input and its problem; for a trigger whose "
+                    "outcome is unknown, `job_id`, `marker` and `candidate_run_ids`."
+                ),
+            },
             "detail": {"type": "string"},
         },
     },
@@ -107,21 +108,30 @@ def _error(description: str) -> dict[str, Any]:
     return _json("Error", description)
 
 
-def _success(op: Operation) -> dict[str, Any]:
-    if op.success == "run":
+def _success(route: Route) -> dict[str, Any]:
+    if route.meta == "health":
+        return _json("Health", "The adapter is up.")
+    if route.operation is None:
+        return {
+            "description": "This document.",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    result = route.operation.result
+    if result is Result.RUN:
         response = _json("RunEnvelope", "The run, in dbt's envelope, as dbt returned it.")
-        if op.has_body:
+        if route.operation.creates_run:
             response["headers"] = {
                 "X-Dbt-Runs-Reconciled": {
                     "description": (
-                        "`true` when dbt's answer to the trigger was lost and the client found "
-                        "the run it had started (the body is then that run, as dbt lists it)."
+                        "`true` when dbt's answer was lost and the client found the run "
+                        "carrying this request's marker (the body is then that run, as dbt "
+                        "lists it)."
                     ),
                     "schema": {"type": "string", "enum": ["true"]},
                 }
             }
         return response
-    if op.success == "runs":
+    if result is Result.RUN_PAGE:
         response = _json("RunListEnvelope", "One page of runs, in dbt's envelope.")
         response["headers"] = {
             "Link": {
@@ -130,65 +140,33 @@ def _success(op: Operation) -> dict[str, Any]:
             }
         }
         return response
-    if op.success == "artifact_paths":
+    if result is Result.ARTIFACT_PATHS:
         return _json("ArtifactListEnvelope", "The artifact paths, in dbt's envelope.")
-    if op.success == "artifact":
-        return {
-            "description": "The artifact file, streamed as dbt served it (not an envelope).",
-            "content": {"*/*": {"schema": {}}},
-        }
-    if op.success == "health":
-        return _json("Health", "The adapter is up.")
     return {
-        "description": "This document.",
-        "content": {"application/json": {"schema": {"type": "object"}}},
+        "description": "The artifact file, streamed as dbt served it (not an envelope).",
+        "content": {"*/*": {"schema": {}}},
     }
 
 
-def _parameters(op: Operation) -> list[dict[str, Any]]:
-    params: list[dict[str, Any]] = []
-    for name in op.path_params:
-        if name == "path":
-            params.append(
-                {
-                    "name": "path",
-                    "in": "path",
-                    "required": True,
-                    "description": (
-                        "The artifact path under dbt's `target/` (may contain `/`; no empty, "
-                        "`.` or `..` segments, control characters or backslashes)."
-                    ),
-                    "schema": {
-                        "type": "string",
-                        "minLength": 1,
-                        "maxLength": MAX_ARTIFACT_PATH,
-                        "pattern": ARTIFACT_PATH_PATTERN,
-                    },
-                }
-            )
-        else:
-            params.append(
-                {
-                    "name": name,
-                    "in": "path",
-                    "required": True,
-                    "description": "A positive 64-bit integer id.",
-                    "schema": {
-                        "type": "integer",
-                        "format": "int64",
-                        "minimum": 1,
-                        "maximum": INT64_MAX,
-                    },
-                }
-            )
-    params.extend(param.openapi() for param in op.query)
+def _parameters(route: Route) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = [
+        {
+            "name": field.rest_name,
+            "in": "path",
+            "required": True,
+            "description": field.doc,
+            "schema": field.schema(),
+        }
+        for field in route.path_fields
+    ]
+    params.extend(param.openapi() for param in route.query)
     return params
 
 
-def _responses(op: Operation, *, secured: bool) -> dict[str, Any]:
-    responses: dict[str, Any] = {"200": _success(op)}
-    if op.success in {"health", "openapi"}:
-        if secured and op.path not in UNAUTHENTICATED_PATHS:
+def _responses(route: Route, *, secured: bool) -> dict[str, Any]:
+    responses: dict[str, Any] = {"200": _success(route)}
+    if route.operation is None:
+        if secured and route.path not in UNAUTHENTICATED_PATHS:
             responses["401"] = _error("Missing or wrong bearer token.")
         return responses
     responses["400"] = _error(
@@ -199,7 +177,7 @@ def _responses(op: Operation, *, secured: bool) -> dict[str, Any]:
     )
     responses["403"] = _error("dbt refused: the token is not scoped to this account.")
     responses["404"] = _error("dbt has no such run, job or artifact.")
-    if op.has_body:
+    if route.body is not None:
         responses["413"] = _error("The request body is over the size limit.")
         responses["415"] = _error("The body is not `application/json`.")
     responses["429"] = _error("dbt's rate limit; `Retry-After` is passed through when dbt sent it.")
@@ -209,44 +187,52 @@ def _responses(op: Operation, *, secured: bool) -> dict[str, Any]:
             "schema": {"type": "string"},
         }
     }
-    responses["502"] = _error("dbt Cloud could not be reached or answered something not JSON.")
+    unknown = (
+        " For a run-creating request whose answer was lost and whose run could not be found, "
+        "a 502 that says the run may have started, with `data.marker` to look for."
+        if route.operation.creates_run
+        else ""
+    )
+    responses["502"] = _error(
+        "dbt Cloud could not be reached or answered something not JSON." + unknown
+    )
     responses["504"] = _error("dbt Cloud did not answer in time.")
     responses["default"] = _error("Any other error dbt returned, passed through unchanged.")
     return responses
 
 
-def build_document(operations: Sequence[Operation], *, secured: bool) -> dict[str, Any]:
-    """The OpenAPI 3.1 document describing exactly `operations`.
+def build_document(routes: Sequence[Route], *, secured: bool) -> dict[str, Any]:
+    """The OpenAPI 3.1 document describing exactly `routes`.
 
     Args:
-        operations: The served operations.
+        routes: The served routes.
         secured: Whether the adapter requires a bearer token (adds the security scheme).
     """
     paths: dict[str, Any] = {}
-    for op in operations:
+    for route in routes:
         entry: dict[str, Any] = {
-            "operationId": op.operation_id,
-            "summary": op.summary,
-            "description": op.description,
+            "operationId": route.operation_id,
+            "summary": route.summary,
+            "description": route.description,
             "tags": ["meta"]
-            if op.success in {"health", "openapi"}
-            else ["extensions" if op.extension else "runs"],
-            "parameters": _parameters(op),
-            "responses": _responses(op, secured=secured),
+            if route.operation is None
+            else ["extensions" if route.extension else "runs"],
+            "parameters": _parameters(route),
+            "responses": _responses(route, secured=secured),
         }
-        if op.extension:
+        if route.extension:
             entry["x-extension"] = True
-        if op.has_body:
+        if route.body is not None:
             entry["requestBody"] = {
                 "required": False,
                 "description": "dbt's trigger fields; all optional. Unknown fields are refused.",
-                "content": {"application/json": {"schema": trigger_body_schema()}},
+                "content": {"application/json": {"schema": route.body.schema()}},
             }
-        if secured and op.path in UNAUTHENTICATED_PATHS:
+        if secured and route.path in UNAUTHENTICATED_PATHS:
             entry["security"] = []
         if not entry["parameters"]:
             del entry["parameters"]
-        paths.setdefault(op.path, {})[op.method.lower()] = entry
+        paths.setdefault(route.path, {})[route.method.lower()] = entry
 
     document: dict[str, Any] = {
         "openapi": "3.1.0",

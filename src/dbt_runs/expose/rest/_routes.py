@@ -1,194 +1,168 @@
-"""The REST adapter's operations, declared once.
+"""The REST adapter's routes: one line per operation it serves.
 
-The Starlette routes and the OpenAPI document are both generated from `OPERATIONS`, so the
-document describes exactly what is served: a route cannot exist without its documentation,
-and `--read-only` removes an operation from both at once.
+Each `Route` puts one of the client's operations (`dbt_runs._operations`) at a REST path. Its
+inputs, their validation, the OpenAPI document and the handler all come from that operation,
+so a route cannot exist without its documentation, and `--read-only` removes an operation
+from both at once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
 
-from dbt_runs._fields import LIST_RELATED, MAX_LIMIT, ORDER_FIELDS, RUN_RELATED
-from dbt_runs.expose.rest._params import (
-    Param,
-    choice_param,
-    datetime_range_param,
-    int_list_param,
-    int_param,
-    str_list_param,
-)
-from dbt_runs.models import RunStatus
+from dbt_runs import _fields as fields
+from dbt_runs import _operations as ops
+from dbt_runs._operations import Operation, Result
+from dbt_runs.expose.rest._params import BodyReader, QueryParam, query_params
 
-# dbt's vocabulary comes from the client, so the adapter cannot drift from what it sends.
-RUN_STATUSES = tuple(int(status) for status in RunStatus)
-ORDER_BY = tuple(f"{sign}{field}" for field in ORDER_FIELDS for sign in ("", "-"))
-LIST_INCLUDE_RELATED = LIST_RELATED
-GET_INCLUDE_RELATED = RUN_RELATED
+__all__ = ["DEFAULT_CAUSE", "ROUTES", "UNAUTHENTICATED_PATHS", "Route", "served_routes"]
 
-LIST_RUNS_QUERY: tuple[Param, ...] = (
-    int_param("limit", "Runs per page, 1 to 100 (dbt's default: 100).", maximum=MAX_LIMIT),
-    int_param("offset", "How many runs to skip.", minimum=0),
-    choice_param("order_by", "Sort key; a leading '-' sorts descending.", ORDER_BY),
-    int_param("job_definition_id", "Only runs of this job."),
-    int_param("environment_id", "Only runs in this environment."),
-    int_param("project_id", "Only runs in this project."),
-    int_list_param("project_id__in", "Only runs in these projects."),
-    choice_param("status", "Only runs with this status (1 Queued ... 30 Cancelled).", RUN_STATUSES),
-    int_list_param(
-        "status__in",
-        "Only runs with one of these statuses (repeat the parameter, or send '[1,2]' or '1,2').",
-        choices=RUN_STATUSES,
-    ),
-    datetime_range_param("created_at__range", "Only runs created between two timestamps."),
-    datetime_range_param("finished_at__range", "Only runs finished between two timestamps."),
-    str_list_param(
-        "include_related", "Related objects to embed in each run.", choices=LIST_INCLUDE_RELATED
-    ),
-)
-GET_RUN_QUERY: tuple[Param, ...] = (
-    str_list_param(
-        "include_related", "Related objects to embed in the run.", choices=GET_INCLUDE_RELATED
-    ),
-)
-ARTIFACT_QUERY: tuple[Param, ...] = (
-    int_param(
-        "step",
-        "The 1-based step whose artifact to fetch; without it dbt serves the last step's "
-        "(often `dbt docs generate`, not the step that built your models).",
-    ),
-)
+DEFAULT_CAUSE: Final = "Triggered via the dbt-runs REST adapter"
+"""The `cause` sent when a trigger's body gives none (dbt requires one)."""
 
-SuccessKind = Literal["run", "runs", "artifact_paths", "artifact", "health", "openapi"]
+_PASS = " The body and status are dbt's own, unchanged, for successes and for dbt's errors alike."
+
+Meta = Literal["health", "openapi"]
 
 
 @dataclass(frozen=True)
-class Operation:
-    """One served operation: the route, its inputs, its documentation.
+class Route:
+    """One served route.
 
     Attributes:
-        method: The HTTP method.
-        path: The route in OpenAPI form (`{accountid}`); `{path}` is the artifact remainder.
+        path: The REST path (`{accountid}`, `{runid}`... as the seed spells them; `{path}` is
+            an artifact's remainder, which may hold `/`).
         operation_id: The seed's operation name (or the extension's).
-        summary: One line for the document.
-        description: A paragraph for the document.
-        path_params: The path parameters, in order.
-        query: The accepted query parameters.
-        has_body: Whether a JSON body is accepted.
-        changes_runs: Whether it changes a run (hidden by `--read-only`).
+        description: A paragraph for the OpenAPI document.
+        operation: The client operation it serves (None for the adapter's own routes).
         extension: Beyond the seed's `rest` resources.
-        success: What a 200 carries.
+        meta: For the adapter's own routes: what they answer.
+        defaults: Body values used when the caller leaves them out.
     """
 
-    method: str
     path: str
     operation_id: str
-    summary: str
     description: str
-    path_params: tuple[str, ...] = ()
-    query: tuple[Param, ...] = ()
-    has_body: bool = False
-    changes_runs: bool = False
+    operation: Operation[Any] | None = None
     extension: bool = False
-    success: SuccessKind = "run"
+    meta: Meta | None = None
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def method(self) -> str:
+        """The HTTP method."""
+        return self.operation.method if self.operation is not None else "GET"
+
+    @property
+    def summary(self) -> str:
+        """One line for the document."""
+        if self.operation is None:
+            return "Health check" if self.meta == "health" else "This document"
+        return self.operation.summary + (" (extension)" if self.extension else "")
 
     @property
     def route_path(self) -> str:
         """The Starlette route path (the artifact remainder may contain slashes)."""
         return self.path.replace("{path}", "{path:path}")
 
+    @property
+    def path_fields(self) -> tuple[fields.Field[Any], ...]:
+        """The path's inputs, account first."""
+        if self.operation is None:
+            return ()
+        return (fields.ACCOUNT_ID, *self.operation.path_fields)
 
-_PASS = " The body and status are dbt's own, unchanged, for successes and for dbt's errors alike."
+    @property
+    def query(self) -> tuple[QueryParam, ...]:
+        """The accepted query parameters."""
+        return query_params(self.operation.query) if self.operation is not None else ()
 
-OPERATIONS: tuple[Operation, ...] = (
-    Operation(
-        "POST",
-        "/v1/accounts/{accountid}/jobs/{jobid}/run",
+    @property
+    def body(self) -> BodyReader | None:
+        """The JSON body's reader, for operations that take one."""
+        if self.operation is None or not self.operation.body:
+            return None
+        return BodyReader(self.operation.body, self.defaults)
+
+    @property
+    def changes_runs(self) -> bool:
+        """Whether it changes anything in dbt (hidden by `--read-only`)."""
+        return self.operation is not None and self.operation.changes_runs
+
+    @property
+    def streams(self) -> bool:
+        """Whether the body is a file streamed through rather than dbt's envelope."""
+        return self.operation is not None and self.operation.result is Result.ARTIFACT
+
+
+_ACCOUNT = "/v1/accounts/{accountid}"
+
+ROUTES: Final[tuple[Route, ...]] = (
+    Route(
+        _ACCOUNT + "/jobs/{jobid}/run",
         "triggerjobrun",
-        "Trigger a job run",
         "Start a run of the job. The optional JSON body takes dbt's trigger fields; `cause` "
-        "defaults to a fixed text. Never retried by the adapter: one request starts at most "
-        "one run." + _PASS,
-        path_params=("accountid", "jobid"),
-        has_body=True,
-        changes_runs=True,
+        "defaults to a fixed text, and carries a marker unique to the request "
+        "(`[dbt-runs:...]`) by which a lost answer is reconciled. Never sent twice: one "
+        "request starts at most one run." + _PASS,
+        ops.TRIGGER_RUN,
+        defaults={"cause": DEFAULT_CAUSE},
     ),
-    Operation(
-        "GET",
-        "/v1/accounts/{accountid}/runs",
+    Route(
+        _ACCOUNT + "/runs",
         "listruns",
-        "List runs",
         "One page of the account's runs, with dbt's filters. A `Link: <...>; rel=\"next\"` "
         "header points at the next page while `offset + count < total_count`." + _PASS,
-        path_params=("accountid",),
-        query=LIST_RUNS_QUERY,
-        success="runs",
+        ops.LIST_RUNS,
     ),
-    Operation(
-        "GET",
-        "/v1/accounts/{accountid}/runs/{runid}",
+    Route(
+        _ACCOUNT + "/runs/{runid}",
         "getrun",
-        "Get a run",
         "The run, with the related objects asked for in `include_related`." + _PASS,
-        path_params=("accountid", "runid"),
-        query=GET_RUN_QUERY,
+        ops.GET_RUN,
     ),
-    Operation(
-        "GET",
-        "/v1/accounts/{accountid}/runs/{runid}/artifacts",
+    Route(
+        _ACCOUNT + "/runs/{runid}/artifacts",
         "listrunartifacts",
-        "List run artifacts",
         "The paths of the run's artifacts (those of its last step; `data` may be null when "
         "there are none)." + _PASS,
-        path_params=("accountid", "runid"),
-        success="artifact_paths",
+        ops.LIST_RUN_ARTIFACTS,
     ),
-    Operation(
-        "GET",
-        "/v1/accounts/{accountid}/runs/{runid}/artifacts/{path}",
+    Route(
+        _ACCOUNT + "/runs/{runid}/artifacts/{path}",
         "getrunartifact",
-        "Download a run artifact (extension)",
         "Extension beyond the seed. Streams the artifact file through in constant memory, "
         "with dbt's content type; the body is the raw file, not an envelope. Paths are "
         "relative to dbt's `target/`, e.g. `run_results.json`. Errors are JSON envelopes.",
-        path_params=("accountid", "runid", "path"),
-        query=ARTIFACT_QUERY,
+        ops.GET_RUN_ARTIFACT,
         extension=True,
-        success="artifact",
     ),
-    Operation(
-        "POST",
-        "/v1/accounts/{accountid}/runs/{runid}/cancel",
+    Route(
+        _ACCOUNT + "/runs/{runid}/cancel",
         "cancelrun",
-        "Cancel a run (extension)",
         "Extension beyond the seed. Cancels the run; on a finished run it has no effect and "
         "dbt returns the run as it is." + _PASS,
-        path_params=("accountid", "runid"),
-        changes_runs=True,
+        ops.CANCEL_RUN,
         extension=True,
     ),
-    Operation(
-        "GET",
+    Route(
         "/healthz",
         "healthz",
-        "Health check",
         "Liveness of the adapter itself (does not call dbt Cloud). Needs no token.",
-        success="health",
+        meta="health",
     ),
-    Operation(
-        "GET",
+    Route(
         "/openapi.json",
         "openapi",
-        "This document",
         "The OpenAPI 3.1 description of exactly the routes this adapter serves.",
-        success="openapi",
+        meta="openapi",
     ),
 )
 
-UNAUTHENTICATED_PATHS = ("/healthz",)
+UNAUTHENTICATED_PATHS: Final = ("/healthz",)
 
 
-def served_operations(*, read_only: bool) -> tuple[Operation, ...]:
-    """The operations served in the given mode (`read_only` drops what changes a run)."""
-    return tuple(op for op in OPERATIONS if not (read_only and op.changes_runs))
+def served_routes(*, read_only: bool) -> tuple[Route, ...]:
+    """The routes served in the given mode (`read_only` drops what changes a run)."""
+    return tuple(route for route in ROUTES if not (read_only and route.changes_runs))
