@@ -42,6 +42,7 @@ from dbt_runs.testing._state import (
     Trigger,
     command_kind,
 )
+from dbt_runs.testing._trigger import validate_trigger
 
 if TYPE_CHECKING:
     from dbt_runs.testing._emulator import Emulator
@@ -692,7 +693,7 @@ class EmulatorApp:
             job = emu._state.jobs.get(int(params["job_id"]))
             if job is None or job.state != 1:
                 return not_found()
-            errors, trigger = emu._validate_trigger(body)
+            errors, trigger = validate_trigger(body)
             if errors:
                 return bad_request(errors)
             assert trigger is not None

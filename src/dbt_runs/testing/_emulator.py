@@ -5,10 +5,9 @@ from __future__ import annotations
 import contextlib
 import hmac
 import random
-import re
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -18,7 +17,6 @@ from dbt_runs.testing._clock import Clock, ManualClock
 from dbt_runs.testing._faults import FaultKind, Faults
 from dbt_runs.testing._seed import git_sha, seed_catalog, seed_runs
 from dbt_runs.testing._state import (
-    MAX_STEPS,
     OUTCOMES,
     STEP_ID_FACTOR,
     Job,
@@ -28,6 +26,7 @@ from dbt_runs.testing._state import (
     StepPlan,
     Trigger,
 )
+from dbt_runs.testing._trigger import validate_trigger
 
 if TYPE_CHECKING:
     from dbt_runs import AsyncRunsClient
@@ -38,22 +37,6 @@ __all__ = ["Emulator", "RequestRecord", "RunInfo", "StepInfo"]
 _DEFAULT_RUNS: Final = 1000
 # Step ids are run_id * 100 + index and must stay below 2**63 (dbt's ids are int64).
 _MAX_RUN_ID: Final = (2**63 - 1) // STEP_ID_FACTOR - 10**9
-_STR_FIELDS: Final = (
-    "git_sha",
-    "git_branch",
-    "schema_override",
-    "dbt_version_override",
-    "target_name_override",
-)
-_INT_FIELDS: Final = (
-    "azure_pull_request_id",
-    "github_pull_request_id",
-    "gitlab_merge_request_id",
-    "non_native_pull_request_id",
-    "threads_override",
-    "timeout_seconds_override",
-)
-_INT_TEXT: Final = re.compile(r"^\s*[+-]?\d+\s*$")
 
 
 def _dt(ts: float | None) -> datetime | None:
@@ -292,7 +275,7 @@ class Emulator:
         """
         with self._state.lock:
             job = self._job(job_id)
-            errors, trigger = self._validate_trigger({"cause": cause, **overrides})
+            errors, trigger = validate_trigger({"cause": cause, **overrides})
             if errors or trigger is None:
                 raise ValueError(f"invalid trigger: {errors}")
             return self._create_run(job, trigger, self._now_ticked()).id
@@ -541,83 +524,6 @@ class Emulator:
             "created_at": _wire.iso_z(created),
             "updated_at": _wire.iso_z(created),
         }
-
-    def _validate_trigger(self, body: Mapping[str, Any]) -> tuple[dict[str, str], Trigger | None]:
-        """DRF-style validation of a trigger body: every bad field named at once."""
-        errors: dict[str, str] = {}
-        cause = body.get("cause")
-        if cause is None:
-            errors["cause"] = (
-                "This field is required." if "cause" not in body else "This field may not be null."
-            )
-        elif not isinstance(cause, str):
-            errors["cause"] = "Not a valid string."
-        elif not cause.strip():
-            errors["cause"] = "This field may not be blank."
-        elif len(cause) > 255:
-            errors["cause"] = "Ensure this field has no more than 255 characters."
-        values: dict[str, Any] = {}
-        for name in _STR_FIELDS:
-            value = body.get(name)
-            if value is None:
-                continue
-            if not isinstance(value, str):
-                errors[name] = "Not a valid string."
-            elif not value.strip():
-                errors[name] = "This field may not be blank."
-            elif len(value) > 255:
-                errors[name] = "Ensure this field has no more than 255 characters."
-            else:
-                values[name] = value
-        for name in _INT_FIELDS:
-            value = body.get(name)
-            if value is None:
-                continue
-            number: int | None = None
-            if isinstance(value, int) and not isinstance(value, bool):
-                number = value
-            elif isinstance(value, str) and _INT_TEXT.match(value):
-                number = int(value)
-            if number is None:
-                errors[name] = "A valid integer is required."
-                continue
-            minimum = 1 if name == "threads_override" else 0
-            if number < minimum:
-                errors[name] = f"Ensure this value is greater than or equal to {minimum}."
-            else:
-                values[name] = number
-        docs = body.get("generate_docs_override")
-        if docs is not None:
-            if isinstance(docs, bool):
-                values["generate_docs_override"] = docs
-            elif isinstance(docs, str) and docs.strip().lower() in {"true", "false", "1", "0"}:
-                values["generate_docs_override"] = docs.strip().lower() in {"true", "1"}
-            else:
-                errors["generate_docs_override"] = "Must be a valid boolean."
-        steps = body.get("steps_override")
-        if steps is not None:
-            if not isinstance(steps, list):
-                errors["steps_override"] = (
-                    f'Expected a list of items but got type "{type(steps).__name__}".'
-                )
-            elif not steps:
-                errors["steps_override"] = "This list may not be empty."
-            elif len(steps) > MAX_STEPS - 5:
-                errors["steps_override"] = (
-                    f"Ensure this field has no more than {MAX_STEPS - 5} elements."
-                )
-            elif any(not isinstance(s, str) or not s.strip() for s in steps):
-                errors["steps_override"] = "This field may not be blank."
-            elif any(not s.strip().startswith("dbt ") for s in steps):
-                errors["steps_override"] = (
-                    'Each step must be a dbt command, for example "dbt build".'
-                )
-            else:
-                values["steps_override"] = tuple(s.strip() for s in steps)
-        if errors:
-            return errors, None
-        assert isinstance(cause, str)
-        return {}, Trigger(cause, "api", None, **values)
 
     def _create_run(self, job: Job, trigger: Trigger, now: float) -> Run:
         state = self._state
