@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from dbt_runs.testing import _artifacts, _wire
-from dbt_runs.testing._clock import Clock, ManualClock
+from dbt_runs.testing._clock import Clock, ManualClock, speed_of
 from dbt_runs.testing._faults import FaultKind, Faults
 from dbt_runs.testing._seed import git_sha, seed_catalog, seed_runs
 from dbt_runs.testing._state import (
@@ -163,7 +163,9 @@ class Account:
 
     # -- runs --------------------------------------------------------------------------------
     def trigger_run(self, job: Job, trigger: Trigger, now: float) -> Run:
-        """Create a run of `job` at `now` (`POST jobs/{id}/run/`); it joins the job's queue."""
+        """Create a run of `job` at `now` (`POST jobs/{id}/run/`); it joins the job's queue.
+
+        Its phases are as many times shorter as the clock's `speed` (see `RealClock`)."""
         state = self.state
         env = state.environments.get(job.environment_id)
         if trigger.created_at is None:
@@ -187,6 +189,7 @@ class Account:
             or (env.dbt_version if env else "versionless"),
             trigger.git_branch or (env.custom_branch if env else None) or "main",
             trigger.git_sha or git_sha(self._rng),
+            speed=speed_of(self.clock),
             environment=env,
         )
         state.add_run(run)
@@ -219,6 +222,7 @@ class Account:
             failed.dbt_version,
             failed.git_branch,
             failed.git_sha,
+            speed=speed_of(self.clock),
             retrying_run_id=failed.id,
             environment=failed.environment,
         )
@@ -287,7 +291,8 @@ class Account:
         finished = run.finished_at
         if finished is None or finished > now:
             return False
-        return now >= finished + self.faults.artifact_delay_seconds
+        # dbt's upload is a phase of the run: a fast clock shortens it like the others.
+        return now >= finished + self.faults.artifact_delay_seconds / run.speed
 
     def _project_name(self, run: Run) -> str:
         project = self.state.projects.get(run.job.project_id)

@@ -91,7 +91,9 @@ class Emulator:
         runs: How many finished runs to seed before the clock's start (10,000 take well under
             a second).
         seed: Seeds the generated history and the random faults.
-        clock: A `ManualClock` (default) or `RealClock(speed=...)`.
+        clock: A `ManualClock` (default: time moves when a test says) or `RealClock(speed=N)`
+            (real UTC time, and runs N times shorter than nominal: timestamps always agree
+            with the wall clock, so a client's `created_after=` and reconciliation work).
         faults: Initial fault settings (default none); `emulator.faults` can change any time.
         artifact_size: Pad every `manifest.json` to this many bytes (streamed, memory stays
             flat); None for the natural size (a few kilobytes).
@@ -211,7 +213,8 @@ class Emulator:
             run_generate_sources: Add a `dbt source freshness` step (writes `sources.json`).
             job_type: "ci" runs in parallel; any other type runs one run at a time.
             timeout_seconds: Runs longer than this end Cancelled (0: no timeout).
-            step_seconds: Emulated seconds each of its own commands takes.
+            step_seconds: Nominal seconds each of its own commands takes (a `RealClock`'s
+                speed divides it).
             outcome: How its runs end: "success", "error" or "cancelled".
             threads: The threads setting.
             target_name: The target name setting.
@@ -258,7 +261,8 @@ class Emulator:
             self._job(job_id).outcome = outcome
 
     def set_job_duration(self, job_id: int, seconds: float) -> None:
-        """Emulated seconds each of the job's own dbt commands takes in its next runs."""
+        """Nominal seconds each of the job's own dbt commands takes in its next runs (a
+        `RealClock`'s speed divides it)."""
         if seconds < 0:
             raise ValueError("seconds must be >= 0")
         with self._account.state.lock:
