@@ -81,7 +81,7 @@ async def test_pages_match_a_fresh_rendering_as_the_clock_moves(
             await listed(http, emulator, related, offset=offset, limit=25)
         await listed(http, emulator, related, order_by="-finished_at", limit=10)
     # Runs with their steps are rendered afresh every time.
-    assert (len(emulator.app._run_cache) > 0) == ("run_steps" not in related)
+    assert (len(emulator.app._router._run_cache) > 0) == ("run_steps" not in related)
 
 
 async def test_one_run_in_turn_with_every_include_related(

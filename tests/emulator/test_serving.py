@@ -159,11 +159,14 @@ def test_the_plugin_imports_no_server_library() -> None:
 
 
 @pytest.mark.dbt_emulator(runs=3, token="fixture-token")
-def test_plugin_emulator_fixture_takes_the_marker(dbt_emulator: Emulator) -> None:
+async def test_plugin_emulator_fixture_takes_the_marker(dbt_emulator: Emulator) -> None:
     assert dbt_emulator.run_count == 3
     assert isinstance(dbt_emulator.clock, ManualClock)
-    assert dbt_emulator._accepts("fixture-token")
-    assert not dbt_emulator._accepts("other")
+    transport = httpx.ASGITransport(app=dbt_emulator.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://emulator.test") as http:
+        for token, status in (("fixture-token", 200), ("other", 401)):
+            response = await http.get(f"{API}/jobs/", headers={"Authorization": f"Token {token}"})
+            assert response.status_code == status, token
 
 
 def test_plugin_server_fixture(dbt_emulator_server: object, dbt_emulator: Emulator) -> None:

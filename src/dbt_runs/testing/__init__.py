@@ -19,8 +19,9 @@ import importlib.util
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from dbt_runs.testing._account import RequestRecord
     from dbt_runs.testing._clock import Clock, ManualClock, RealClock
-    from dbt_runs.testing._emulator import Emulator, RequestRecord, RunInfo, StepInfo
+    from dbt_runs.testing._emulator import Emulator, RunInfo, StepInfo
     from dbt_runs.testing._faults import FaultKind, Faults, RateLimit
     from dbt_runs.testing._server import EmulatorServer
 
@@ -43,7 +44,7 @@ _HOMES = {
     "ManualClock": "_clock",
     "RealClock": "_clock",
     "Emulator": "_emulator",
-    "RequestRecord": "_emulator",
+    "RequestRecord": "_account",
     "RunInfo": "_emulator",
     "StepInfo": "_emulator",
     "FaultKind": "_faults",

@@ -165,12 +165,13 @@ def node_results(run: Run, step: StepPlan, project: str) -> list[NodeResult]:
     if not nodes:
         return []
     end = step.finished_at if step.finished_at is not None else step.started_at
-    span = max(0.5, end - step.started_at - 2.0)
+    k = 1.0 / run.speed  # the nominal seconds below shrink with the run's other phases
+    span = max(0.5 * k, end - step.started_at - 2.0 * k)
     each = span / len(nodes)
     culprit = _culprit(nodes) if step.status == ERROR else None
     skipped = _downstream_of(culprit.name) if culprit and culprit.resource_type != "test" else set()
     out: list[NodeResult] = []
-    t = step.started_at + 1.5
+    t = step.started_at + 1.5 * k
     for i, node in enumerate(nodes):
         rows = 50 + (run.id * 7 + i * 13) % 900
         if node is culprit and node.resource_type == "test":
@@ -598,12 +599,13 @@ def step_logs(run: Run, step: StepPlan, now: float, project: str) -> tuple[str, 
     lines: list[tuple[float, str]] = []
     debug: list[tuple[float, str]] = []
     t0 = step.started_at
+    k = 1.0 / run.speed  # the nominal seconds below shrink with the run's other phases
     if step.command is None:
         if step.index == 1:
             lines = [
                 (t0, f"Cloning into '{_JOB_DIR}/{run.id}/target'..."),
-                (t0 + 1.2, "Successfully cloned repository."),
-                (t0 + 1.3, f"Checked out at {run.git_sha}."),
+                (t0 + 1.2 * k, "Successfully cloned repository."),
+                (t0 + 1.3 * k, f"Checked out at {run.git_sha}."),
             ]
         else:
             lines = [(t0, f"Writing profile to {_JOB_DIR}/{run.id}/.dbt/profiles.yml")]
@@ -628,27 +630,28 @@ def _dbt_lines(
 ) -> tuple[list[tuple[float, str]], list[tuple[float, str]]]:
     assert step.command is not None
     t0 = step.started_at
+    k = 1.0 / run.speed  # the nominal seconds below shrink with the run's other phases
     kind = command_kind(step.command)
     lines = [
-        (t0 + 0.1, f"Running with dbt={DBT_VERSION}"),
-        (t0 + 0.4, "Registered adapter: snowflake=1.9.0"),
+        (t0 + 0.1 * k, f"Running with dbt={DBT_VERSION}"),
+        (t0 + 0.4 * k, "Registered adapter: snowflake=1.9.0"),
     ]
     debug = [
-        (t0 + 0.05, f"[debug] Sending event: invocation {_invocation_id(run, step.index)}"),
-        (t0 + 0.5, "[debug] Acquiring new snowflake connection 'master'"),
+        (t0 + 0.05 * k, f"[debug] Sending event: invocation {_invocation_id(run, step.index)}"),
+        (t0 + 0.5 * k, "[debug] Acquiring new snowflake connection 'master'"),
     ]
     if kind == "deps":
-        end = step.finished_at or t0 + 5
+        end = step.finished_at or t0 + 5 * k
         lines += [
-            (t0 + 1.0, "Updating lock file in file path: package-lock.yml"),
-            (t0 + 2.0, "Installing dbt-labs/dbt_utils"),
-            (end - 0.5, "Installed from version 1.3.0"),
+            (t0 + 1.0 * k, "Updating lock file in file path: package-lock.yml"),
+            (t0 + 2.0 * k, "Installing dbt-labs/dbt_utils"),
+            (end - 0.5 * k, "Installed from version 1.3.0"),
         ]
         return lines, debug
     results = node_results(run, step, project)
     lines.append(
         (
-            t0 + 0.9,
+            t0 + 0.9 * k,
             "Found 5 models, 3 seeds, 1 snapshot, 6 data tests, 2 sources, 611 macros",
         )
     )
@@ -659,7 +662,7 @@ def _dbt_lines(
             r.node.resource_type, "snapshot"
         )
         lines.append((r.started_at, f"{i} of {total} START {what} {name} [RUN]"))
-        debug.append((r.started_at + 0.01, f"[debug] Began running node {r.node.name}"))
+        debug.append((r.started_at + 0.01 * k, f"[debug] Began running node {r.node.name}"))
         word = {"error": "ERROR", "fail": "FAIL", "skipped": "SKIP", "pass": "PASS"}.get(
             r.status, "OK"
         )
@@ -671,21 +674,23 @@ def _dbt_lines(
     errors = sum(r.status in ("error", "fail") for r in results)
     skips = sum(r.status == "skipped" for r in results)
     if kind == "docs":
-        lines.append((end - 0.2, f"Catalog written to {_JOB_DIR}/{run.id}/target/catalog.json"))
+        lines.append((end - 0.2 * k, f"Catalog written to {_JOB_DIR}/{run.id}/target/catalog.json"))
     elif kind == "source":
-        lines.append((end - 0.2, "Done."))
+        lines.append((end - 0.2 * k, "Done."))
     elif results:
-        lines.append((end - 0.3, f"Finished running {total} nodes in {end - t0:.2f}s."))
+        lines.append((end - 0.3 * k, f"Finished running {total} nodes in {end - t0:.2f}s."))
         if errors:
             failing = next(r for r in results if r.status in ("error", "fail"))
-            lines.append((end - 0.2, "Completed with 1 error, 0 partial successes, 0 warnings:"))
-            lines.append((end - 0.2, failing.message))
+            lines.append(
+                (end - 0.2 * k, "Completed with 1 error, 0 partial successes, 0 warnings:")
+            )
+            lines.append((end - 0.2 * k, failing.message))
         else:
-            lines.append((end - 0.2, "Completed successfully"))
+            lines.append((end - 0.2 * k, "Completed successfully"))
         passed = total - errors - skips
         lines.append(
             (
-                end - 0.1,
+                end - 0.1 * k,
                 f"Done. PASS={passed} WARN=0 ERROR={errors} SKIP={skips} NO-OP=0 TOTAL={total}",
             )
         )

@@ -2,19 +2,26 @@
 
 The emulator never reads the system time directly. Every run's timeline (queued, starting,
 running, finished) is computed from `clock.now()`, so a test moves runs forward by advancing a
-`ManualClock`, and a demo makes a ten-minute run finish in seconds with `RealClock(speed=...)`.
+`ManualClock`, and a demo makes a ten-minute run finish in a minute with `RealClock(speed=10)`.
+
+Speed shortens runs; it never moves time. A `RealClock`'s `now()` is the real UTC time whatever
+its speed, so every timestamp the emulator sends (`created_at`, `finished_at`...) and every
+`created_at__range` it filters on agrees with the client's own clock, and reconciliation and
+`created_after=` work after any uptime. Its speed divides the length of each phase of the runs
+triggered under it instead: queue, "Starting", every step, the job's timeout.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 import anyio
 
-__all__ = ["DEFAULT_START", "Clock", "ManualClock", "RealClock"]
+__all__ = ["DEFAULT_START", "Clock", "ManualClock", "RealClock", "speed_of"]
 
 #: Where a `ManualClock` starts unless told otherwise: a fixed instant, so that seeded data and
 #: every timestamp in a test are the same on every machine.
@@ -35,13 +42,18 @@ def _epoch(value: datetime | float | None, default: float) -> float:
 class Clock(Protocol):
     """What the emulator needs from a clock.
 
-    `now()` is the emulated time in seconds since the epoch (UTC). `sleep()` waits for a span
-    of *real* time that the emulator adds on purpose (latency, slow bodies): a manual clock
-    advances itself instead of waiting, so tests with added latency stay instant.
+    `now()` is the time every timestamp is stamped with, in seconds since the epoch (UTC).
+    `sleep()` waits for a span of *real* time that the emulator adds on purpose (latency, slow
+    bodies): a manual clock advances itself instead of waiting, so tests with added latency
+    stay instant.
+
+    A clock may also have a `speed` attribute (as `RealClock` does): runs triggered while it
+    reads N pass through their phases N times faster than nominal. Without one, runs take their
+    nominal time.
     """
 
     def now(self) -> float:
-        """The emulated time, in seconds since the epoch."""
+        """The current time, in seconds since the epoch."""
         ...
 
     async def sleep(self, seconds: float) -> None:
@@ -103,26 +115,53 @@ class ManualClock:
 
 
 class RealClock:
-    """Real time, optionally sped up: demos and subprocess tests.
+    """Real time, with runs sped up: demos, notebooks and subprocess tests.
 
-    With `speed=60`, one real second is one emulated minute, so a run of a few emulated
-    minutes finishes in a couple of real seconds. Latency faults still wait in real time.
+    `now()` is the real UTC time whatever the speed (moved by `start` if one is given, and
+    never backwards). `speed` shortens the runs instead: with `speed=60` a run whose
+    steps are nominally a few minutes long is queued, starts, runs and finishes within a few
+    real seconds, and its timestamps say so. Latency faults and the rate limit's cooldown still
+    wait in real time.
+
+    Example:
+        >>> clock = RealClock(speed=10)
+        >>> abs(clock.now() - time.time()) < 1
+        True
 
     Args:
-        speed: how many emulated seconds pass per real second (> 0).
-        start: the emulated time at creation; default the real current time.
+        speed: how many times faster than nominal runs pass through their phases (> 0).
+        start: the time `now()` reads at creation (an aware `datetime` or epoch seconds), from
+            which it moves at the real rate; default the real current time.
+        wall: where real time comes from, in epoch seconds (default `time.time`): tests pass
+            a fake to move time without sleeping.
     """
 
-    def __init__(self, *, speed: float = 1.0, start: datetime | float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        speed: float = 1.0,
+        start: datetime | float | None = None,
+        wall: Callable[[], float] | None = None,
+    ) -> None:
         if not speed > 0:
             raise ValueError(f"speed must be greater than 0, got {speed!r}")
         self.speed = float(speed)
-        self._start = _epoch(start, time.time())
-        self._t0 = time.monotonic()
+        self._wall = wall if wall is not None else time.time
+        real = self._wall()
+        self._offset = _epoch(start, real) - real
+        self._last = real + self._offset
+        self._lock = threading.Lock()
 
     def now(self) -> float:
-        """The emulated time: the start plus the real time elapsed times `speed`."""
-        return self._start + (time.monotonic() - self._t0) * self.speed
+        """The real current time in epoch seconds (plus the offset `start` asked for)."""
+        now = self._wall() + self._offset
+        with self._lock:
+            # A wall clock stepped back (NTP, a VM resumed) must not un-finish a finished run:
+            # hold the latest time read until the wall clock passes it again.
+            if now < self._last:
+                return self._last
+            self._last = now
+            return now
 
     async def sleep(self, seconds: float) -> None:
         """Wait `seconds` of real time."""
@@ -130,3 +169,11 @@ class RealClock:
 
     def __repr__(self) -> str:
         return f"RealClock(speed={self.speed!r})"
+
+
+def speed_of(clock: Clock) -> float:
+    """How many times faster than nominal runs pass under `clock` (its `speed`, default 1)."""
+    speed = getattr(clock, "speed", 1.0)
+    if not isinstance(speed, int | float) or isinstance(speed, bool) or not speed > 0:
+        raise ValueError(f"a clock's speed must be a number greater than 0, got {speed!r}")
+    return float(speed)

@@ -1,59 +1,35 @@
-"""`Emulator`: the state, the clock, the faults and the ways to reach them."""
+"""`Emulator`: what a test or a demo holds: settings, run inspection by id, and the ways in.
+
+The state and dbt's operations on it belong to `Account` (`_account`); the ASGI app serves the
+same account (`_asgi`, `_routes`). Methods here take and return ids and frozen snapshots
+(`RunInfo`, `StepInfo`), never the live objects, so a test cannot change a run behind the
+emulator's back.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import hmac
-import random
-import re
-import time
-from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from dbt_runs.testing import _artifacts, _wire
+from dbt_runs.testing import _wire
+from dbt_runs.testing._account import Account, RequestRecord
 from dbt_runs.testing._clock import Clock, ManualClock
-from dbt_runs.testing._faults import FaultKind, Faults
-from dbt_runs.testing._seed import git_sha, seed_catalog, seed_runs
-from dbt_runs.testing._state import (
-    MAX_STEPS,
-    OUTCOMES,
-    STEP_ID_FACTOR,
-    Job,
-    Outcome,
-    Run,
-    State,
-    StepPlan,
-    Trigger,
-)
+from dbt_runs.testing._faults import Faults
+from dbt_runs.testing._state import OUTCOMES, STEP_ID_FACTOR, Job, Outcome, Run
+from dbt_runs.testing._trigger import validate_trigger
 
 if TYPE_CHECKING:
     from dbt_runs import AsyncRunsClient
     from dbt_runs.testing._server import EmulatorServer
 
-__all__ = ["Emulator", "RequestRecord", "RunInfo", "StepInfo"]
+__all__ = ["Emulator", "RunInfo", "StepInfo"]
 
 _DEFAULT_RUNS: Final = 1000
 # Step ids are run_id * 100 + index and must stay below 2**63 (dbt's ids are int64).
 _MAX_RUN_ID: Final = (2**63 - 1) // STEP_ID_FACTOR - 10**9
-_STR_FIELDS: Final = (
-    "git_sha",
-    "git_branch",
-    "schema_override",
-    "dbt_version_override",
-    "target_name_override",
-)
-_INT_FIELDS: Final = (
-    "azure_pull_request_id",
-    "github_pull_request_id",
-    "gitlab_merge_request_id",
-    "non_native_pull_request_id",
-    "threads_override",
-    "timeout_seconds_override",
-)
-_INT_TEXT: Final = re.compile(r"^\s*[+-]?\d+\s*$")
 
 
 def _dt(ts: float | None) -> datetime | None:
@@ -96,16 +72,6 @@ class RunInfo:
         return self.status in (10, 20, 30)
 
 
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    """One request the emulator answered (the token is never recorded)."""
-
-    method: str
-    path: str
-    #: The HTTP status sent, or the fault that replaced the answer ("reset", "hang"...).
-    outcome: int | str
-
-
 class Emulator:
     """A local dbt Cloud: the v2 runs API with its state, a clock and fault injection.
 
@@ -125,7 +91,9 @@ class Emulator:
         runs: How many finished runs to seed before the clock's start (10,000 take well under
             a second).
         seed: Seeds the generated history and the random faults.
-        clock: A `ManualClock` (default) or `RealClock(speed=...)`.
+        clock: A `ManualClock` (default: time moves when a test says) or `RealClock(speed=N)`
+            (real UTC time, and runs N times shorter than nominal: timestamps always agree
+            with the wall clock, so a client's `created_after=` and reconciliation work).
         faults: Initial fault settings (default none); `emulator.faults` can change any time.
         artifact_size: Pad every `manifest.json` to this many bytes (streamed, memory stays
             flat); None for the natural size (a few kilobytes).
@@ -155,29 +123,66 @@ class Emulator:
             raise ValueError(f"first_run_id must be between 1 and {_MAX_RUN_ID}")
         if artifact_size is not None and artifact_size < 0:
             raise ValueError(f"artifact_size must be >= 0 bytes, got {artifact_size!r}")
-        self.account_id = account_id
         self._token = token
-        self.clock: Clock = clock if clock is not None else ManualClock()
-        self.faults = faults if faults is not None else Faults(seed=seed)
-        self.artifact_size = artifact_size
-        self.ui_url = ui_url
-        self._rng = random.Random(seed + 1)
-        self._state = State(account_id=account_id)
-        self._state.next_run_id = first_run_id
-        self._requests: deque[RequestRecord] = deque(maxlen=10_000)
-        now = self.clock.now()
-        seed_catalog(self._state, now)
-        seed_runs(self._state, runs, now, seed)
-        from dbt_runs.testing._app import EmulatorApp
+        self._account = Account(
+            account_id=account_id,
+            token=token,
+            clock=clock if clock is not None else ManualClock(),
+            faults=faults if faults is not None else Faults(seed=seed),
+            runs=runs,
+            seed=seed,
+            first_run_id=first_run_id,
+            artifact_size=artifact_size,
+            ui_url=ui_url,
+        )
+        from dbt_runs.testing._asgi import EmulatorApp
 
-        self.app = EmulatorApp(self)
+        self.app = EmulatorApp(self._account)
         """The ASGI application (for `httpx.ASGITransport`, uvicorn, or any ASGI server)."""
 
     def __repr__(self) -> str:
         return (
-            f"Emulator(account_id={self.account_id}, runs={len(self._state.runs)}, "
+            f"Emulator(account_id={self.account_id}, runs={self.run_count}, "
             f"clock={self.clock!r}, token={'set' if self._token else 'any'})"
         )
+
+    # -- settings ----------------------------------------------------------------------------
+    @property
+    def account_id(self) -> int:
+        """The one account this emulator serves."""
+        return self._account.account_id
+
+    @property
+    def clock(self) -> Clock:
+        """The clock every timestamp comes from (`emulator.clock.advance(...)` on a manual one)."""
+        return self._account.clock
+
+    @property
+    def faults(self) -> Faults:
+        """The fault settings; change them, or replace them, at any time."""
+        return self._account.faults
+
+    @faults.setter
+    def faults(self, faults: Faults) -> None:
+        self._account.faults = faults
+
+    @property
+    def artifact_size(self) -> int | None:
+        """The size every `manifest.json` is padded to, or None for its natural size."""
+        return self._account.artifact_size
+
+    @artifact_size.setter
+    def artifact_size(self, size: int | None) -> None:
+        self._account.artifact_size = size
+
+    @property
+    def ui_url(self) -> str | None:
+        """The dbt Cloud UI root used in `href`, or None for the host a request came to."""
+        return self._account.ui_url
+
+    @ui_url.setter
+    def ui_url(self, url: str | None) -> None:
+        self._account.ui_url = url
 
     # -- jobs --------------------------------------------------------------------------------
     def add_job(
@@ -208,7 +213,8 @@ class Emulator:
             run_generate_sources: Add a `dbt source freshness` step (writes `sources.json`).
             job_type: "ci" runs in parallel; any other type runs one run at a time.
             timeout_seconds: Runs longer than this end Cancelled (0: no timeout).
-            step_seconds: Emulated seconds each of its own commands takes.
+            step_seconds: Nominal seconds each of its own commands takes (a `RealClock`'s
+                speed divides it).
             outcome: How its runs end: "success", "error" or "cancelled".
             threads: The threads setting.
             target_name: The target name setting.
@@ -219,13 +225,13 @@ class Emulator:
         _check_outcome(outcome)
         if not execute_steps or any(not str(s).strip() for s in execute_steps):
             raise ValueError("execute_steps must be a non-empty list of dbt commands")
-        with self._state.lock:
-            if environment_id not in self._state.environments:
+        state = self._account.state
+        with self._account.moment() as now:
+            if environment_id not in state.environments:
                 raise ValueError(f"no environment {environment_id}")
-            env = self._state.environments[environment_id]
-            job_id = max(self._state.jobs, default=0) + 1
-            now = self.clock.now()
-            self._state.jobs[job_id] = Job(
+            env = state.environments[environment_id]
+            job_id = max(state.jobs, default=0) + 1
+            state.jobs[job_id] = Job(
                 job_id,
                 env.project_id,
                 environment_id,
@@ -251,29 +257,30 @@ class Emulator:
         """How the job's next runs end: "success", "error" (at its last command) or
         "cancelled". A trigger whose cause contains `[fail]` errors whatever this says."""
         _check_outcome(outcome)
-        with self._state.lock:
+        with self._account.state.lock:
             self._job(job_id).outcome = outcome
 
     def set_job_duration(self, job_id: int, seconds: float) -> None:
-        """Emulated seconds each of the job's own dbt commands takes in its next runs."""
+        """Nominal seconds each of the job's own dbt commands takes in its next runs (a
+        `RealClock`'s speed divides it)."""
         if seconds < 0:
             raise ValueError("seconds must be >= 0")
-        with self._state.lock:
+        with self._account.state.lock:
             self._job(job_id).step_seconds = float(seconds)
 
     def set_job_timeout(self, job_id: int, seconds: int) -> None:
         """The job's timeout (0: none); runs past it end Cancelled with dbt's message."""
-        with self._state.lock:
+        with self._account.state.lock:
             self._job(job_id).timeout_seconds = int(seconds)
 
     @property
     def job_ids(self) -> list[int]:
         """The ids of every job."""
-        with self._state.lock:
-            return sorted(self._state.jobs)
+        with self._account.state.lock:
+            return sorted(self._account.state.jobs)
 
     def _job(self, job_id: int) -> Job:
-        job = self._state.jobs.get(job_id)
+        job = self._account.job(job_id)
         if job is None:
             raise KeyError(f"no job {job_id}")
         return job
@@ -290,47 +297,40 @@ class Emulator:
         Raises:
             ValueError: for a body dbt would answer with a 400 (the message names the field).
         """
-        with self._state.lock:
+        with self._account.moment() as now:
             job = self._job(job_id)
-            errors, trigger = self._validate_trigger({"cause": cause, **overrides})
+            errors, trigger = validate_trigger({"cause": cause, **overrides})
             if errors or trigger is None:
                 raise ValueError(f"invalid trigger: {errors}")
-            return self._create_run(job, trigger, self._now_ticked()).id
+            return self._account.trigger_run(job, trigger, now).id
 
     def cancel_run(self, run_id: int) -> bool:
         """Cancel as `POST runs/{id}/cancel/` would; False if the run had already finished."""
-        with self._state.lock:
-            run = self._get(run_id)
-            now = self._now_ticked()
-            changed = run.cancel(now)
-            self._state.tick(now)
-            return changed
+        with self._account.moment() as now:
+            return self._account.cancel_run(self._run(run_id), now)
 
     def run(self, run_id: int) -> RunInfo:
         """One run, now."""
-        with self._state.lock:
-            return self._info(self._get(run_id), self._now_ticked())
+        with self._account.moment() as now:
+            return self._info(self._run(run_id), now)
 
     def runs(self, *, job_id: int | None = None, status: int | None = None) -> list[RunInfo]:
         """Runs (oldest first), optionally of one job and/or in one status."""
-        with self._state.lock:
-            now = self._now_ticked()
-            pool = (
-                self._state.runs_by_job.get(job_id, []) if job_id is not None else self._state.runs
-            )
+        state = self._account.state
+        with self._account.moment() as now:
+            pool = state.runs_by_job.get(job_id, []) if job_id is not None else state.runs
             infos = [self._info(r, now) for r in pool]
         return [i for i in infos if status is None or i.status == status]
 
     @property
     def run_count(self) -> int:
         """How many runs exist (seeded and triggered)."""
-        return len(self._state.runs)
+        return len(self._account.state.runs)
 
     def steps(self, run_id: int) -> list[StepInfo]:
         """A run's steps that have started by now."""
-        with self._state.lock:
-            run = self._get(run_id)
-            now = self._now_ticked()
+        with self._account.moment() as now:
+            run = self._run(run_id)
             return [
                 StepInfo(
                     run.id * STEP_ID_FACTOR + s.index,
@@ -346,36 +346,55 @@ class Emulator:
 
     def run_json(self, run_id: int, *, include_related: Sequence[str] = ()) -> dict[str, Any]:
         """The run exactly as `GET runs/{id}/` would put it in `data`."""
-        with self._state.lock:
-            run = self._get(run_id)
+        account = self._account
+        with account.moment() as now:
             return _wire.run_json(
-                self._state,
-                run,
-                self._now_ticked(),
+                account.state,
+                self._run(run_id),
+                now,
                 related=frozenset(include_related),
                 ui_base=self.ui_url or "http://127.0.0.1",
-                step_logs=self._step_logs,
+                step_logs=account.step_logs,
             )
 
     def artifact_paths(self, run_id: int) -> list[str]:
         """What `GET runs/{id}/artifacts/` lists (empty until the run finished)."""
-        with self._state.lock:
-            run = self._get(run_id)
-            now = self._now_ticked()
-            if not self._artifacts_uploaded(run, now):
-                return []
-            return sorted(
-                _artifacts.artifact_index(run, run.steps_at(now), self._project_name(run))
-            )
+        with self._account.moment() as now:
+            return self._account.artifact_paths(self._run(run_id), now)
 
     @property
     def requests(self) -> list[RequestRecord]:
         """The last 10,000 requests answered, oldest first (for assertions in tests)."""
-        return list(self._requests)
+        return self._account.requests
 
     def clear_requests(self) -> None:
         """Forget the recorded requests."""
-        self._requests.clear()
+        self._account.clear_requests()
+
+    def _run(self, run_id: int) -> Run:
+        run = self._account.run(run_id)
+        if run is None:
+            raise KeyError(f"no run {run_id}")
+        return run
+
+    def _info(self, run: Run, now: float) -> RunInfo:
+        status = run.status_at(now)
+        complete = run.is_complete(now)
+        return RunInfo(
+            run.id,
+            run.job.id,
+            status,
+            _wire.STATUS_HUMANIZED[status],
+            run.trigger.cause,
+            datetime.fromtimestamp(run.created_at, UTC),
+            _dt(
+                run.dequeued_at if run.dequeued_at is not None and run.dequeued_at <= now else None
+            ),
+            _dt(run.started_at if run.started_at is not None and run.started_at <= now else None),
+            _dt(run.finished_at if complete else None),
+            run.status_message if complete else None,
+            tuple(self._account.state.blocked_by(run, now)),
+        )
 
     # -- ways in -----------------------------------------------------------------------------
     def client(self, **kwargs: Any) -> AsyncRunsClient:
@@ -434,269 +453,6 @@ class Emulator:
         from dbt_runs.testing._server import serve_in_thread
 
         return serve_in_thread(self.app, host, port)
-
-    # -- internals used by the app -----------------------------------------------------------
-    def _accepts(self, token: str) -> bool:
-        if self._token is None:
-            return True
-        return hmac.compare_digest(token.encode(), self._token.encode())
-
-    def _record(self, method: str, path: str, outcome: FaultKind) -> None:
-        self._requests.append(RequestRecord(method, path, outcome))
-
-    def _limit_time(self) -> float:
-        """Rate limits count in the manual clock's time, else in real time: a client waits
-        out a `Retry-After` in real seconds whatever the emulated speed."""
-        clock = self.clock
-        return clock.now() if isinstance(clock, ManualClock) else time.monotonic()
-
-    def _artifacts_uploaded(self, run: Run, now: float) -> bool:
-        finished = run.finished_at
-        if finished is None or finished > now:
-            return False
-        return now >= finished + self.faults.artifact_delay_seconds
-
-    def _now_ticked(self) -> float:
-        now = self.clock.now()
-        self._state.tick(now)
-        return now
-
-    def _get(self, run_id: int) -> Run:
-        run = self._state.runs_by_id.get(run_id)
-        if run is None:
-            raise KeyError(f"no run {run_id}")
-        return run
-
-    def _project_name(self, run: Run) -> str:
-        project = self._state.projects.get(run.job.project_id)
-        return project.dbt_name if project else "jaffle_shop"
-
-    def _info(self, run: Run, now: float) -> RunInfo:
-        status = run.status_at(now)
-        complete = run.is_complete(now)
-        return RunInfo(
-            run.id,
-            run.job.id,
-            status,
-            _wire.STATUS_HUMANIZED[status],
-            run.trigger.cause,
-            datetime.fromtimestamp(run.created_at, UTC),
-            _dt(
-                run.dequeued_at if run.dequeued_at is not None and run.dequeued_at <= now else None
-            ),
-            _dt(run.started_at if run.started_at is not None and run.started_at <= now else None),
-            _dt(run.finished_at if complete else None),
-            run.status_message if complete else None,
-            tuple(self._state.blocked_by(run, now)),
-        )
-
-    def _step_logs(self, run: Run, step: StepPlan, now: float) -> tuple[str, str]:
-        return _artifacts.step_logs(run, step, now, self._project_name(run))
-
-    def _account_json(self) -> dict[str, Any]:
-        created = min((p.created_at for p in self._state.projects.values()), default=0.0)
-        return {
-            "id": self.account_id,
-            "name": self._state.account_name,
-            "state": 1,
-            "plan": "enterprise",
-            "pending_cancel": False,
-            "run_slots": 5,
-            "developer_seats": 10,
-            "read_only_seats": 10,
-            "queue_limit": 50,
-            "pod_memory_request_mebibytes": 600,
-            "run_duration_limit_seconds": 86400,
-            "enterprise_authentication_method": None,
-            "enterprise_login_slug": None,
-            "enterprise_unique_identifier": None,
-            "billing_email_address": None,
-            "locked": False,
-            "lock_reason": None,
-            "lock_cause": None,
-            "unlocked_at": None,
-            "unlock_if_subscription_renewed": False,
-            "starter_repo_url": None,
-            "sso_reauth": False,
-            "git_auth_level": "personal",
-            "identifier": f"act_emulated{self.account_id}",
-            "docs_job_id": 2,
-            "freshness_job_id": 2,
-            "docs_job": None,
-            "freshness_job": None,
-            "enterprise_login_url": None,
-            "static_subdomain": None,
-            "vanity_subdomain": None,
-            "account_migration_events": [],
-            "agent_credit_locked": False,
-            "analyst_seats": 0,
-            "business_critical": False,
-            "copilot_locked_until": None,
-            "develop_pod_memory_request_mebibytes": 600,
-            "explorer_seats": 0,
-            "groups": [],
-            "it_seats": 1,
-            "run_locked_until": None,
-            "trial_end_date": None,
-            "created_at": _wire.iso_z(created),
-            "updated_at": _wire.iso_z(created),
-        }
-
-    def _validate_trigger(self, body: Mapping[str, Any]) -> tuple[dict[str, str], Trigger | None]:
-        """DRF-style validation of a trigger body: every bad field named at once."""
-        errors: dict[str, str] = {}
-        cause = body.get("cause")
-        if cause is None:
-            errors["cause"] = (
-                "This field is required." if "cause" not in body else "This field may not be null."
-            )
-        elif not isinstance(cause, str):
-            errors["cause"] = "Not a valid string."
-        elif not cause.strip():
-            errors["cause"] = "This field may not be blank."
-        elif len(cause) > 255:
-            errors["cause"] = "Ensure this field has no more than 255 characters."
-        values: dict[str, Any] = {}
-        for name in _STR_FIELDS:
-            value = body.get(name)
-            if value is None:
-                continue
-            if not isinstance(value, str):
-                errors[name] = "Not a valid string."
-            elif not value.strip():
-                errors[name] = "This field may not be blank."
-            elif len(value) > 255:
-                errors[name] = "Ensure this field has no more than 255 characters."
-            else:
-                values[name] = value
-        for name in _INT_FIELDS:
-            value = body.get(name)
-            if value is None:
-                continue
-            number: int | None = None
-            if isinstance(value, int) and not isinstance(value, bool):
-                number = value
-            elif isinstance(value, str) and _INT_TEXT.match(value):
-                number = int(value)
-            if number is None:
-                errors[name] = "A valid integer is required."
-                continue
-            minimum = 1 if name == "threads_override" else 0
-            if number < minimum:
-                errors[name] = f"Ensure this value is greater than or equal to {minimum}."
-            else:
-                values[name] = number
-        docs = body.get("generate_docs_override")
-        if docs is not None:
-            if isinstance(docs, bool):
-                values["generate_docs_override"] = docs
-            elif isinstance(docs, str) and docs.strip().lower() in {"true", "false", "1", "0"}:
-                values["generate_docs_override"] = docs.strip().lower() in {"true", "1"}
-            else:
-                errors["generate_docs_override"] = "Must be a valid boolean."
-        steps = body.get("steps_override")
-        if steps is not None:
-            if not isinstance(steps, list):
-                errors["steps_override"] = (
-                    f'Expected a list of items but got type "{type(steps).__name__}".'
-                )
-            elif not steps:
-                errors["steps_override"] = "This list may not be empty."
-            elif len(steps) > MAX_STEPS - 5:
-                errors["steps_override"] = (
-                    f"Ensure this field has no more than {MAX_STEPS - 5} elements."
-                )
-            elif any(not isinstance(s, str) or not s.strip() for s in steps):
-                errors["steps_override"] = "This field may not be blank."
-            elif any(not s.strip().startswith("dbt ") for s in steps):
-                errors["steps_override"] = (
-                    'Each step must be a dbt command, for example "dbt build".'
-                )
-            else:
-                values["steps_override"] = tuple(s.strip() for s in steps)
-        if errors:
-            return errors, None
-        assert isinstance(cause, str)
-        return {}, Trigger(cause, "api", None, **values)
-
-    def _create_run(self, job: Job, trigger: Trigger, now: float) -> Run:
-        state = self._state
-        env = state.environments.get(job.environment_id)
-        if trigger.created_at is None:
-            trigger.created_at = now - 0.0185
-        timeout = (
-            trigger.timeout_seconds_override
-            if trigger.timeout_seconds_override is not None
-            else job.timeout_seconds
-        )
-        outcome: Outcome = "error" if "[fail]" in trigger.cause.lower() else job.outcome
-        run = Run(
-            state.next_run_id,
-            job,
-            trigger,
-            now,
-            job.commands(trigger.steps_override, trigger.generate_docs_override),
-            outcome,
-            timeout,
-            trigger.dbt_version_override
-            or job.dbt_version
-            or (env.dbt_version if env else "versionless"),
-            trigger.git_branch or (env.custom_branch if env else None) or "main",
-            trigger.git_sha or git_sha(self._rng),
-            environment=env,
-        )
-        state.add_run(run)
-        state.tick(now)
-        return run
-
-    def _retry(self, failed: Run, now: float) -> Run:
-        """A run that resumes `failed` from its failing command (`POST runs/{id}/retry/`)."""
-        steps = failed.steps_at(now)
-        executed = max(0, len(steps) - 2)  # commands that ran, the failing one last
-        remaining = failed.commands[max(0, executed - 1) :]
-        rest = tuple(c for c in remaining[1:])
-        commands = ("dbt deps", "dbt retry", *rest)
-        trigger = Trigger(f"Retry of run #{failed.id}", "rerun", now - 0.0185)
-        outcome: Outcome = failed.job.outcome
-        state = self._state
-        run = Run(
-            state.next_run_id,
-            failed.job,
-            trigger,
-            now,
-            commands,
-            outcome,
-            failed.timeout_seconds,
-            failed.dbt_version,
-            failed.git_branch,
-            failed.git_sha,
-            retrying_run_id=failed.id,
-            environment=failed.environment,
-        )
-        state.add_run(run)
-        state.tick(now)
-        return run
-
-    def _artifact(
-        self, run: Run, path: str, step: int | None, now: float
-    ) -> _artifacts.Artifact | None:
-        if not self._artifacts_uploaded(run, now):
-            return None
-        steps = run.steps_at(now)
-        project = self._project_name(run)
-        visible = _artifacts.artifacts_at_step(run, steps, project, step)
-        writer = visible.get(path)
-        if writer is None:
-            return None
-        threads = run.job.threads
-        return _artifacts.render(
-            run,
-            steps[writer - 1],
-            path,
-            project,
-            threads=threads,
-            manifest_size=self.artifact_size,
-        )
 
 
 def _check_outcome(outcome: str) -> None:

@@ -99,7 +99,8 @@ class Faults:
         ambiguous_trigger_rate: probability that a trigger (run, rerun, retry) creates its run
             and then answers 502: the ambiguous trigger, at random.
         artifact_delay_seconds: a finished run's artifacts 404 (and its artifact list is
-            null) for this many emulated seconds: dbt uploads them asynchronously.
+            null) for this many seconds: dbt uploads them asynchronously. Like the run's other
+            phases, a `RealClock`'s speed divides it.
     """
 
     latency_ms: float = 0.0

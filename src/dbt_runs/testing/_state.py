@@ -8,6 +8,10 @@ is planned only when the run ahead of it has finished (`tick`).
 
 Historical runs are the same objects, planned at creation. Nothing here builds JSON (see
 `_wire`), so 10,000 runs cost one small object each.
+
+Durations here are nominal seconds, divided by a run's `speed` (the speed of the clock it was
+triggered under, 1 for a manual clock) when its timeline is laid out: a fast clock shortens the
+spans between timestamps and never moves the timestamps off the clock's time.
 """
 
 from __future__ import annotations
@@ -51,9 +55,9 @@ TERMINAL: Final = frozenset({SUCCESS, ERROR, CANCELLED})
 Outcome = Literal["success", "error", "cancelled"]
 OUTCOMES: Final = ("success", "error", "cancelled")
 
-#: Seconds from creation to dequeue for a run nobody blocks.
+#: Nominal seconds from creation to dequeue for a run nobody blocks.
 QUEUE_SECONDS: Final = 1.0
-#: Seconds spent "Starting" (pod preparation) before a run runs; real runs show about 4.
+#: Nominal seconds spent "Starting" (pod preparation) before a run runs; real ones show about 4.
 STARTING_SECONDS: Final = 4.0
 #: Step ids are derived from run ids (run_id * STEP_ID_FACTOR + index), so steps cost nothing
 #: until asked for and `GET steps/{id}/` can find its run without an index.
@@ -242,6 +246,9 @@ class Run:
     git_sha: str
     #: Multiplies every nominal step duration (seeded runs vary; live runs use 1.0).
     factor: float = 1.0
+    #: Divides every nominal duration (queue, starting, steps, timeout): the speed of the clock
+    #: the run was triggered under.
+    speed: float = 1.0
     retrying_run_id: int | None = None
     # The plan: set when the run leaves the queue (or is cancelled before it does).
     dequeued_at: float | None = None
@@ -283,12 +290,19 @@ class Run:
             *(step_name(c) for c in self.commands),
         )
 
-    def nominal_durations(self) -> list[float]:
-        """Planned duration of every step (before any failure, cancel or timeout)."""
-        out = [_CLONE_SECONDS * self.factor, _PROFILE_SECONDS * self.factor]
+    @property
+    def queued_until(self) -> float:
+        """When the run leaves the queue if nothing blocks it."""
+        return self.created_at + QUEUE_SECONDS / self.speed
+
+    def step_durations(self) -> list[float]:
+        """Planned duration of every step, in clock seconds (before any failure, cancel or
+        timeout)."""
+        scale = self.factor / self.speed
+        out = [_CLONE_SECONDS * scale, _PROFILE_SECONDS * scale]
         for command in self.commands:
             seconds = _COMMAND_SECONDS.get(command_kind(command), self.job.step_seconds)
-            out.append(seconds * self.factor)
+            out.append(seconds * scale)
         return out
 
     def failing_step_index(self) -> int:
@@ -297,8 +311,8 @@ class Run:
 
     def plan(self, dequeued_at: float) -> None:
         """Decide the timeline from `dequeued_at` on: steps, outcome, timeout."""
-        durations = self.nominal_durations()
-        started = dequeued_at + STARTING_SECONDS
+        durations = self.step_durations()
+        started = dequeued_at + STARTING_SECONDS / self.speed
         stop = len(durations)
         last_status = SUCCESS
         final = SUCCESS
@@ -310,8 +324,9 @@ class Run:
             message = CANCELLED_BY_USER
             durations[stop - 1] /= 2
         finished = started + sum(durations[:stop])
-        if self.timeout_seconds > 0 and finished - started > self.timeout_seconds:
-            finished = started + self.timeout_seconds
+        timeout = self.timeout_seconds / self.speed
+        if timeout > 0 and finished - started > timeout:
+            finished = started + timeout
             elapsed = 0.0
             for i, seconds in enumerate(durations[:stop]):
                 elapsed += seconds
@@ -341,7 +356,7 @@ class Run:
             self.started_at = None
             self.executed_steps = 0
         else:
-            durations = self.nominal_durations()
+            durations = self.step_durations()
             end = started
             count = 0
             for seconds in durations[: self.executed_steps]:
@@ -363,7 +378,7 @@ class Run:
             return []
         names = self.step_names
         commands: tuple[str | None, ...] = (None, None, *self.commands)
-        durations = self.nominal_durations()
+        durations = self.step_durations()
         out: list[StepPlan] = []
         begin = started
         last = self.executed_steps - 1
@@ -438,7 +453,7 @@ class State:
             for run in self._unplanned_parallel:
                 if run.finished_at is not None:
                     continue
-                dequeue = run.created_at + QUEUE_SECONDS
+                dequeue = run.queued_until
                 if dequeue <= now:
                     run.plan(dequeue)
                 else:
@@ -448,9 +463,7 @@ class State:
             while queue:
                 head = queue[0]
                 if head.dequeued_at is None and head.finished_at is None:
-                    dequeue = max(
-                        head.created_at + QUEUE_SECONDS, self._job_free_at.get(job_id, 0.0)
-                    )
+                    dequeue = max(head.queued_until, self._job_free_at.get(job_id, 0.0))
                     if dequeue > now:
                         break
                     head.plan(dequeue)

@@ -681,6 +681,57 @@ def job_json(state: State, job: Job, *, related: Collection[str] = ()) -> JSON:
     return data
 
 
+def account_json(state: State) -> JSON:
+    """The account (`AccountV2`): the plan and limits of an enterprise account."""
+    created = min((p.created_at for p in state.projects.values()), default=0.0)
+    return {
+        "id": state.account_id,
+        "name": state.account_name,
+        "state": 1,
+        "plan": "enterprise",
+        "pending_cancel": False,
+        "run_slots": 5,
+        "developer_seats": 10,
+        "read_only_seats": 10,
+        "queue_limit": 50,
+        "pod_memory_request_mebibytes": 600,
+        "run_duration_limit_seconds": 86400,
+        "enterprise_authentication_method": None,
+        "enterprise_login_slug": None,
+        "enterprise_unique_identifier": None,
+        "billing_email_address": None,
+        "locked": False,
+        "lock_reason": None,
+        "lock_cause": None,
+        "unlocked_at": None,
+        "unlock_if_subscription_renewed": False,
+        "starter_repo_url": None,
+        "sso_reauth": False,
+        "git_auth_level": "personal",
+        "identifier": f"act_emulated{state.account_id}",
+        "docs_job_id": 2,
+        "freshness_job_id": 2,
+        "docs_job": None,
+        "freshness_job": None,
+        "enterprise_login_url": None,
+        "static_subdomain": None,
+        "vanity_subdomain": None,
+        "account_migration_events": [],
+        "agent_credit_locked": False,
+        "analyst_seats": 0,
+        "business_critical": False,
+        "copilot_locked_until": None,
+        "develop_pod_memory_request_mebibytes": 600,
+        "explorer_seats": 0,
+        "groups": [],
+        "it_seats": 1,
+        "run_locked_until": None,
+        "trial_end_date": None,
+        "created_at": iso_z(created),
+        "updated_at": iso_z(created),
+    }
+
+
 def environment_json(state: State, env: Environment) -> JSON:
     """An environment (`EnvironmentV2`)."""
     return {

@@ -1,59 +1,44 @@
-"""The emulator's ASGI application: dbt Cloud's v2 routes, auth, errors and faults.
+"""dbt Cloud's v2 routes: what each endpoint reads or changes in the account, and its JSON.
 
 Routing is a small regex table rather than Starlette's router because dbt's edges have to be
 reproduced exactly: both slash forms of every route (no redirect), a 404 envelope for unknown
 paths, 401 and 403 before 405 (Django REST Framework authenticates before it looks up the
 handler), and DRF's own `{"detail": "Method \\"GET\\" not allowed."}` for a wrong method.
-Starlette supplies the request parsing and the response classes.
+Starlette supplies the request parsing and the response classes. The handlers reach the state
+only through `Account`'s methods; faults are not theirs (see `_asgi`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import math
 import re
-import socket
-import struct
-import sys
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Final
 
-import anyio
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Message
 
 from dbt_runs.testing import _artifacts, _wire
-from dbt_runs.testing._faults import FaultKind, gateway_html
 from dbt_runs.testing._query import Query, QueryError, parse_include_related
-from dbt_runs.testing._state import (
-    ERROR,
-    MAX_STEPS,
-    STEP_ID_FACTOR,
-    SUCCESS,
-    Run,
-    Trigger,
-    command_kind,
-)
+from dbt_runs.testing._state import ERROR, SUCCESS, Job, Run, command_kind
+from dbt_runs.testing._trigger import validate_trigger
 
 if TYPE_CHECKING:
-    from dbt_runs.testing._emulator import Emulator
+    from dbt_runs.testing._account import Account
 
-__all__ = ["EmulatorApp"]
+__all__ = ["Router", "error", "json_response", "too_many_requests"]
 
 Handler = Callable[[Request, dict[str, str]], Awaitable[Response]]
 
 _A: Final = r"^/api/v2/accounts/(?P<account_id>\d+)"
-_SERVER_ERROR: Final = (
-    b'{"detail":"There was a server error. Please contact support at support@getdbt.com."}'
-)
 #: Largest trigger body accepted (a real one is a few hundred bytes).
 _MAX_BODY: Final = 1024 * 1024
 _RUN_FILTERS_INT: Final = (
@@ -103,6 +88,11 @@ def not_found() -> Response:
     return error(404)
 
 
+def too_many_requests(retry_after: int) -> Response:
+    """dbt's 429: the envelope, and `Retry-After` in whole seconds."""
+    return json_response(_wire.error_envelope(429), 429, headers={"Retry-After": str(retry_after)})
+
+
 @dataclass(frozen=True, slots=True)
 class _Route:
     pattern: re.Pattern[str]
@@ -111,6 +101,10 @@ class _Route:
 
 def _route(path: str, **methods: str) -> _Route:
     return _Route(re.compile(path), methods)
+
+
+#: The routes whose success creates a run: only their answers can be lost "ambiguously".
+_CREATES_RUN: Final = frozenset({"trigger_run", "rerun_job", "retry_run"})
 
 
 _ROUTES: Final = (
@@ -133,70 +127,25 @@ _ROUTES: Final = (
 )
 
 
-class EmulatorApp:
-    """The ASGI callable behind `Emulator.app`."""
+class Router:
+    """Routes a request to the handler of dbt's endpoint, over one `Account`."""
 
-    def __init__(self, emulator: Emulator) -> None:
-        self._emu = emulator
+    def __init__(self, account: Account) -> None:
+        self._account = account
         self._run_cache = _wire.RunCache()
 
-    # -- ASGI ------------------------------------------------------------------------------
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
-            return
-        if scope["type"] != "http":  # pragma: no cover - websockets are not dbt's
-            return
-        emu = self._emu
-        faults = emu.faults
-        method = scope["method"]
-        path = scope["path"]
-        latency = faults.latency()
-        if latency:
-            await emu.clock.sleep(latency)
-        wait = faults.rate_limited(emu._limit_time())
-        if wait is not None:
-            response = json_response(
-                _wire.error_envelope(429), 429, headers={"Retry-After": str(max(1, round(wait)))}
-            )
-            emu._record(method, path, 429)
-            await response(scope, receive, send)
-            return
-        before, after = faults.before(method, path)
-        if before is not None:
-            emu._record(method, path, before)
-            await self._fail(before, scope, receive, send)
-            return
-        request = Request(scope, receive)
-        route_name = ""
+    async def dispatch(self, request: Request) -> tuple[Response, bool]:
+        """Answer `request` as dbt would: the response, and whether it created a run."""
         try:
-            response, route_name = await self._dispatch(request)
+            response, name = await self._answer(request)
         except _RejectError as reject:
-            response = reject.response
-        # Only a trigger that created a run can be "ambiguous".
-        is_trigger = (
-            method == "POST"
-            and route_name in {"trigger_run", "rerun_job", "retry_run"}
-            and response.status_code == 200
+            return reject.response, False
+        creates_run = (
+            request.method == "POST" and name in _CREATES_RUN and response.status_code == 200
         )
-        after = after or faults.after(method, path, trigger=is_trigger)
-        if after is not None and (is_trigger or after in ("truncate", "malformed")):
-            emu._record(method, path, after)
-            if after in ("truncate", "malformed"):
-                await self._cut(after, response, scope, receive, send)
-            else:
-                await self._fail(after, scope, receive, send)
-            return
-        emu._record(method, path, response.status_code)
-        if faults.slow_body_seconds > 0:
-            await self._slow(response, scope, receive, send)
-            return
-        if method == "HEAD":
-            await _head(response, scope, receive, send)
-            return
-        await response(scope, receive, send)
+        return response, creates_run
 
-    async def _dispatch(self, request: Request) -> tuple[Response, str]:
+    async def _answer(self, request: Request) -> tuple[Response, str]:
         path = request.url.path
         for route in _ROUTES:
             match = route.pattern.match(path)
@@ -223,6 +172,7 @@ class EmulatorApp:
                 body = {"detail": f'Method "{request.method}" not allowed.'}
                 return json_response(body, 405, headers={"Allow": _allow(route)}), ""
             handler: Handler = getattr(self, name)
+            # A handler raises QueryError for a bad query parameter: dbt's 400 names it.
             try:
                 return await handler(request, params), name
             except QueryError as exc:
@@ -233,122 +183,48 @@ class EmulatorApp:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.strip().partition(" ")
         token = token.strip()
-        if scheme.lower() not in {"token", "bearer"} or not token or not self._emu._accepts(token):
+        if (
+            scheme.lower() not in {"token", "bearer"}
+            or not token
+            or not self._account.accepts_token(token)
+        ):
             raise _RejectError(error(401))
         account = params.get("account_id")
-        if account is not None and int(account) != self._emu.account_id:
+        if account is not None and int(account) != self._account.account_id:
             raise _RejectError(error(403))
 
-    # -- faults ----------------------------------------------------------------------------
-    async def _fail(self, kind: FaultKind, scope: Scope, receive: Receive, send: Send) -> None:
-        if kind == "reset":
-            await _reset(receive)
-            return
-        if kind == "hang":
-            if _transport_of(receive) is None:
-                # In-process there is no socket and no client timeout to trip: answer at once
-                # with what the client would have raised after its read timeout.
-                raise _in_process_error("ReadTimeout", TimeoutError, "timed out")
-            with anyio.move_on_after(self._emu.faults.hang_seconds):
-                await _wait_disconnect(receive)
-            await _reset(receive)
-            return
-        assert isinstance(kind, int)
-        response: Response
-        if kind in (502, 503, 504):
-            response = Response(gateway_html(kind), kind, media_type="text/html")
-        elif kind == 500:
-            response = Response(_SERVER_ERROR, 500, media_type="application/json")
-        elif kind == 429:
-            limit = self._emu.faults.rate_limit
-            wait = limit.cooldown_seconds if limit is not None else 300
-            response = json_response(
-                _wire.error_envelope(429), 429, headers={"Retry-After": str(round(wait))}
-            )
-        else:
-            response = error(kind)
-        await response(scope, receive, send)
-
-    async def _cut(
-        self, kind: FaultKind, response: Response, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        """Send half of the body: with the full length announced then a reset ("truncate"),
-        or as a complete but invalid 200 JSON body ("malformed"). Streams: a 200 MB artifact
-        is never held in memory."""
-        length = _length_of(response)
-        half = max(1, length // 2)
-        if kind == "malformed":
-            headers = [(b"content-type", b"application/json")]
-            status = 200
-        else:
-            headers = [(k, v) for k, v in response.raw_headers if k.lower() != b"content-length"]
-            status = response.status_code
-        headers.append((b"content-length", str(length if kind == "truncate" else half).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        sent = 0
-        async for chunk in _chunks_of(response):
-            piece = chunk[: half - sent]
-            await send({"type": "http.response.body", "body": piece, "more_body": True})
-            sent += len(piece)
-            if sent >= half:
-                break
-        if kind == "truncate":
-            await _reset(receive)
-        else:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-    async def _slow(self, response: Response, scope: Scope, receive: Receive, send: Send) -> None:
-        """Send the body in about 20 pieces spread over `slow_body_seconds`."""
-        length = _length_of(response)
-        pieces = max(1, min(20, length // 256))
-        size = max(1, -(-length // pieces))
-        pause = self._emu.faults.slow_body_seconds / pieces
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status_code,
-                "headers": response.raw_headers,
-            }
-        )
-        buffer = b""
-        async for chunk in _chunks_of(response):
-            buffer += chunk
-            while len(buffer) >= size:
-                await self._emu.clock.sleep(pause)
-                await send({"type": "http.response.body", "body": buffer[:size], "more_body": True})
-                buffer = buffer[size:]
-        if buffer:
-            await self._emu.clock.sleep(pause)
-        await send({"type": "http.response.body", "body": buffer, "more_body": False})
-
     # -- helpers ---------------------------------------------------------------------------
-    def _run(self, params: dict[str, str], key: str = "run_id") -> Run:
-        run = self._emu._state.runs_by_id.get(int(params[key]))
+    def _run(self, params: dict[str, str]) -> Run:
+        run = self._account.run(int(params["run_id"]))
         if run is None:
             raise _RejectError(not_found())
         return run
 
+    def _job(self, params: dict[str, str]) -> Job:
+        job = self._account.job(int(params["job_id"]))
+        if job is None:
+            raise _RejectError(not_found())
+        return job
+
     def _ui_base(self, request: Request) -> str:
-        if self._emu.ui_url:
-            return self._emu.ui_url.rstrip("/")
+        if self._account.ui_url:
+            return self._account.ui_url.rstrip("/")
         return f"{request.url.scheme}://{request.url.netloc}"
 
-    def _run_body(
-        self, request: Request, run: Run, related: frozenset[str], now: float, ui: str = ""
-    ) -> Any:
-        emu = self._emu
+    def _run_body(self, request: Request, run: Run, related: frozenset[str], now: float) -> Any:
+        account = self._account
         return _wire.run_json(
-            emu._state,
+            account.state,
             run,
             now,
             related=related,
-            ui_base=ui or self._ui_base(request),
-            step_logs=emu._step_logs,
+            ui_base=self._ui_base(request),
+            step_logs=account.step_logs,
         )
 
     # -- accounts and environments ---------------------------------------------------------
     async def list_accounts(self, request: Request, params: dict[str, str]) -> Response:
-        body = [self._emu._account_json()]
+        body = [_wire.account_json(self._account.state)]
         return json_response(
             _wire.envelope(
                 body,
@@ -357,20 +233,20 @@ class EmulatorApp:
         )
 
     async def get_account(self, request: Request, params: dict[str, str]) -> Response:
-        return json_response(_wire.envelope(self._emu._account_json()))
+        return json_response(_wire.envelope(_wire.account_json(self._account.state)))
 
     async def list_environments(self, request: Request, params: dict[str, str]) -> Response:
-        emu = self._emu
         query = Query(request.query_params)
         limit, offset = _paging(query)
-        with emu._state.lock:
+        state = self._account.state
+        with state.lock:
             envs = [
-                _wire.environment_json(emu._state, env)
-                for env in sorted(emu._state.environments.values(), key=lambda e: e.id)
+                _wire.environment_json(state, env)
+                for env in sorted(state.environments.values(), key=lambda e: e.id)
             ]
         page = envs[offset : offset + limit]
         extra = _wire.list_extra(
-            _wire.filters_echo(emu.account_id, limit, offset, "active", {}),
+            _wire.filters_echo(self._account.account_id, limit, offset, "active", {}),
             "id",
             len(page),
             len(envs),
@@ -378,71 +254,67 @@ class EmulatorApp:
         return json_response(_wire.envelope(page, extra=extra))
 
     async def get_environment(self, request: Request, params: dict[str, str]) -> Response:
-        emu = self._emu
-        env = emu._state.environments.get(int(params["environment_id"]))
+        state = self._account.state
+        env = state.environments.get(int(params["environment_id"]))
         if env is None:
             return not_found()
-        return json_response(_wire.envelope(_wire.environment_json(emu._state, env)))
+        return json_response(_wire.envelope(_wire.environment_json(state, env)))
 
     # -- runs ------------------------------------------------------------------------------
     async def list_runs(self, request: Request, params: dict[str, str]) -> Response:
-        emu = self._emu
         query = Query(request.query_params)
-        try:
-            limit, offset = _paging(query)
-            order_by = query.string("order_by") or "id"
-            descending = order_by.startswith("-")
-            order_field = order_by[1:] if descending else order_by
-            if order_field not in _ORDER_FIELDS:
-                raise QueryError(
-                    "order_by",
-                    f"'{order_by}' is not a valid ordering. Options are id, created_at and "
-                    "finished_at, with a leading - for descending order.",
+        limit, offset = _paging(query)
+        order_by = query.string("order_by") or "id"
+        descending = order_by.startswith("-")
+        order_field = order_by[1:] if descending else order_by
+        if order_field not in _ORDER_FIELDS:
+            raise QueryError(
+                "order_by",
+                f"'{order_by}' is not a valid ordering. Options are id, created_at and "
+                "finished_at, with a leading - for descending order.",
+            )
+        related = parse_include_related(query)
+        echo: dict[str, Any] = {}
+        ints: dict[str, int] = {}
+        for name in _RUN_FILTERS_INT:
+            value = query.integer(name)
+            if value is not None:
+                ints[name] = echo[name] = value
+        lists: dict[str, set[int]] = {}
+        for name in _RUN_FILTERS_LIST:
+            items = query.int_list(name)
+            if items is not None:
+                echo[name] = items
+                lists[name] = set(items)
+        bools: dict[str, bool] = {}
+        for name in ("has_docs_generated", "has_sources_generated"):
+            flag = query.boolean(name)
+            if flag is not None:
+                bools[name] = echo[name] = flag
+        ranges: dict[str, tuple[float, float]] = {}
+        for name in ("created_at__range", "finished_at__range"):
+            bounds = query.date_range(name)
+            if bounds is not None:
+                ranges[name] = bounds
+                echo[name] = query.items(name)
+        versions: set[str] | None = None
+        if query.has("dbt_version") or query.has("dbt_version__in"):
+            versions = set(query.str_list("dbt_version__in") or [])
+            single = query.string("dbt_version")
+            if single:
+                versions.add(single)
+            echo.update(
+                {k: query.string(k) for k in ("dbt_version",) if query.has(k)}
+                | (
+                    {"dbt_version__in": query.str_list("dbt_version__in")}
+                    if query.has("dbt_version__in")
+                    else {}
                 )
-            related = parse_include_related(query)
-            echo: dict[str, Any] = {}
-            ints: dict[str, int] = {}
-            for name in _RUN_FILTERS_INT:
-                value = query.integer(name)
-                if value is not None:
-                    ints[name] = echo[name] = value
-            lists: dict[str, set[int]] = {}
-            for name in _RUN_FILTERS_LIST:
-                items = query.int_list(name)
-                if items is not None:
-                    echo[name] = items
-                    lists[name] = set(items)
-            bools: dict[str, bool] = {}
-            for name in ("has_docs_generated", "has_sources_generated"):
-                flag = query.boolean(name)
-                if flag is not None:
-                    bools[name] = echo[name] = flag
-            ranges: dict[str, tuple[float, float]] = {}
-            for name in ("created_at__range", "finished_at__range"):
-                bounds = query.date_range(name)
-                if bounds is not None:
-                    ranges[name] = bounds
-                    echo[name] = query.items(name)
-            versions: set[str] | None = None
-            if query.has("dbt_version") or query.has("dbt_version__in"):
-                versions = set(query.str_list("dbt_version__in") or [])
-                single = query.string("dbt_version")
-                if single:
-                    versions.add(single)
-                echo.update(
-                    {k: query.string(k) for k in ("dbt_version",) if query.has(k)}
-                    | (
-                        {"dbt_version__in": query.str_list("dbt_version__in")}
-                        if query.has("dbt_version__in")
-                        else {}
-                    )
-                )
-            state_filter = _state_param(query)
-        except QueryError as exc:
-            return bad_request({exc.field: exc.message})
-        state = emu._state
-        with state.lock:
-            now = emu._now_ticked()
+            )
+        state_filter = _state_param(query)
+        account = self._account
+        state = account.state
+        with account.moment() as now:
             if state_filter == "deleted":
                 runs: list[Run] = []
             else:
@@ -463,12 +335,12 @@ class EmulatorApp:
                     now,
                     related=related,
                     ui_base=ui,
-                    step_logs=emu._step_logs,
+                    step_logs=account.step_logs,
                     embedded=embedded,
                 )
             parts.append(b"]")
         extra = _wire.list_extra(
-            _wire.filters_echo(emu.account_id, limit, offset, state_filter, echo),
+            _wire.filters_echo(self._account.account_id, limit, offset, state_filter, echo),
             order_by,
             len(page),
             total,
@@ -476,39 +348,29 @@ class EmulatorApp:
         return _bytes_response(_wire.envelope_bytes(b"".join(parts), extra=extra))
 
     async def get_run(self, request: Request, params: dict[str, str]) -> Response:
-        emu = self._emu
-        try:
-            related = parse_include_related(Query(request.query_params))
-        except QueryError as exc:
-            return bad_request({exc.field: exc.message})
-        with emu._state.lock:
-            run = self._run(params)
-            now = emu._now_ticked()
+        related = parse_include_related(Query(request.query_params))
+        account = self._account
+        with account.moment() as now:
             parts = self._run_cache.encode(
-                emu._state,
-                run,
+                account.state,
+                self._run(params),
                 now,
                 related=related,
                 ui_base=self._ui_base(request),
-                step_logs=emu._step_logs,
+                step_logs=account.step_logs,
             )
         return _bytes_response(_wire.envelope_bytes(b"".join(parts)))
 
     async def cancel_run(self, request: Request, params: dict[str, str]) -> Response:
-        emu = self._emu
-        with emu._state.lock:
+        with self._account.moment() as now:
             run = self._run(params)
-            now = emu._now_ticked()
-            run.cancel(now)
-            emu._state.tick(now)
+            self._account.cancel_run(run, now)
             body = self._run_body(request, run, frozenset(), now)
         return json_response(_wire.envelope(body))
 
     async def failure_details(self, request: Request, params: dict[str, str]) -> Response:
-        emu = self._emu
-        with emu._state.lock:
+        with self._account.moment() as now:
             run = self._run(params)
-            now = emu._now_ticked()
             if run.status_at(now) != ERROR:
                 return bad_request({"run_id": "This run did not fail (RETRY_NOT_FAILED_RUN)."})
             steps = run.steps_at(now)
@@ -526,113 +388,70 @@ class EmulatorApp:
         )
 
     async def retry_run(self, request: Request, params: dict[str, str]) -> Response:
-        emu = self._emu
-        with emu._state.lock:
+        account = self._account
+        with account.moment() as now:
             run = self._run(params)
-            now = emu._now_ticked()
-            reason = _wire.retry_not_supported_reason(emu._state, run, now)
+            reason = account.retry_refusal(run, now)
             if reason is not None:
                 return bad_request({"run_id": f"This run cannot be retried ({reason})."})
-            new = emu._retry(run, now)
+            new = account.retry_run(run, now)
             body = self._run_body(request, new, frozenset({"trigger", "job"}), now)
         return json_response(_wire.envelope(body))
 
     # -- artifacts -------------------------------------------------------------------------
     async def list_artifacts(self, request: Request, params: dict[str, str]) -> Response:
-        emu = self._emu
-        with emu._state.lock:
-            run = self._run(params)
-            now = emu._now_ticked()
-            paths = (
-                sorted(_artifacts.artifact_index(run, run.steps_at(now), emu._project_name(run)))
-                if emu._artifacts_uploaded(run, now)
-                else []
-            )
+        with self._account.moment() as now:
+            paths = self._account.artifact_paths(self._run(params), now)
         # dbt sends `data: null`, not [], when a run saved nothing (dbt-mcp PR #791).
         return json_response(_wire.envelope(paths or None))
 
     async def get_artifact(self, request: Request, params: dict[str, str]) -> Response:
-        emu = self._emu
-        query = Query(request.query_params)
-        try:
-            step = query.integer("step")
-        except QueryError as exc:
-            return bad_request({exc.field: exc.message})
-        with emu._state.lock:
-            run = self._run(params)
-            now = emu._now_ticked()
-            artifact = emu._artifact(run, params["path"], step, now)
-        if artifact is None:
-            return not_found()
+        step = Query(request.query_params).integer("step")
+        with self._account.moment() as now:
+            artifact = self._account.artifact(self._run(params), params["path"], now, step=step)
         return _artifact_response(artifact)
 
     async def get_job_artifact(self, request: Request, params: dict[str, str]) -> Response:
-        emu = self._emu
-        query = Query(request.query_params)
-        try:
-            step = query.integer("step")
-        except QueryError as exc:
-            return bad_request({exc.field: exc.message})
-        with emu._state.lock:
-            job = emu._state.jobs.get(int(params["job_id"]))
-            if job is None:
-                return not_found()
-            now = emu._now_ticked()
-            artifact = None
-            for run in reversed(emu._state.runs_by_job.get(job.id, [])):
-                if not run.is_complete(now):
-                    continue
-                artifact = emu._artifact(run, params["path"], step, now)
-                if artifact is not None:
-                    break
-        if artifact is None:
-            return not_found()
+        step = Query(request.query_params).integer("step")
+        with self._account.moment() as now:
+            artifact = self._account.job_artifact(self._job(params), params["path"], now, step=step)
         return _artifact_response(artifact)
 
     # -- steps -----------------------------------------------------------------------------
     async def get_step(self, request: Request, params: dict[str, str]) -> Response:
-        emu = self._emu
         related = parse_include_related(Query(request.query_params))
-        step_id = int(params["step_id"])
-        run_id, index = divmod(step_id, STEP_ID_FACTOR)
-        with emu._state.lock:
-            run = emu._state.runs_by_id.get(run_id)
-            if run is None or not 1 <= index <= MAX_STEPS:
+        account = self._account
+        with account.moment() as now:
+            found = account.step(int(params["step_id"]), now)
+            if found is None:
                 return not_found()
-            now = emu._now_ticked()
-            steps = run.steps_at(now)
-            if index > len(steps):
-                return not_found()
+            run, step = found
             body = _wire.step_json(
-                emu._state,
+                account.state,
                 run,
-                steps[index - 1],
+                step,
                 now,
                 debug="debug_logs" in related,
-                step_logs=emu._step_logs,
+                step_logs=account.step_logs,
             )
         return json_response(_wire.envelope(body))
 
     # -- jobs ------------------------------------------------------------------------------
     async def list_jobs(self, request: Request, params: dict[str, str]) -> Response:
-        emu = self._emu
         query = Query(request.query_params)
-        try:
-            limit, offset = _paging(query)
-            related = parse_include_related(query)
-            echo: dict[str, Any] = {}
-            env = query.integer("environment_id")
-            project = query.integer("project_id")
-            projects = query.int_list("project_id__in")
-            name = query.string("name__icontains")
-            order_by = query.string("order_by") or "id"
-            state_filter = query.string("state") or "active"
-            if state_filter not in {"active", "deleted", "all", "1", "2"}:
-                raise QueryError(
-                    "state", f"'{state_filter}' is not valid under any of the given schemas"
-                )
-        except QueryError as exc:
-            return bad_request({exc.field: exc.message})
+        limit, offset = _paging(query)
+        related = parse_include_related(query)
+        echo: dict[str, Any] = {}
+        env = query.integer("environment_id")
+        project = query.integer("project_id")
+        projects = query.int_list("project_id__in")
+        name = query.string("name__icontains")
+        order_by = query.string("order_by") or "id"
+        state_filter = query.string("state") or "active"
+        if state_filter not in {"active", "deleted", "all", "1", "2"}:
+            raise QueryError(
+                "state", f"'{state_filter}' is not valid under any of the given schemas"
+            )
         for key, value in (
             ("environment_id", env),
             ("project_id", project),
@@ -644,10 +463,11 @@ class EmulatorApp:
         field = order_by.lstrip("-")
         if field not in {"id", "name", "created_at", "updated_at"}:
             return bad_request({"order_by": f"'{order_by}' is not a valid ordering."})
-        with emu._state.lock:
+        state = self._account.state
+        with state.lock:
             jobs = [
                 job
-                for job in emu._state.jobs.values()
+                for job in state.jobs.values()
                 if (env is None or job.environment_id == env)
                 and (project is None or job.project_id == project)
                 and (projects is None or job.project_id in projects)
@@ -661,11 +481,10 @@ class EmulatorApp:
             jobs.sort(key=lambda j: (getattr(j, field), j.id), reverse=order_by.startswith("-"))
             total = len(jobs)
             data = [
-                _wire.job_json(emu._state, job, related=related)
-                for job in jobs[offset : offset + limit]
+                _wire.job_json(state, job, related=related) for job in jobs[offset : offset + limit]
             ]
         extra = _wire.list_extra(
-            _wire.filters_echo(emu.account_id, limit, offset, state_filter, echo),
+            _wire.filters_echo(self._account.account_id, limit, offset, state_filter, echo),
             order_by,
             len(data),
             total,
@@ -673,54 +492,30 @@ class EmulatorApp:
         return json_response(_wire.envelope(data, extra=extra))
 
     async def get_job(self, request: Request, params: dict[str, str]) -> Response:
-        emu = self._emu
         related = parse_include_related(Query(request.query_params))
-        with emu._state.lock:
-            job = emu._state.jobs.get(int(params["job_id"]))
-            if job is None or job.state != 1:
-                return not_found()
-            emu._now_ticked()
-            body = _wire.job_json(emu._state, job, related=related)
+        with self._account.moment():
+            body = _wire.job_json(self._account.state, self._job(params), related=related)
         return json_response(_wire.envelope(body))
 
     async def trigger_run(self, request: Request, params: dict[str, str]) -> Response:
-        emu = self._emu
         body = await _read_body(request)
         if isinstance(body, Response):
             return body
-        with emu._state.lock:
-            job = emu._state.jobs.get(int(params["job_id"]))
-            if job is None or job.state != 1:
-                return not_found()
-            errors, trigger = emu._validate_trigger(body)
-            if errors:
+        account = self._account
+        with account.moment() as now:
+            job = self._job(params)
+            errors, trigger = validate_trigger(body)
+            if trigger is None:
                 return bad_request(errors)
-            assert trigger is not None
-            now = emu._now_ticked()
-            run = emu._create_run(job, trigger, now)
+            run = account.trigger_run(job, trigger, now)
             data = self._run_body(request, run, frozenset({"trigger", "job"}), now)
         return json_response(_wire.envelope(data))
 
     async def rerun_job(self, request: Request, params: dict[str, str]) -> Response:
-        emu = self._emu
-        with emu._state.lock:
-            job = emu._state.jobs.get(int(params["job_id"]))
-            if job is None or job.state != 1:
-                return not_found()
-            now = emu._now_ticked()
-            latest = emu._state.latest_run(job.id)
-            if (
-                latest is not None
-                and _wire.retry_not_supported_reason(emu._state, latest, now) is None
-            ):
-                run = emu._retry(latest, now)
-            else:
-                run = emu._create_run(job, Trigger("Triggered via API (rerun)", "api"), now)
+        with self._account.moment() as now:
+            run = self._account.rerun_job(self._job(params), now)
             data = self._run_body(request, run, frozenset({"trigger", "job"}), now)
         return json_response(_wire.envelope(data))
-
-
-# -- module helpers -------------------------------------------------------------------------
 
 
 def _allow(route: _Route) -> str:
@@ -864,7 +659,10 @@ def _order_runs(runs: list[Run], field: str, descending: bool, now: float) -> li
     return sorted(source, key=finished_key, reverse=descending)
 
 
-def _artifact_response(artifact: _artifacts.Artifact) -> Response:
+def _artifact_response(artifact: _artifacts.Artifact | None) -> Response:
+    if artifact is None:
+        return not_found()
+
     async def body() -> AsyncIterator[bytes]:
         async for chunk in artifact.chunks():
             yield chunk
@@ -934,95 +732,3 @@ async def _multipart(request: Request, raw: bytes) -> dict[str, Any] | Response:
         return _form_dict([(k, v) for k in form for v in form.getlist(k) if isinstance(v, str)])
     finally:
         await form.close()
-
-
-def _length_of(response: Response) -> int:
-    header = response.headers.get("content-length")
-    if header is not None:
-        return int(header)
-    return len(bytes(response.body))
-
-
-async def _chunks_of(response: Response) -> AsyncIterator[bytes]:
-    if isinstance(response, StreamingResponse):
-        async for chunk in response.body_iterator:
-            yield chunk if isinstance(chunk, bytes) else str(chunk).encode()
-    else:
-        yield bytes(response.body)
-
-
-async def _head(response: Response, scope: Scope, receive: Receive, send: Send) -> None:
-    async def no_body(message: Message) -> None:
-        if message["type"] == "http.response.body":
-            message = {"type": "http.response.body", "body": b"", "more_body": False}
-        await send(message)
-
-    if isinstance(response, StreamingResponse):
-        await no_body(
-            {
-                "type": "http.response.start",
-                "status": response.status_code,
-                "headers": response.raw_headers,
-            }
-        )
-        await no_body({"type": "http.response.body", "body": b""})
-        return
-    await response(scope, receive, no_body)
-
-
-async def _wait_disconnect(receive: Receive) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
-
-
-def _transport_of(receive: Receive) -> Any:
-    """uvicorn's asyncio transport behind this request, or None when served in-process."""
-    return getattr(getattr(receive, "__self__", None), "transport", None)
-
-
-def _in_process_error(name: str, fallback: type[Exception], message: str) -> Exception:
-    """The exception a client would see over a real connection, for in-process callers.
-
-    httpx's ASGI transport re-raises what the app raises; when httpx is the caller (it is
-    loaded, since it is calling), raise its own transport error so that client code handles an
-    in-process fault exactly like a network one. The module is looked up, never imported: the
-    emulator does not depend on httpx.
-    """
-    httpx = sys.modules.get("httpx")
-    error = getattr(httpx, name, None)
-    if isinstance(error, type) and issubclass(error, Exception):
-        return error(message)
-    return fallback(message)
-
-
-async def _reset(receive: Receive) -> None:
-    """Drop the connection: over uvicorn a TCP RST; in-process, the error a client sees then."""
-    cycle = getattr(receive, "__self__", None)
-    transport = _transport_of(receive)
-    if transport is None:
-        raise _in_process_error(
-            "RemoteProtocolError",
-            ConnectionResetError,
-            "Server disconnected without sending a response.",
-        )
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        # SO_LINGER 0 turns the close into an RST; platforms without it just close.
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    # uvicorn must not answer "500" on a connection we dropped on purpose.
-    cycle.disconnected = True  # type: ignore[union-attr]
-    transport.abort()
-    await anyio.lowlevel.checkpoint()
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
