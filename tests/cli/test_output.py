@@ -144,8 +144,8 @@ def test_is_interactive() -> None:
 
 
 def test_an_error_is_always_one_line_and_redacted(capsys: pytest.CaptureFixture[str]) -> None:
-    from dbt_runs.cli.runs import _fail
+    from dbt_runs.cli._common import fail
 
-    _fail(ExitCode.API_ERROR, "first\n  second line with tok_123456\n\n", Redactor(["tok_123456"]))
+    fail(ExitCode.API_ERROR, "first\n  second line with tok_123456\n\n", Redactor(["tok_123456"]))
     err = capsys.readouterr().err
     assert err == "dbt-runs: error: first second line with *** [exit 5]\n"

@@ -17,14 +17,18 @@ from __future__ import annotations
 import abc
 import enum
 import json
+import os
 import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import IO, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 import click
+
+if TYPE_CHECKING:
+    from dbt_runs.models import Run, RunStep
 
 __all__ = [
     "EXIT_CODES_HELP",
@@ -33,12 +37,18 @@ __all__ = [
     "PlainStatusLines",
     "Redactor",
     "StatusReporter",
+    "colour_wanted",
     "dump_json",
     "format_bytes",
     "format_seconds",
     "format_table",
     "is_interactive",
+    "run_summary",
+    "run_view",
+    "runs_table",
     "status_colour",
+    "status_name",
+    "steps_table",
 ]
 
 
@@ -276,3 +286,107 @@ _STATUS_COLOURS: Final = {
 def status_colour(status: str) -> str | None:
     """The terminal colour of a dbt status name (`None` for one we do not know)."""
     return _STATUS_COLOURS.get(status)
+
+
+def colour_wanted() -> bool:
+    """Whether colour may be used at all (click already drops it when not on a terminal)."""
+    # https://no-color.org: any non-empty NO_COLOR turns colour off.
+    return not os.environ.get("NO_COLOR")
+
+
+def _coloured_status(text: str) -> str:
+    if not colour_wanted():
+        return text
+    return click.style(text, fg=status_colour(text.rstrip()))
+
+
+def status_name(thing: Run | RunStep) -> str:
+    """dbt's word for the status ("Success"); an undocumented code shows as "Unknown 40"."""
+    if thing.status is not None:
+        return thing.status.humanized
+    return thing.status_humanized or "Unknown"
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
+
+
+def _duration(thing: Run | RunStep) -> str:
+    if thing.duration is None:
+        return "-"
+    return format_seconds(thing.duration.total_seconds())
+
+
+def _cause(run: Run) -> str:
+    return (run.cause or "").replace("\n", " ")
+
+
+def _job(run: Run) -> str:
+    return str(run.job_definition_id if run.job_definition_id is not None else "-")
+
+
+def runs_table(items: Sequence[Run]) -> str:
+    """`runs list`: one row a run, the status coloured."""
+    rows = [
+        [
+            str(run.id),
+            _job(run),
+            status_name(run),
+            _when(run.created_at),
+            _duration(run),
+            _cause(run),
+        ]
+        for run in items
+    ]
+    return format_table(
+        ["ID", "JOB", "STATUS", "CREATED", "DURATION", "CAUSE"],
+        rows,
+        max_widths={"CAUSE": 60},
+        styles=[None, None, _coloured_status, None, None, None],
+    )
+
+
+def run_summary(run: Run) -> str:
+    """One run as `runs get` and a finished wait show it: status, times, cause, URL."""
+    lines = [
+        f"run {run.id}  {_coloured_status(status_name(run))}",
+        f"  job        {_job(run)}",
+        f"  cause      {_cause(run) or '-'}",
+        f"  created    {_when(run.created_at)}",
+        f"  started    {_when(run.started_at)}",
+        f"  finished   {_when(run.finished_at)}",
+        f"  duration   {_duration(run)}",
+    ]
+    if run.git_branch or run.git_sha:
+        lines.append(f"  git        {run.git_branch or '-'} @ {run.git_sha or '-'}")
+    if run.status_message:
+        lines.append(f"  message    {run.status_message}")
+    if run.href:
+        lines.append(f"  url        {run.href}")
+    return "\n".join(lines)
+
+
+def run_view(run: Run, *, as_json: bool) -> str:
+    """A run as `--json` asks: dbt's own object, or the summary."""
+    return dump_json(run.raw) if as_json else run_summary(run)
+
+
+def steps_table(run: Run) -> str:
+    """`runs get --steps`: one row a step."""
+    steps = run.run_steps or ()
+    if not steps:
+        return "  (no steps yet)"
+    rows = [
+        [
+            str(step.index if step.index is not None else "-"),
+            status_name(step),
+            _duration(step),
+            step.name or "-",
+        ]
+        for step in steps
+    ]
+    return format_table(
+        ["STEP", "STATUS", "DURATION", "NAME"],
+        rows,
+        styles=[None, _coloured_status, None, None],
+    )
