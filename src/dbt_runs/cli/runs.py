@@ -7,13 +7,20 @@ These commands need only click and the core SDK (never the server extra). The fl
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+import attrs
 import click
 
-from dbt_runs.cli._common import CONTEXT, Settings, connection_options, execute
+from dbt_runs.cli._common import (
+    CONTEXT,
+    Decorator,
+    Settings,
+    connection_options,
+    execute,
+    option_group,
+)
 from dbt_runs.cli._output import (
     EXIT_CODES_HELP,
     ExitCode,
@@ -23,7 +30,7 @@ from dbt_runs.cli._output import (
     status_name,
     steps_table,
 )
-from dbt_runs.cli._wait import WaitOptions, wait_for, wait_options
+from dbt_runs.cli._wait import WAIT_OPTIONS, WaitOptions, wait_for, wait_options
 
 if TYPE_CHECKING:
     from dbt_runs import AsyncRunsClient
@@ -33,67 +40,140 @@ __all__ = ["runs"]
 
 T = TypeVar("T")
 
-_STATUS_NAMES = ("queued", "starting", "running", "success", "error", "cancelled")
+_STATUS_NAMES: Final = ("queued", "starting", "running", "success", "error", "cancelled")
+_ORDERS: Final = ("id", "-id", "created_at", "-created_at", "finished_at", "-finished_at")
+_ID: Final = click.IntRange(min=1)
+_COUNT: Final = click.IntRange(min=0)
 
 
-# The less common trigger fields: (flag, SDK argument, click type, help).
-_MORE_OVERRIDES: list[tuple[str, str, Any, str]] = [
-    ("--target-name-override", "target_name_override", str, "Use this dbt target name."),
-    ("--dbt-version-override", "dbt_version_override", str, "Run with this dbt version."),
-    ("--threads-override", "threads_override", click.IntRange(min=1), "Run with N threads."),
-    (
-        "--timeout-seconds-override",
-        "timeout_seconds_override",
-        click.IntRange(min=0),
-        "dbt's own run timeout, in seconds (0: none).",
+def _flag(
+    flag: str, help: str, type: Any = None, metavar: str | None = None, **more: Any
+) -> Decorator:
+    """One row of the tables below: the flag of one SDK argument.
+
+    The flag's name is the argument's (`--git-sha` is `git_sha`) unless `name=` says otherwise.
+    """
+    names = [flag, more.pop("name")] if "name" in more else [flag]
+    return click.option(*names, type=type, metavar=metavar, help=help, **more)
+
+
+# Every field of a trigger, each flag named as dbt names the field (and as `trigger_run`
+# takes it). The one place they are declared: they will be generated from `dbt_runs._fields`.
+_TRIGGER_FIELDS: Final = [
+    _flag("--cause", "Why the run was triggered (1-255 characters, shown in dbt Cloud)."),
+    _flag("--git-branch", "Run the job on this git branch.", metavar="BRANCH"),
+    _flag("--git-sha", "Run the job on this commit.", metavar="SHA"),
+    _flag("--schema-override", "Build into this schema.", metavar="SCHEMA"),
+    _flag(
+        "--steps-override",
+        "Replace the job's steps; repeat for several (e.g. --steps-override 'dbt build').",
+        metavar="CMD",
+        multiple=True,
     ),
-    (
-        "--github-pull-request-id",
-        "github_pull_request_id",
-        click.IntRange(min=1),
-        "The GitHub pull request this run is for.",
+    _flag("--target-name-override", "Use this dbt target name.", metavar="NAME"),
+    _flag("--dbt-version-override", "Run with this dbt version.", metavar="VERSION"),
+    _flag("--threads-override", "Run with N threads.", _ID, "N"),
+    _flag(
+        "--timeout-seconds-override", "dbt's own run timeout, in seconds (0: none).", _COUNT, "N"
     ),
-    (
-        "--gitlab-merge-request-id",
-        "gitlab_merge_request_id",
-        click.IntRange(min=1),
-        "The GitLab merge request this run is for.",
+    _flag("--github-pull-request-id", "The GitHub pull request this run is for.", _ID, "N"),
+    _flag("--gitlab-merge-request-id", "The GitLab merge request this run is for.", _ID, "N"),
+    _flag("--azure-pull-request-id", "The Azure DevOps pull request this run is for.", _ID, "N"),
+    _flag("--non-native-pull-request-id", "The pull request id of another git provider.", _ID, "N"),
+    _flag(
+        "--generate-docs-override/--no-generate-docs-override",
+        "Generate the docs in this run, or not (default: as the job says).",
+        default=None,
     ),
-    (
-        "--azure-pull-request-id",
-        "azure_pull_request_id",
-        click.IntRange(min=1),
-        "The Azure DevOps pull request this run is for.",
+]
+
+# The filters and the order of `runs list`, under the names `list_runs` takes. The one place
+# they are declared: they will be generated from `dbt_runs._fields`.
+_LIST_FILTERS: Final = [
+    _flag("--job", "Only this job.", _ID, "ID", name="job_definition_id"),
+    _flag("--environment", "Only this environment.", _ID, "ID", name="environment_id"),
+    _flag("--project", "Only this project.", _ID, "ID", name="project_id"),
+    _flag(
+        "--status",
+        "Only runs with this status; repeat for several.",
+        click.Choice(_STATUS_NAMES, case_sensitive=False),
+        multiple=True,
     ),
-    (
-        "--non-native-pull-request-id",
-        "non_native_pull_request_id",
-        click.IntRange(min=1),
-        "The pull request id of another git provider.",
+    _flag(
+        "--order-by",
+        "Sort order ('-' for descending).",
+        click.Choice(_ORDERS),
+        default="-id",
+        show_default=True,
     ),
 ]
 
 
-def _more_overrides(func: Callable[..., T]) -> Callable[..., T]:
-    """Add the less common trigger fields; the command receives them as `more_overrides`."""
-    names = [name for _, name, _, _ in _MORE_OVERRIDES] + ["generate_docs_override"]
+def _given(**values: Any) -> dict[str, Any]:
+    """The flags that were given, as SDK arguments (the SDK's own defaults for the rest)."""
+    return {
+        name: list(value) if isinstance(value, tuple) else value
+        for name, value in values.items()
+        if value is not None and value != ()
+    }
 
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        more = {name: kwargs.pop(name) for name in names}
-        return func(*args, more_overrides=more, **kwargs)
 
-    decorated: Callable[..., T] = wrapper
-    decorated = click.option(
-        "--generate-docs-override/--no-generate-docs-override",
-        "generate_docs_override",
-        default=None,
-        help="Generate the docs in this run, or not (default: as the job says).",
-    )(decorated)
-    for flag, name, kind, text in reversed(_MORE_OVERRIDES):
-        metavar = "VERSION" if "version" in flag else "NAME" if kind is str else "N"
-        decorated = click.option(flag, name, type=kind, metavar=metavar, help=text)(decorated)
-    return decorated
+def _filters(**values: Any) -> dict[str, Any]:
+    filters = _given(**values)
+    statuses = list(dict.fromkeys(filters.pop("status", ())))
+    if statuses:
+        # One status goes as dbt's `status`, several as `status__in`.
+        filters["status"] = statuses[0] if len(statuses) == 1 else statuses
+    return filters
+
+
+_trigger_fields = option_group("fields", _TRIGGER_FIELDS, _given)
+_list_filters = option_group("filters", _LIST_FILTERS, _filters)
+
+
+@attrs.frozen
+class _Start:
+    """What `trigger` and `retry` do once the run has started: wait for it, or print it."""
+
+    wait: bool
+    waiting: WaitOptions
+    as_json: bool
+    quiet: bool
+
+    @classmethod
+    def from_flags(cls, wait: bool, as_json: bool, quiet: bool, **waiting: Any) -> _Start:
+        return cls(wait, WaitOptions(**waiting), as_json, quiet)
+
+    async def report(self, client: AsyncRunsClient, run: Run, verb: str) -> ExitCode:
+        """Print the started run (or wait for it); the command's exit code."""
+        if self.wait:
+            if not self.as_json:
+                click.echo(f"{verb} run {run.id}: {run.href or ''}".rstrip(), err=True)
+            return await wait_for(client, run, self.waiting, self.as_json)
+        if self.as_json:
+            click.echo(dump_json(run.raw))
+        elif self.quiet:
+            click.echo(str(run.id))
+        else:
+            job = run.job_definition_id
+            click.echo(f"{verb} run {run.id} (job {job}): {run.href or ''}".rstrip())
+        return ExitCode.SUCCESS
+
+
+def _start_options(
+    wait: str, as_json: str, quiet: str
+) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """`--wait`, the waiting flags, `--json` and `--quiet`, with these help texts."""
+    return option_group(
+        "start",
+        [
+            click.option("--wait", is_flag=True, help=wait),
+            *WAIT_OPTIONS,
+            click.option("--json", "as_json", is_flag=True, help=as_json),
+            click.option("-q", "--quiet", is_flag=True, help=quiet),
+        ],
+        _Start.from_flags,
+    )
 
 
 @click.group(context_settings=CONTEXT, epilog=EXIT_CODES_HELP)
@@ -113,38 +193,15 @@ def runs() -> None:
 
 
 @runs.command(context_settings=CONTEXT, epilog=EXIT_CODES_HELP)
-@click.argument("job_id", type=click.IntRange(min=1))
-@click.option("--cause", help="Why the run was triggered (1-255 characters, shown in dbt Cloud).")
-@click.option("--git-branch", metavar="BRANCH", help="Run the job on this git branch.")
-@click.option("--git-sha", metavar="SHA", help="Run the job on this commit.")
-@click.option("--schema-override", metavar="SCHEMA", help="Build into this schema.")
-@click.option(
-    "--steps-override",
-    "steps_override",
-    multiple=True,
-    metavar="CMD",
-    help="Replace the job's steps; repeat for several (e.g. --steps-override 'dbt build').",
+@click.argument("job_id", type=_ID)
+@_trigger_fields
+@_start_options(
+    wait="Wait for the run to finish; exit by outcome.",
+    as_json="Print the run as dbt's JSON object.",
+    quiet="Print only the run id (without --wait).",
 )
-@_more_overrides
-@click.option("--wait", "wait", is_flag=True, help="Wait for the run to finish; exit by outcome.")
-@wait_options
-@click.option("--json", "as_json", is_flag=True, help="Print the run as dbt's JSON object.")
-@click.option("-q", "--quiet", is_flag=True, help="Print only the run id (without --wait).")
 @connection_options
-def trigger(
-    job_id: int,
-    cause: str | None,
-    git_branch: str | None,
-    git_sha: str | None,
-    schema_override: str | None,
-    steps_override: tuple[str, ...],
-    more_overrides: dict[str, Any],
-    wait: bool,
-    wait_options: WaitOptions,
-    as_json: bool,
-    quiet: bool,
-    settings: Settings,
-) -> None:
+def trigger(job_id: int, fields: dict[str, Any], start: _Start, settings: Settings) -> None:
     """Trigger a run of JOB_ID; print its id and dbt Cloud URL.
 
     With --wait, follow the run until it finishes (a live status line on a terminal, one
@@ -156,73 +213,16 @@ def trigger(
       RUN_ID=$(dbt-runs runs trigger 42 --quiet)
       dbt-runs runs trigger 42 --steps-override "dbt build -s tag:daily" --json
     """
-    overrides: dict[str, Any] = {
-        "git_branch": git_branch,
-        "git_sha": git_sha,
-        "schema_override": schema_override,
-        "steps_override": list(steps_override) or None,
-        **more_overrides,
-    }
-    if cause is not None:
-        overrides["cause"] = cause
 
     async def work(client: AsyncRunsClient) -> ExitCode:
-        run = await client.trigger_run(
-            job_id, **{k: v for k, v in overrides.items() if v is not None}
-        )
-        return await _after_start(client, run, "Triggered", wait, wait_options, as_json, quiet)
+        run = await client.trigger_run(job_id, **fields)
+        return await start.report(client, run, "Triggered")
 
     execute(settings, work)
 
 
-async def _after_start(
-    client: AsyncRunsClient,
-    run: Run,
-    verb: str,
-    wait: bool,
-    options: WaitOptions,
-    as_json: bool,
-    quiet: bool,
-) -> ExitCode:
-    if wait:
-        if not as_json:
-            click.echo(f"{verb} run {run.id}: {run.href or ''}".rstrip(), err=True)
-        return await wait_for(client, run, options, as_json)
-    if as_json:
-        click.echo(dump_json(run.raw))
-    elif quiet:
-        click.echo(str(run.id))
-    else:
-        click.echo(f"{verb} run {run.id} (job {run.job_definition_id}): {run.href or ''}".rstrip())
-    return ExitCode.SUCCESS
-
-
 @runs.command("list", context_settings=CONTEXT)
-@click.option("--job", "job_id", type=click.IntRange(min=1), metavar="ID", help="Only this job.")
-@click.option(
-    "--environment",
-    "environment_id",
-    type=click.IntRange(min=1),
-    metavar="ID",
-    help="Only this environment.",
-)
-@click.option(
-    "--project", "project_id", type=click.IntRange(min=1), metavar="ID", help="Only this project."
-)
-@click.option(
-    "--status",
-    "statuses",
-    multiple=True,
-    type=click.Choice(_STATUS_NAMES, case_sensitive=False),
-    help="Only runs with this status; repeat for several.",
-)
-@click.option(
-    "--order-by",
-    default="-id",
-    show_default=True,
-    type=click.Choice(["id", "-id", "created_at", "-created_at", "finished_at", "-finished_at"]),
-    help="Sort order ('-' for descending).",
-)
+@_list_filters
 @click.option(
     "--limit",
     type=click.IntRange(min=1),
@@ -235,11 +235,7 @@ async def _after_start(
 @click.option("--jsonl", "as_jsonl", is_flag=True, help="Print one dbt run object per line.")
 @connection_options
 def list_runs(
-    job_id: int | None,
-    environment_id: int | None,
-    project_id: int | None,
-    statuses: tuple[str, ...],
-    order_by: str,
+    filters: dict[str, Any],
     limit: int,
     all_runs: bool,
     as_json: bool,
@@ -255,24 +251,10 @@ def list_runs(
     """
     if as_json and as_jsonl:
         raise click.UsageError("--json and --jsonl cannot be used together.")
+    paging: dict[str, Any] = {} if all_runs else {"limit": min(limit, 100), "max_items": limit}
 
     async def work(client: AsyncRunsClient) -> ExitCode:
-        from dbt_runs.models import RunStatus
-
-        filters: dict[str, Any] = {"order_by": order_by, "include_related": ["trigger"]}
-        if job_id is not None:
-            filters["job_definition_id"] = job_id
-        if environment_id is not None:
-            filters["environment_id"] = environment_id
-        if project_id is not None:
-            filters["project_id"] = project_id
-        if statuses:
-            wanted = [RunStatus[s.upper()] for s in dict.fromkeys(statuses)]
-            filters["status"] = wanted[0] if len(wanted) == 1 else wanted
-        if all_runs:
-            pager = client.list_runs(**filters)
-        else:
-            pager = client.list_runs(**filters, limit=min(limit, 100), max_items=limit)
+        pager = client.list_runs(**filters, include_related=["trigger"], **paging)
         shown: list[Run] = []
         async for run in pager:
             if as_jsonl:
@@ -298,7 +280,7 @@ def list_runs(
 
 
 @runs.command(context_settings=CONTEXT)
-@click.argument("run_id", type=click.IntRange(min=1))
+@click.argument("run_id", type=_ID)
 @click.option("--steps", is_flag=True, help="Also show the run's steps.")
 @click.option("--json", "as_json", is_flag=True, help="Print dbt's run object.")
 @connection_options
@@ -310,12 +292,10 @@ def get(run_id: int, steps: bool, as_json: bool, settings: Settings) -> None:
       dbt-runs runs get 123 --steps
       dbt-runs runs get 123 --json | jq -r .status_humanized
     """
+    related = ["run_steps", "trigger"] if steps else ["trigger"]
 
     async def work(client: AsyncRunsClient) -> ExitCode:
-        if steps:
-            run = await client.get_run(run_id, include_related=["run_steps", "trigger"])
-        else:
-            run = await client.get_run(run_id, include_related=["trigger"])
+        run = await client.get_run(run_id, include_related=related)
         click.echo(run_view(run, as_json=as_json))
         if steps and not as_json:
             click.echo(steps_table(run))
@@ -325,7 +305,7 @@ def get(run_id: int, steps: bool, as_json: bool, settings: Settings) -> None:
 
 
 @runs.command("wait", context_settings=CONTEXT, epilog=EXIT_CODES_HELP)
-@click.argument("run_id", type=click.IntRange(min=1))
+@click.argument("run_id", type=_ID)
 @wait_options
 @click.option("--json", "as_json", is_flag=True, help="Print the finished run as dbt's JSON.")
 @connection_options
@@ -345,7 +325,7 @@ def wait_command(run_id: int, wait_options: WaitOptions, as_json: bool, settings
 
 
 @runs.command(context_settings=CONTEXT)
-@click.argument("run_id", type=click.IntRange(min=1))
+@click.argument("run_id", type=_ID)
 @click.option("--json", "as_json", is_flag=True, help="Print the run as dbt's JSON object.")
 @connection_options
 def cancel(run_id: int, as_json: bool, settings: Settings) -> None:
@@ -370,20 +350,14 @@ def cancel(run_id: int, as_json: bool, settings: Settings) -> None:
 
 
 @runs.command(context_settings=CONTEXT, epilog=EXIT_CODES_HELP)
-@click.argument("run_id", type=click.IntRange(min=1))
-@click.option("--wait", "wait", is_flag=True, help="Wait for the new run; exit by its outcome.")
-@wait_options
-@click.option("--json", "as_json", is_flag=True, help="Print the new run as dbt's JSON object.")
-@click.option("-q", "--quiet", is_flag=True, help="Print only the new run's id.")
+@click.argument("run_id", type=_ID)
+@_start_options(
+    wait="Wait for the new run; exit by its outcome.",
+    as_json="Print the new run as dbt's JSON object.",
+    quiet="Print only the new run's id.",
+)
 @connection_options
-def retry(
-    run_id: int,
-    wait: bool,
-    wait_options: WaitOptions,
-    as_json: bool,
-    quiet: bool,
-    settings: Settings,
-) -> None:
+def retry(run_id: int, start: _Start, settings: Settings) -> None:
     """Retry the failed RUN_ID from its point of failure, as a new run.
 
     dbt allows this only for the latest run of a job that failed; otherwise dbt's reason is
@@ -396,7 +370,6 @@ def retry(
 
     async def work(client: AsyncRunsClient) -> ExitCode:
         run = await client.retry_run(run_id)
-        headline = f"Retrying run {run_id} as"
-        return await _after_start(client, run, headline, wait, wait_options, as_json, quiet)
+        return await start.report(client, run, f"Retrying run {run_id} as")
 
     execute(settings, work)
