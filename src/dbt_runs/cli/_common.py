@@ -24,7 +24,7 @@ import anyio
 import attrs
 import click
 
-from dbt_runs.cli._output import ExitCode, Redactor
+from dbt_runs.cli._output import ExitCode, Redactor, echo, silence
 
 if TYPE_CHECKING:
     from dbt_runs import AsyncRunsClient
@@ -197,7 +197,7 @@ def fail(code: ExitCode, message: str, redact: Redactor) -> None:
     """The one readable error line: what went wrong and the exit code it ends with."""
     # One line even when a message spans several: CI logs and `grep` read lines.
     line = " ".join(part.strip() for part in message.splitlines() if part.strip())
-    click.echo(redact(f"dbt-runs: error: {line} [exit {code.value}]"), err=True)
+    echo(redact(f"dbt-runs: error: {line} [exit {code.value}]"), err=True)
 
 
 def execute(settings: Settings, work: Callable[[AsyncRunsClient], Awaitable[ExitCode]]) -> NoReturn:
@@ -215,6 +215,15 @@ def execute(settings: Settings, work: Callable[[AsyncRunsClient], Awaitable[Exit
     try:
         with _debug_logging(settings.debug, redact):
             code = anyio.run(main)
+            # Here rather than at interpreter exit, where a closed pipe could not be handled.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # Whoever read the output went away (`| head -1`): it has what it wanted. Stop
+        # quietly and exit 0, so that a `set -o pipefail` CI step passes (see docs/cli.md).
+        # Nothing more is printed, and the flush at exit must not fail on either stream.
+        silence(sys.stdout)
+        silence(sys.stderr)
+        code = ExitCode.SUCCESS
     except (KeyboardInterrupt, asyncio.CancelledError):
         # Ctrl-C, or SIGTERM (see _cancel_on_sigterm): the SDK has already cancelled a run
         # waited on with --cancel-on-interrupt, and logged it.
@@ -259,7 +268,7 @@ def _report(
     internal: bool = False,
 ) -> None:
     if settings.debug:
-        click.echo(redact("".join(traceback.format_exception(exc))).rstrip(), err=True)
+        echo(redact("".join(traceback.format_exception(exc))).rstrip(), err=True)
     message = str(exc) or type(exc).__name__
     if internal:
         message = f"internal error ({type(exc).__name__}: {message}); rerun with --debug"

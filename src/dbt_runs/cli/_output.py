@@ -10,6 +10,9 @@ Output goes to two places with two purposes:
   `dbt-runs ... --json | jq` see only data;
 * **stderr** carries progress and errors (the status line while waiting, the download bar,
   the one-line error), so a CI log shows them and a pipe does not.
+
+A reader that stops reading (`| head -1`) ends the output, never the verdict: a command that
+prints data stops and exits 0, a wait keeps waiting silently and exits with the run's outcome.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ __all__ = [
     "StatusReporter",
     "colour_wanted",
     "dump_json",
+    "echo",
     "format_bytes",
     "format_seconds",
     "format_table",
@@ -46,6 +50,7 @@ __all__ = [
     "run_summary",
     "run_view",
     "runs_table",
+    "silence",
     "status_colour",
     "status_name",
     "steps_table",
@@ -117,6 +122,43 @@ def is_interactive(stream: IO[Any]) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def silence(stream: IO[Any]) -> None:
+    """Point `stream`'s file descriptor at the null device: its reader has gone away.
+
+    Later writes, and the flush at interpreter exit, then succeed instead of raising
+    `BrokenPipeError` again (the recipe of Python's `signal` documentation).
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:  # pragma: no cover - no null device: nothing better to do
+        return
+    try:
+        os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (click's test runner): there is no descriptor to redirect
+    finally:
+        os.close(devnull)
+
+
+def echo(
+    message: str = "",
+    *,
+    err: bool = False,
+    file: IO[str] | None = None,
+    nl: bool = True,
+    color: bool | None = None,
+) -> None:
+    """`click.echo`, except that a closed pipe silences the stream instead of raising.
+
+    For what is printed while the command must go on, or once its outcome is known (a wait):
+    a reader that stopped reading must not turn a failed run into a crash or a success.
+    """
+    try:
+        click.echo(message, file=file, err=err, nl=nl, color=color)
+    except BrokenPipeError:
+        silence(file if file is not None else sys.stderr if err else sys.stdout)
 
 
 def dump_json(obj: Any, *, indent: int | None = 2) -> str:
@@ -221,7 +263,7 @@ class PlainStatusLines(StatusReporter):
         line = f"{stamp} run {run_id}: {status}"
         if detail:
             line += f" ({detail})"
-        click.echo(line, file=self._stream or sys.stderr)
+        echo(line, file=self._stream or sys.stderr)
 
 
 class LiveStatusLine(StatusReporter):
@@ -245,7 +287,7 @@ class LiveStatusLine(StatusReporter):
         elapsed = format_seconds(self._monotonic() - self._started)
         # \r + "erase line" so a shorter status does not leave the tail of a longer one.
         # color=True keeps the erase sequence: this reporter is only used on a terminal.
-        click.echo(
+        echo(
             f"\r\x1b[2K{self._text}  [{elapsed}]",
             file=self._stream or sys.stderr,
             nl=False,
@@ -269,7 +311,7 @@ class LiveStatusLine(StatusReporter):
     def close(self) -> None:
         """End the line so the next output starts on its own."""
         if self._drawn:
-            click.echo("", file=self._stream or sys.stderr)
+            echo("", file=self._stream or sys.stderr)
             self._drawn = False
 
 

@@ -1,6 +1,8 @@
 """Waiting for a run: the waiting flags, the progress on stderr, the outcome as an exit code.
 
-Shared by `runs trigger --wait`, `runs retry --wait` and `runs wait`.
+Shared by `runs trigger --wait`, `runs retry --wait` and `runs wait`. Everything printed here
+goes through the pipe-tolerant `echo`: once a run is being waited on, only its outcome decides
+the exit code, whoever stopped reading the output.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dbt_runs.cli._output import (
     PlainStatusLines,
     StatusReporter,
     colour_wanted,
+    echo,
     is_interactive,
     run_view,
     status_name,
@@ -132,22 +135,22 @@ async def wait_for(
             if not options.cancel_on_interrupt:
                 # With --cancel-on-interrupt the SDK cancels the run and logs that it did.
                 where = f": {run.href}" if run.href else ""
-                click.echo(f"run {run.id} keeps going on dbt Cloud{where}", err=True)
+                echo(f"run {run.id} keeps going on dbt Cloud{where}", err=True)
             raise
         finally:
             tasks.cancel_scope.cancel()
             reporter.close()
 
     shown = final or run
-    click.echo(run_view(shown, as_json=as_json))
+    echo(run_view(shown, as_json=as_json))
     if code is ExitCode.RUN_FAILED:
         await _explain_failure(client, shown)
-        click.echo(f"dbt-runs: run {shown.id} failed [exit {code.value}]", err=True)
+        echo(f"dbt-runs: run {shown.id} failed [exit {code.value}]", err=True)
     elif code is ExitCode.RUN_CANCELLED:
         reason = f": {shown.status_message}" if shown.status_message else ""
-        click.echo(f"dbt-runs: run {shown.id} was cancelled{reason} [exit {code.value}]", err=True)
+        echo(f"dbt-runs: run {shown.id} was cancelled{reason} [exit {code.value}]", err=True)
     elif code is ExitCode.WAIT_TIMEOUT:
-        click.echo(f"dbt-runs: {message} [exit {code.value}]", err=True)
+        echo(f"dbt-runs: {message} [exit {code.value}]", err=True)
     return code
 
 
@@ -168,7 +171,7 @@ async def _explain_failure(client: AsyncRunsClient, run: Run) -> None:
         return  # the exit code already says the run failed; details are a bonus
     failed = [s for s in detailed.run_steps or () if s.status is RunStatus.ERROR]
     for step in failed:
-        click.echo(f"step {step.index} failed: {step.name}", err=True)
+        echo(f"step {step.index} failed: {step.name}", err=True)
         logs = (step.logs or "").rstrip().splitlines()[-_STEP_LOG_LINES:]
         for line in logs:
-            click.echo(f"  | {line}", err=True)
+            echo(f"  | {line}", err=True)

@@ -25,6 +25,7 @@ from dbt_runs.cli._output import (
     EXIT_CODES_HELP,
     ExitCode,
     dump_json,
+    echo,
     run_view,
     runs_table,
     status_name,
@@ -148,7 +149,7 @@ class _Start:
         """Print the started run (or wait for it); the command's exit code."""
         if self.wait:
             if not self.as_json:
-                click.echo(f"{verb} run {run.id}: {run.href or ''}".rstrip(), err=True)
+                echo(f"{verb} run {run.id}: {run.href or ''}".rstrip(), err=True)
             return await wait_for(client, run, self.waiting, self.as_json)
         if self.as_json:
             click.echo(dump_json(run.raw))
