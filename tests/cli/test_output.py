@@ -13,6 +13,7 @@ from dbt_runs.cli._output import (
     LiveStatusLine,
     PlainStatusLines,
     Redactor,
+    echo,
     format_bytes,
     format_seconds,
     format_table,
@@ -144,8 +145,17 @@ def test_is_interactive() -> None:
 
 
 def test_an_error_is_always_one_line_and_redacted(capsys: pytest.CaptureFixture[str]) -> None:
-    from dbt_runs.cli.runs import _fail
+    from dbt_runs.cli._common import fail
 
-    _fail(ExitCode.API_ERROR, "first\n  second line with tok_123456\n\n", Redactor(["tok_123456"]))
+    fail(ExitCode.API_ERROR, "first\n  second line with tok_123456\n\n", Redactor(["tok_123456"]))
     err = capsys.readouterr().err
     assert err == "dbt-runs: error: first second line with *** [exit 5]\n"
+
+
+def test_echo_to_a_closed_pipe_neither_raises_nor_prints() -> None:
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    echo("lost", file=ClosedPipe())  # a wait goes on: the reader's leaving is not an error
+    PlainStatusLines(ClosedPipe()).update(1, "Running")

@@ -22,7 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "runs",
         "Trigger, list, get, wait for, cancel and retry runs.",
     ),
-    "artifacts": ("dbt_runs.cli.runs", "artifacts", "List and download a run's artifacts."),
+    "artifacts": ("dbt_runs.cli.artifacts", "artifacts", "List and download a run's artifacts."),
     "serve": (
         "dbt_runs.cli.serve",
         "serve",

@@ -10,6 +10,9 @@ Output goes to two places with two purposes:
   `dbt-runs ... --json | jq` see only data;
 * **stderr** carries progress and errors (the status line while waiting, the download bar,
   the one-line error), so a CI log shows them and a pipe does not.
+
+A reader that stops reading (`| head -1`) ends the output, never the verdict: a command that
+prints data stops and exits 0, a wait keeps waiting silently and exits with the run's outcome.
 """
 
 from __future__ import annotations
@@ -17,14 +20,18 @@ from __future__ import annotations
 import abc
 import enum
 import json
+import os
 import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import IO, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 import click
+
+if TYPE_CHECKING:
+    from dbt_runs.models import Run, RunStep
 
 __all__ = [
     "EXIT_CODES_HELP",
@@ -33,12 +40,20 @@ __all__ = [
     "PlainStatusLines",
     "Redactor",
     "StatusReporter",
+    "colour_wanted",
     "dump_json",
+    "echo",
     "format_bytes",
     "format_seconds",
     "format_table",
     "is_interactive",
+    "run_summary",
+    "run_view",
+    "runs_table",
+    "silence",
     "status_colour",
+    "status_name",
+    "steps_table",
 ]
 
 
@@ -107,6 +122,43 @@ def is_interactive(stream: IO[Any]) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def silence(stream: IO[Any]) -> None:
+    """Point `stream`'s file descriptor at the null device: its reader has gone away.
+
+    Later writes, and the flush at interpreter exit, then succeed instead of raising
+    `BrokenPipeError` again (the recipe of Python's `signal` documentation).
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:  # pragma: no cover - no null device: nothing better to do
+        return
+    try:
+        os.dup2(devnull, stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (click's test runner): there is no descriptor to redirect
+    finally:
+        os.close(devnull)
+
+
+def echo(
+    message: str = "",
+    *,
+    err: bool = False,
+    file: IO[str] | None = None,
+    nl: bool = True,
+    color: bool | None = None,
+) -> None:
+    """`click.echo`, except that a closed pipe silences the stream instead of raising.
+
+    For what is printed while the command must go on, or once its outcome is known (a wait):
+    a reader that stopped reading must not turn a failed run into a crash or a success.
+    """
+    try:
+        click.echo(message, file=file, err=err, nl=nl, color=color)
+    except BrokenPipeError:
+        silence(file if file is not None else sys.stderr if err else sys.stdout)
 
 
 def dump_json(obj: Any, *, indent: int | None = 2) -> str:
@@ -211,7 +263,7 @@ class PlainStatusLines(StatusReporter):
         line = f"{stamp} run {run_id}: {status}"
         if detail:
             line += f" ({detail})"
-        click.echo(line, file=self._stream or sys.stderr)
+        echo(line, file=self._stream or sys.stderr)
 
 
 class LiveStatusLine(StatusReporter):
@@ -235,7 +287,7 @@ class LiveStatusLine(StatusReporter):
         elapsed = format_seconds(self._monotonic() - self._started)
         # \r + "erase line" so a shorter status does not leave the tail of a longer one.
         # color=True keeps the erase sequence: this reporter is only used on a terminal.
-        click.echo(
+        echo(
             f"\r\x1b[2K{self._text}  [{elapsed}]",
             file=self._stream or sys.stderr,
             nl=False,
@@ -259,7 +311,7 @@ class LiveStatusLine(StatusReporter):
     def close(self) -> None:
         """End the line so the next output starts on its own."""
         if self._drawn:
-            click.echo("", file=self._stream or sys.stderr)
+            echo("", file=self._stream or sys.stderr)
             self._drawn = False
 
 
@@ -276,3 +328,107 @@ _STATUS_COLOURS: Final = {
 def status_colour(status: str) -> str | None:
     """The terminal colour of a dbt status name (`None` for one we do not know)."""
     return _STATUS_COLOURS.get(status)
+
+
+def colour_wanted() -> bool:
+    """Whether colour may be used at all (click already drops it when not on a terminal)."""
+    # https://no-color.org: any non-empty NO_COLOR turns colour off.
+    return not os.environ.get("NO_COLOR")
+
+
+def _coloured_status(text: str) -> str:
+    if not colour_wanted():
+        return text
+    return click.style(text, fg=status_colour(text.rstrip()))
+
+
+def status_name(thing: Run | RunStep) -> str:
+    """dbt's word for the status ("Success"); an undocumented code shows as "Unknown 40"."""
+    if thing.status is not None:
+        return thing.status.humanized
+    return thing.status_humanized or "Unknown"
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "-"
+
+
+def _duration(thing: Run | RunStep) -> str:
+    if thing.duration is None:
+        return "-"
+    return format_seconds(thing.duration.total_seconds())
+
+
+def _cause(run: Run) -> str:
+    return (run.cause or "").replace("\n", " ")
+
+
+def _job(run: Run) -> str:
+    return str(run.job_definition_id if run.job_definition_id is not None else "-")
+
+
+def runs_table(items: Sequence[Run]) -> str:
+    """`runs list`: one row a run, the status coloured."""
+    rows = [
+        [
+            str(run.id),
+            _job(run),
+            status_name(run),
+            _when(run.created_at),
+            _duration(run),
+            _cause(run),
+        ]
+        for run in items
+    ]
+    return format_table(
+        ["ID", "JOB", "STATUS", "CREATED", "DURATION", "CAUSE"],
+        rows,
+        max_widths={"CAUSE": 60},
+        styles=[None, None, _coloured_status, None, None, None],
+    )
+
+
+def run_summary(run: Run) -> str:
+    """One run as `runs get` and a finished wait show it: status, times, cause, URL."""
+    lines = [
+        f"run {run.id}  {_coloured_status(status_name(run))}",
+        f"  job        {_job(run)}",
+        f"  cause      {_cause(run) or '-'}",
+        f"  created    {_when(run.created_at)}",
+        f"  started    {_when(run.started_at)}",
+        f"  finished   {_when(run.finished_at)}",
+        f"  duration   {_duration(run)}",
+    ]
+    if run.git_branch or run.git_sha:
+        lines.append(f"  git        {run.git_branch or '-'} @ {run.git_sha or '-'}")
+    if run.status_message:
+        lines.append(f"  message    {run.status_message}")
+    if run.href:
+        lines.append(f"  url        {run.href}")
+    return "\n".join(lines)
+
+
+def run_view(run: Run, *, as_json: bool) -> str:
+    """A run as `--json` asks: dbt's own object, or the summary."""
+    return dump_json(run.raw) if as_json else run_summary(run)
+
+
+def steps_table(run: Run) -> str:
+    """`runs get --steps`: one row a step."""
+    steps = run.run_steps or ()
+    if not steps:
+        return "  (no steps yet)"
+    rows = [
+        [
+            str(step.index if step.index is not None else "-"),
+            status_name(step),
+            _duration(step),
+            step.name or "-",
+        ]
+        for step in steps
+    ]
+    return format_table(
+        ["STEP", "STATUS", "DURATION", "NAME"],
+        rows,
+        styles=[None, _coloured_status, None, None],
+    )

@@ -1,0 +1,275 @@
+"""What every `runs` and `artifacts` command shares: its flags, its client, how it ends.
+
+Each command builds an `AsyncRunsClient` from the same environment variables as the SDK
+(`DBT_API_KEY`, `DBT_CLOUD_BASE_URL` or `DBT_CLOUD_HOST`, `DBT_CLOUD_ACCOUNT_ID`), with flags
+that override all but the token: a token on the command line would land in shell history and
+process lists. `execute` is the one place where an outcome or an exception becomes an exit
+code and, for an error, the one line that says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar
+
+import anyio
+import attrs
+import click
+
+from dbt_runs.cli._output import ExitCode, Redactor, echo, silence
+
+if TYPE_CHECKING:
+    from dbt_runs import AsyncRunsClient
+
+__all__ = [
+    "CONTEXT",
+    "Decorator",
+    "Settings",
+    "connection_options",
+    "execute",
+    "fail",
+    "option_group",
+]
+
+T = TypeVar("T")
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+"""What `click.option(...)` returns: applied to a command function, adds the option."""
+
+CONTEXT: Final[dict[str, Any]] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+_TOKEN_ENV: Final = "DBT_API_KEY"
+# Set by the top-level group (`dbt-runs --debug runs ...`), which owns no subcommand flags.
+_DEBUG_META: Final = "dbt_runs.debug"
+
+
+def option_group(
+    into: str, options: Sequence[Decorator], collect: Callable[..., Any]
+) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Add `options` to a command, which receives `collect(**their values)` as `into`.
+
+    A group of flags is declared once, as a list, and its values arrive as one object, so a
+    command's signature names what it uses rather than every flag it shows.
+    """
+
+    def probe(**_: Any) -> None:  # pragma: no cover - never called, only read by click
+        pass
+
+    command = click.command()(_stack(options, probe))
+    names = [param.name for param in command.params]
+
+    def decorate(func: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> T:
+            values = {name: kwargs.pop(name) for name in names}
+            return func(*args, **{into: collect(**values)}, **kwargs)
+
+        decorated: Callable[..., T] = _stack(options, wrapper)
+        return decorated
+
+    return decorate
+
+
+def _stack(options: Sequence[Decorator], func: Callable[..., Any]) -> Callable[..., Any]:
+    # Applied bottom-up, as decorators are, so that `--help` lists them in the order given.
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@attrs.frozen
+class Settings:
+    """What every command needs besides its own arguments (from flags; None: use the env)."""
+
+    base_url: str | None = None
+    host: str | None = None
+    account_id: int | None = None
+    request_timeout: float | None = None
+    debug: bool = False
+
+    def client(self) -> AsyncRunsClient:
+        """A client configured from these flags, then the environment, then defaults."""
+        from dbt_runs import AsyncRunsClient
+
+        kwargs: dict[str, Any] = {}
+        if self.base_url is not None:
+            kwargs["base_url"] = self.base_url
+        if self.host is not None:
+            kwargs["host"] = self.host
+        if self.account_id is not None:
+            kwargs["account_id"] = self.account_id
+        if self.request_timeout is not None:
+            kwargs["timeout"] = self.request_timeout
+        return AsyncRunsClient(**kwargs)
+
+
+def _settings(
+    base_url: str | None,
+    host: str | None,
+    account_id: int | None,
+    request_timeout: float | None,
+    debug: bool,
+) -> Settings:
+    meta = click.get_current_context().meta
+    return Settings(
+        base_url=base_url,
+        host=host,
+        account_id=account_id,
+        request_timeout=request_timeout,
+        debug=debug or bool(meta.get(_DEBUG_META)),
+    )
+
+
+connection_options = option_group(
+    "settings",
+    [
+        click.option(
+            "--base-url",
+            metavar="URL",
+            help="API root, e.g. https://cloud.getdbt.com/api/v2.  [default: $DBT_CLOUD_BASE_URL]",
+        ),
+        click.option(
+            "--host",
+            metavar="HOST",
+            help="dbt Cloud host, e.g. emea.dbt.com or ab123.us1.dbt.com.  "
+            "[default: $DBT_CLOUD_HOST]",
+        ),
+        click.option(
+            "--account-id",
+            type=click.IntRange(min=1),
+            metavar="ID",
+            help="dbt Cloud account id.  [default: $DBT_CLOUD_ACCOUNT_ID]",
+        ),
+        click.option(
+            "--request-timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            metavar="SECONDS",
+            help="Timeout of each HTTP request (the SDK's default if not given).",
+        ),
+        click.option(
+            "--debug",
+            is_flag=True,
+            envvar="DBT_RUNS_DEBUG",
+            help="Show tracebacks and the SDK's debug log (the token stays hidden).",
+        ),
+    ],
+    _settings,
+)
+"""The shared connection flags; the command receives a `Settings` as `settings`."""
+
+
+class _DebugLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes the SDK's log records to stderr with every secret removed."""
+
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__(sys.stderr)
+        self._redact = redact
+        self.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self._redact(super().format(record))
+
+
+@contextlib.contextmanager
+def _debug_logging(enabled: bool, redact: Redactor) -> Iterator[None]:
+    if not enabled:
+        yield
+        return
+    logger = logging.getLogger("dbt_runs")
+    handler = _DebugLogHandler(redact)
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+
+def fail(code: ExitCode, message: str, redact: Redactor) -> None:
+    """The one readable error line: what went wrong and the exit code it ends with."""
+    # One line even when a message spans several: CI logs and `grep` read lines.
+    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    echo(redact(f"dbt-runs: error: {line} [exit {code.value}]"), err=True)
+
+
+def execute(settings: Settings, work: Callable[[AsyncRunsClient], Awaitable[ExitCode]]) -> NoReturn:
+    """Run `work` with a client, print any error as one line and exit with its code."""
+    from dbt_runs.errors import ConfigurationError, DbtRunsError, InvalidArgumentError
+
+    redact = Redactor([os.environ.get(_TOKEN_ENV)])
+
+    async def main() -> ExitCode:
+        _cancel_on_sigterm()
+        async with settings.client() as client:
+            return await work(client)
+
+    code: ExitCode
+    try:
+        with _debug_logging(settings.debug, redact):
+            code = anyio.run(main)
+            # Here rather than at interpreter exit, where a closed pipe could not be handled.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # Whoever read the output went away (`| head -1`): it has what it wanted. Stop
+        # quietly and exit 0, so that a `set -o pipefail` CI step passes (see docs/cli.md).
+        # Nothing more is printed, and the flush at exit must not fail on either stream.
+        silence(sys.stdout)
+        silence(sys.stderr)
+        code = ExitCode.SUCCESS
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        # Ctrl-C, or SIGTERM (see _cancel_on_sigterm): the SDK has already cancelled a run
+        # waited on with --cancel-on-interrupt, and logged it.
+        code = ExitCode.INTERRUPTED
+        fail(code, "interrupted", redact)
+    except (click.exceptions.Exit, click.ClickException):
+        raise
+    except (ConfigurationError, InvalidArgumentError) as exc:
+        code = ExitCode.USAGE
+        _report(exc, code, settings, redact)
+    except DbtRunsError as exc:
+        # APIError and anything else the SDK raises: dbt Cloud (or the way to it) said no.
+        code = ExitCode.API_ERROR
+        _report(exc, code, settings, redact)
+    except Exception as exc:
+        code = ExitCode.INTERNAL
+        _report(exc, code, settings, redact, internal=True)
+    raise SystemExit(int(code))
+
+
+def _cancel_on_sigterm() -> None:
+    """Turn SIGTERM into a cancellation of the command, as asyncio already does for SIGINT.
+
+    CI systems stop a cancelled job with SIGTERM (GitHub Actions sends SIGINT first), and the
+    default action would kill the process before `--cancel-on-interrupt` could cancel the run.
+    """
+    task = asyncio.current_task()
+    if task is None:  # pragma: no cover - always inside a task here
+        return
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        # Unsupported on Windows' event loops and outside the main thread (CliRunner in a
+        # worker thread): SIGTERM then keeps its default action.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+
+
+def _report(
+    exc: BaseException,
+    code: ExitCode,
+    settings: Settings,
+    redact: Redactor,
+    *,
+    internal: bool = False,
+) -> None:
+    if settings.debug:
+        echo(redact("".join(traceback.format_exception(exc))).rstrip(), err=True)
+    message = str(exc) or type(exc).__name__
+    if internal:
+        message = f"internal error ({type(exc).__name__}: {message}); rerun with --debug"
+    fail(code, message, redact)

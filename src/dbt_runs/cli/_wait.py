@@ -1,0 +1,177 @@
+"""Waiting for a run: the waiting flags, the progress on stderr, the outcome as an exit code.
+
+Shared by `runs trigger --wait`, `runs retry --wait` and `runs wait`. Everything printed here
+goes through the pipe-tolerant `echo`: once a run is being waited on, only its outcome decides
+the exit code, whoever stopped reading the output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import TYPE_CHECKING, Any, Final
+
+import anyio
+import attrs
+import click
+
+from dbt_runs._client import DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_TIMEOUT
+from dbt_runs.cli._common import Decorator, option_group
+from dbt_runs.cli._output import (
+    ExitCode,
+    LiveStatusLine,
+    PlainStatusLines,
+    StatusReporter,
+    colour_wanted,
+    echo,
+    is_interactive,
+    run_view,
+    status_name,
+)
+
+if TYPE_CHECKING:
+    from dbt_runs import AsyncRunsClient
+    from dbt_runs.models import Run
+
+__all__ = ["WAIT_OPTIONS", "WaitOptions", "wait_for", "wait_options"]
+
+_TICK_SECONDS: Final = 1.0
+_STEP_LOG_LINES: Final = 20
+
+
+@attrs.frozen
+class WaitOptions:
+    """The `--timeout`, `--poll`, `--cancel-on-timeout` and `--cancel-on-interrupt` flags."""
+
+    timeout: float | None
+    poll: float | None
+    cancel_on_timeout: bool
+    cancel_on_interrupt: bool = False
+
+
+# In the order `--help` shows them; `WaitOptions` takes them by name.
+WAIT_OPTIONS: Final[list[Decorator]] = [
+    click.option(
+        "--timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        metavar="SECONDS",
+        help=f"Give up waiting after this long and exit 4.  [default: {DEFAULT_WAIT_TIMEOUT:g}]",
+    ),
+    click.option(
+        "--poll",
+        type=click.FloatRange(min=0, min_open=True),
+        metavar="SECONDS",
+        help=f"Seconds between status checks.  [default: {DEFAULT_POLL_INTERVAL:g}]",
+    ),
+    click.option(
+        "--cancel-on-timeout",
+        is_flag=True,
+        help="Cancel the run on dbt Cloud when --timeout runs out.",
+    ),
+    click.option(
+        "--cancel-on-interrupt",
+        is_flag=True,
+        help="Cancel the run on dbt Cloud if this command is interrupted while waiting "
+        "(Ctrl-C, or SIGTERM from a cancelled CI job).",
+    ),
+]
+
+wait_options = option_group("wait_options", WAIT_OPTIONS, WaitOptions)
+"""The waiting flags; the command receives a `WaitOptions` as `wait_options`."""
+
+
+def _reporter() -> StatusReporter:
+    if is_interactive(sys.stderr):
+        return LiveStatusLine(colour=colour_wanted())
+    return PlainStatusLines()
+
+
+async def wait_for(
+    client: AsyncRunsClient, run: Run, options: WaitOptions, as_json: bool
+) -> ExitCode:
+    """Wait for `run`, show its progress on stderr, print the result, return the exit code."""
+    from dbt_runs.errors import RunCancelledError, RunFailedError, WaitTimeoutError
+
+    reporter = _reporter()
+    shown_status = status_name(run)
+    reporter.update(run.id, shown_status)
+
+    def on_status_change(seen: Run) -> None:
+        nonlocal shown_status
+        # The SDK reports the first status it sees too, usually the one already shown.
+        if status_name(seen) != shown_status:
+            shown_status = status_name(seen)
+            reporter.update(seen.id, shown_status)
+
+    # The trigger carries the cause shown in the summary.
+    kwargs: dict[str, Any] = {"on_status_change": on_status_change, "include_related": ["trigger"]}
+    if options.timeout is not None:
+        kwargs["timeout"] = options.timeout
+    if options.poll is not None:
+        kwargs["poll_interval"] = options.poll
+    if options.cancel_on_timeout:
+        kwargs["cancel_on_timeout"] = True
+    if options.cancel_on_interrupt:
+        kwargs["cancel_on_abort"] = True
+
+    final: Run | None
+    code: ExitCode
+    message = ""
+    async with anyio.create_task_group() as tasks:
+        if isinstance(reporter, LiveStatusLine):
+            tasks.start_soon(_tick, reporter)
+        try:
+            final = await client.wait_for_run(run, **kwargs)
+            code = ExitCode.SUCCESS
+        except RunFailedError as exc:
+            final, code = exc.run, ExitCode.RUN_FAILED
+        except RunCancelledError as exc:
+            final, code = exc.run, ExitCode.RUN_CANCELLED
+        except WaitTimeoutError as exc:
+            final, code = exc.run, ExitCode.WAIT_TIMEOUT
+            message = str(exc)
+        except asyncio.CancelledError:
+            reporter.close()
+            if not options.cancel_on_interrupt:
+                # With --cancel-on-interrupt the SDK cancels the run and logs that it did.
+                where = f": {run.href}" if run.href else ""
+                echo(f"run {run.id} keeps going on dbt Cloud{where}", err=True)
+            raise
+        finally:
+            tasks.cancel_scope.cancel()
+            reporter.close()
+
+    shown = final or run
+    echo(run_view(shown, as_json=as_json))
+    if code is ExitCode.RUN_FAILED:
+        await _explain_failure(client, shown)
+        echo(f"dbt-runs: run {shown.id} failed [exit {code.value}]", err=True)
+    elif code is ExitCode.RUN_CANCELLED:
+        reason = f": {shown.status_message}" if shown.status_message else ""
+        echo(f"dbt-runs: run {shown.id} was cancelled{reason} [exit {code.value}]", err=True)
+    elif code is ExitCode.WAIT_TIMEOUT:
+        echo(f"dbt-runs: {message} [exit {code.value}]", err=True)
+    return code
+
+
+async def _tick(reporter: StatusReporter) -> None:
+    while True:
+        await anyio.sleep(_TICK_SECONDS)
+        reporter.tick()
+
+
+async def _explain_failure(client: AsyncRunsClient, run: Run) -> None:
+    """Name the failed step and show the end of its log, so the CI log says what broke."""
+    from dbt_runs.errors import APIError
+    from dbt_runs.models import RunStatus
+
+    try:
+        detailed = await client.get_run(run.id, include_related=["run_steps"])
+    except APIError:
+        return  # the exit code already says the run failed; details are a bonus
+    failed = [s for s in detailed.run_steps or () if s.status is RunStatus.ERROR]
+    for step in failed:
+        echo(f"step {step.index} failed: {step.name}", err=True)
+        logs = (step.logs or "").rstrip().splitlines()[-_STEP_LOG_LINES:]
+        for line in logs:
+            echo(f"  | {line}", err=True)
