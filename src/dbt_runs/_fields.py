@@ -43,6 +43,7 @@ __all__ = [
     "LIMIT",
     "LIST_FILTERS",
     "OFFSET",
+    "ORDER_BY",
     "RUN_ID",
     "STEP",
     "TRIGGER_FIELDS",
@@ -712,7 +713,9 @@ RUN_ID: Final = Integer(
 MAX_CAUSE: Final = 255
 CAUSE: Final = Text(
     "cause",
-    "Why the run is triggered, shown in dbt Cloud's run history (1 to 255 characters).",
+    "Why the run is triggered, shown in dbt Cloud's run history (1 to 255 characters); "
+    "dbt-runs adds a marker unique to the request ([dbt-runs:...]) that proves which run it "
+    "started.",
     max_length=MAX_CAUSE,
     metavar="TEXT",
 )
@@ -734,9 +737,9 @@ TRIGGER_FIELDS: Final[tuple[Field[Any], ...]] = (
     ),
     Commands(
         "steps_override",
-        "Run these dbt commands instead of the job's steps, e.g. ['dbt build --select orders+'].",
-        flag="--step",
-        metavar="COMMAND",
+        "Run these dbt commands instead of the job's steps (at most 50, each starting with "
+        "'dbt ', e.g. 'dbt build --select orders+').",
+        metavar="CMD",
     ),
     Integer("github_pull_request_id", "The GitHub pull request this run builds.", metavar="N"),
     Integer("gitlab_merge_request_id", "The GitLab merge request this run builds.", metavar="N"),
@@ -800,6 +803,13 @@ ARTIFACT_PATH: Final = ArtifactPath(
     metavar="PATH",
 )
 
+ORDER_BY: Final = Choice(
+    "order_by",
+    "Sort key; a leading '-' sorts descending.",
+    choices=tuple(f"{sign}{field}" for field in ORDER_FIELDS for sign in ("", "-")),
+    metavar="KEY",
+)
+
 LIST_FILTERS: Final[tuple[Field[Any], ...]] = (
     Integer("job_definition_id", "Only runs of this job.", flag="--job", metavar="ID"),
     Integer("environment_id", "Only runs in this environment.", flag="--environment", metavar="ID"),
@@ -810,13 +820,7 @@ LIST_FILTERS: Final[tuple[Field[Any], ...]] = (
         "10 Success, 20 Error, 30 Cancelled (a code or a name such as 'error').",
         metavar="STATUS",
     ),
-    Choice(
-        "order_by",
-        "Sort key; a leading '-' sorts descending.",
-        choices=tuple(f"{sign}{field}" for field in ORDER_FIELDS for sign in ("", "-")),
-        flag="--order-by",
-        metavar="KEY",
-    ),
+    ORDER_BY,
     INCLUDE_RELATED_LIST,
     Timestamp(
         "created_after",

@@ -24,6 +24,7 @@ import anyio
 import attrs
 import click
 
+from dbt_runs._fields import Field, FieldError, Flag
 from dbt_runs.cli._output import ExitCode, Redactor, echo, silence
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ __all__ = [
     "connection_options",
     "execute",
     "fail",
+    "field_option",
     "option_group",
 ]
 
@@ -47,6 +49,47 @@ CONTEXT: Final[dict[str, Any]] = {"help_option_names": ["-h", "--help"], "max_co
 _TOKEN_ENV: Final = "DBT_API_KEY"
 # Set by the top-level group (`dbt-runs --debug runs ...`), which owns no subcommand flags.
 _DEBUG_META: Final = "dbt_runs.debug"
+
+
+class _FieldType(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.3 only
+    """Reads one option's text with its field's rules (`Field.from_text`)."""
+
+    def __init__(self, field: Field[Any]) -> None:
+        self.field = field
+        self.name = field.metavar or field.kind
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return self.field.from_text([value])
+        except FieldError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def field_option(field: Field[Any], **more: Any) -> Decorator:
+    """The option of an SDK argument, with the rules of its field (`dbt_runs._fields`).
+
+    A list field is repeated (`--status error --status cancelled`) and its values are read
+    together; a true/false field is a `--x/--no-x` pair whose absence leaves it unset.
+    """
+    options = {"help": field.doc, "metavar": field.metavar, **more}
+    if isinstance(field, Flag):
+        negative = "--no-" + field.flag.removeprefix("--")
+        options.pop("metavar")
+        return click.option(f"{field.flag}/{negative}", field.name, default=None, **options)
+    if field.kind in ("array", "any"):
+
+        def read_all(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> Any:
+            if not value:
+                return None
+            try:
+                return field.from_text(list(value))
+            except FieldError as exc:
+                raise click.BadParameter(str(exc), ctx, param) from None
+
+        return click.option(field.flag, field.name, multiple=True, callback=read_all, **options)
+    return click.option(field.flag, field.name, type=_FieldType(field), **options)
 
 
 def option_group(

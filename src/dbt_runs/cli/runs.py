@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 import attrs
 import click
 
+from dbt_runs import _fields
 from dbt_runs.cli._common import (
     CONTEXT,
-    Decorator,
     Settings,
     connection_options,
     execute,
+    field_option,
     option_group,
 )
 from dbt_runs.cli._output import (
@@ -41,95 +42,28 @@ __all__ = ["runs"]
 
 T = TypeVar("T")
 
-_STATUS_NAMES: Final = ("queued", "starting", "running", "success", "error", "cancelled")
-_ORDERS: Final = ("id", "-id", "created_at", "-created_at", "finished_at", "-finished_at")
 _ID: Final = click.IntRange(min=1)
-_COUNT: Final = click.IntRange(min=0)
 
-
-def _flag(
-    flag: str, help: str, type: Any = None, metavar: str | None = None, **more: Any
-) -> Decorator:
-    """One row of the tables below: the flag of one SDK argument.
-
-    The flag's name is the argument's (`--git-sha` is `git_sha`) unless `name=` says otherwise.
-    """
-    names = [flag, more.pop("name")] if "name" in more else [flag]
-    return click.option(*names, type=type, metavar=metavar, help=help, **more)
-
-
-# Every field of a trigger, each flag named as dbt names the field (and as `trigger_run`
-# takes it). The one place they are declared: they will be generated from `dbt_runs._fields`.
-_TRIGGER_FIELDS: Final = [
-    _flag("--cause", "Why the run was triggered (1-255 characters, shown in dbt Cloud)."),
-    _flag("--git-branch", "Run the job on this git branch.", metavar="BRANCH"),
-    _flag("--git-sha", "Run the job on this commit.", metavar="SHA"),
-    _flag("--schema-override", "Build into this schema.", metavar="SCHEMA"),
-    _flag(
-        "--steps-override",
-        "Replace the job's steps; repeat for several (e.g. --steps-override 'dbt build').",
-        metavar="CMD",
-        multiple=True,
-    ),
-    _flag("--target-name-override", "Use this dbt target name.", metavar="NAME"),
-    _flag("--dbt-version-override", "Run with this dbt version.", metavar="VERSION"),
-    _flag("--threads-override", "Run with N threads.", _ID, "N"),
-    _flag(
-        "--timeout-seconds-override", "dbt's own run timeout, in seconds (0: none).", _COUNT, "N"
-    ),
-    _flag("--github-pull-request-id", "The GitHub pull request this run is for.", _ID, "N"),
-    _flag("--gitlab-merge-request-id", "The GitLab merge request this run is for.", _ID, "N"),
-    _flag("--azure-pull-request-id", "The Azure DevOps pull request this run is for.", _ID, "N"),
-    _flag("--non-native-pull-request-id", "The pull request id of another git provider.", _ID, "N"),
-    _flag(
-        "--generate-docs-override/--no-generate-docs-override",
-        "Generate the docs in this run, or not (default: as the job says).",
-        default=None,
-    ),
-]
-
-# The filters and the order of `runs list`, under the names `list_runs` takes. The one place
-# they are declared: they will be generated from `dbt_runs._fields`.
+# Every field of a trigger and every list filter: their flags, help and rules come from their
+# one declaration in `dbt_runs._fields`, as the SDK, the REST adapter and the MCP server's do.
+_TRIGGER_FIELDS: Final = [field_option(field) for field in _fields.TRIGGER_FIELDS]
+# `runs list` embeds each run's trigger itself (for the cause column), and sorts newest first.
 _LIST_FILTERS: Final = [
-    _flag("--job", "Only this job.", _ID, "ID", name="job_definition_id"),
-    _flag("--environment", "Only this environment.", _ID, "ID", name="environment_id"),
-    _flag("--project", "Only this project.", _ID, "ID", name="project_id"),
-    _flag(
-        "--status",
-        "Only runs with this status; repeat for several.",
-        click.Choice(_STATUS_NAMES, case_sensitive=False),
-        multiple=True,
-    ),
-    _flag(
-        "--order-by",
-        "Sort order ('-' for descending).",
-        click.Choice(_ORDERS),
-        default="-id",
-        show_default=True,
-    ),
+    field_option(field, default="-id", show_default=True)
+    if field is _fields.ORDER_BY
+    else field_option(field)
+    for field in _fields.LIST_FILTERS
+    if field is not _fields.INCLUDE_RELATED_LIST
 ]
 
 
 def _given(**values: Any) -> dict[str, Any]:
     """The flags that were given, as SDK arguments (the SDK's own defaults for the rest)."""
-    return {
-        name: list(value) if isinstance(value, tuple) else value
-        for name, value in values.items()
-        if value is not None and value != ()
-    }
-
-
-def _filters(**values: Any) -> dict[str, Any]:
-    filters = _given(**values)
-    statuses = list(dict.fromkeys(filters.pop("status", ())))
-    if statuses:
-        # One status goes as dbt's `status`, several as `status__in`.
-        filters["status"] = statuses[0] if len(statuses) == 1 else statuses
-    return filters
+    return {name: value for name, value in values.items() if value is not None}
 
 
 _trigger_fields = option_group("fields", _TRIGGER_FIELDS, _given)
-_list_filters = option_group("filters", _LIST_FILTERS, _filters)
+_list_filters = option_group("filters", _LIST_FILTERS, _given)
 
 
 @attrs.frozen
