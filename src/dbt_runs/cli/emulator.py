@@ -70,7 +70,10 @@ def _rate_limit(value: str) -> tuple[int, float]:
     default=1.0,
     show_default=True,
     type=click.FloatRange(min=0, min_open=True),
-    help="Emulated seconds per real second (60: a 1-minute run takes a second).",
+    help=(
+        "How many times shorter runs are (60: a 1-minute run takes a second); "
+        "timestamps stay on real time."
+    ),
 )
 @click.option(
     "--latency-ms", default=0.0, type=click.FloatRange(0), help="Added to every response."
