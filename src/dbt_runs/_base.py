@@ -64,6 +64,12 @@ class Redactor:
             return value.replace(self._secret_bytes, _MASK.encode())
         return value
 
+    def headers(self, value: Mapping[str, str]) -> Mapping[str, str]:
+        """`value` itself, or a copy (lower-case names) without the secret if it holds it."""
+        if not any(self._secret in item for item in value.values()):
+            return value
+        return {name.lower(): self.text(item) for name, item in value.items()}
+
     def __repr__(self) -> str:
         return "Redactor('***')"
 
@@ -271,7 +277,7 @@ class Requester:
         error = cls(
             message,
             status_code=response.status_code,
-            headers=response.headers,
+            headers=self.redactor.headers(response.headers),
             content=content,
             body=body,
         )

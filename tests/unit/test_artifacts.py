@@ -196,3 +196,53 @@ async def test_raw_artifact(client_for: ClientFor) -> None:
     assert raw.content == b"abc"
     assert raw.parse() == b"abc"
     assert raw.content_type == "text/plain"
+
+
+async def test_download_into_a_folder_writes_the_decoded_name(
+    client_for: ClientFor, tmp_path: Path
+) -> None:
+    script = Script(respond(b"select 1"))
+    client = client_for(script)
+    written = await client.download_run_artifact(5, "compiled/shop/my file.sql", tmp_path)
+    assert written == tmp_path / "my file.sql"  # not my%20file.sql
+    assert written.read_bytes() == b"select 1"
+    assert script.requests[0].url.raw_path.endswith(b"/compiled/shop/my%20file.sql")
+
+
+async def test_a_name_too_long_for_the_file_system_is_a_typed_error_before_sending(
+    client_for: ClientFor, tmp_path: Path
+) -> None:
+    import errno
+
+    script = Script()
+    client = client_for(script)
+    with pytest.raises(ArtifactWriteError, match="longer than") as info:
+        await client.download_run_artifact(5, "x" * 300 + ".json", tmp_path)
+    assert info.value.errno == errno.ENAMETOOLONG
+    assert isinstance(info.value, OSError)
+    assert script.requests == []
+
+
+async def test_a_file_that_cannot_be_written_is_a_typed_error(
+    client_for: ClientFor, tmp_path: Path
+) -> None:
+    if not os.path.isdir("/proc/self"):  # noqa: ASYNC240 - a one-off check
+        pytest.skip("needs a folder nobody can create files in, such as Linux's /proc")
+    client = client_for(Script(respond(b"{}")))
+    # /proc exists and is a folder, but even root cannot create a file in it.
+    with pytest.raises(ArtifactWriteError, match="cannot write the artifact") as info:
+        await client.download_run_artifact(5, "run_results.json", "/proc")
+    assert info.value.filename == "/proc/run_results.json"
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+async def test_a_downloaded_file_honours_the_umask_like_curl(
+    client_for: ClientFor, tmp_path: Path, umask: int, mode: int
+) -> None:
+    client = client_for(Script(respond(b"{}")))
+    previous = os.umask(umask)
+    try:
+        written = await client.download_run_artifact(5, "run_results.json", tmp_path)
+    finally:
+        os.umask(previous)
+    assert written.stat().st_mode & 0o777 == mode

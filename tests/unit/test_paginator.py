@@ -68,3 +68,35 @@ async def test_each_page_is_decoded_once() -> None:
     [run async for run in pager]
     decodes = [entry for entry in log if entry.startswith("decode")]
     assert decodes == [f"decode {offset}" for offset in range(0, TOTAL, LIMIT)]
+
+
+@pytest.mark.parametrize("how", ["pages", "runs"])
+async def test_stopping_early_cancels_the_pages_already_requested(how: str) -> None:
+    import asyncio
+
+    started: list[int] = []
+    cancelled: list[int] = []
+    never = asyncio.Event()
+
+    async def fetch(offset: int, limit: int) -> PageResponse:
+        if offset in (0, 10):
+            return Received(offset, [])
+        started.append(offset)
+        try:
+            await never.wait()  # a page that would take forever to arrive
+        except asyncio.CancelledError:
+            cancelled.append(offset)
+            raise
+        raise AssertionError("unreachable")
+
+    pager = RunPaginator(fetch, offset=0, limit=LIMIT, max_items=None, window=4)
+    stream: Any = pager.pages() if how == "pages" else aiter(pager)
+    for _ in range(2 if how == "pages" else 11):
+        await anext(stream)  # up to the first item of the second page
+    for _ in range(3):
+        await asyncio.sleep(0)  # the window's other requests start
+    assert started == [20, 30, 40, 50]
+    # Closing the iteration (what `break` does, once the generator is collected) must not
+    # wait for pages nobody will read: without the cancellation this never returns.
+    await asyncio.wait_for(stream.aclose(), timeout=5)
+    assert sorted(cancelled) == started

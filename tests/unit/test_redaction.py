@@ -58,3 +58,70 @@ async def test_token_is_absent_from_every_log_repr_and_error(
     assert raw is not None
     # The token did go out, as a bearer header, on every request.
     assert all(r.headers["authorization"] == f"Bearer {TOKEN}" for r in script.requests)
+
+
+def _echo_headers(status: int, *, html: bool = False) -> Callable[[httpx.Request], httpx.Response]:
+    """A proxy that reflects the request's headers into its error (some debugging proxies do)."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        echoed = dict(request.headers)
+        if html:
+            page = f"<html><title>Bad gateway</title><pre>{echoed}</pre></html>".encode()
+            return httpx.Response(status, content=page, headers={"x-seen": str(echoed)})
+        body = error_json(status, f"rejected: Authorization={echoed['authorization']}")
+        body["data"] = {"headers": echoed}
+        return respond(body, status, {"x-seen-authorization": echoed["authorization"]})
+
+    return answer
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+@pytest.mark.parametrize(("status", "html"), [(400, False), (401, False), (502, True), (403, True)])
+async def test_an_echoed_token_is_removed_from_every_error(
+    client_for: ClientFor, status: int, html: bool
+) -> None:
+    client = client_for(Script(_echo_headers(status, html=html)), retry=RetryPolicy.disabled())
+    with pytest.raises(DbtRunsError) as info:
+        await client.get_run(1)
+    error = info.value
+    texts = [str(error), repr(error), "".join(traceback.format_exception(error))]
+    texts += [repr(vars(error)), repr(getattr(error, "body", None))]
+    texts += [getattr(error, "content", b"").decode("utf-8", "replace")]
+    texts += [repr(dict(getattr(error, "headers", {})))]
+    for text in texts:
+        assert TOKEN not in text
+    assert "***" in str(getattr(error, "content", b""))
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.ConnectError("refused"),
+        httpx.ReadTimeout("slow"),
+        httpx.RemoteProtocolError("dropped"),
+        httpx.ProxyError("proxy said no"),
+    ],
+)
+async def test_no_raised_exception_leads_to_the_request_and_its_token(
+    client_for: ClientFor, failure: Exception
+) -> None:
+    def fail(request: httpx.Request) -> httpx.Response:
+        # httpx's exceptions hold the request, whose headers hold the token.
+        failure.request = request  # type: ignore[attr-defined]
+        raise failure
+
+    client = client_for(Script(*[fail] * 4), retry=RetryPolicy.disabled())
+    with pytest.raises(DbtRunsError) as info:
+        await client.get_run(1)
+    for linked in _chain(info.value):
+        assert not isinstance(linked, httpx.HTTPError), _chain(info.value)
+        assert TOKEN not in repr(vars(linked))
+    assert str(failure) in str(info.value) or type(failure).__name__ in str(info.value)

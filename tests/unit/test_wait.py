@@ -307,3 +307,43 @@ async def test_a_finished_run_held_is_fetched_afresh(client_for: ClientFor) -> N
     run = await client.wait_for_run(held_run(10), include_related=["run_steps"])
     assert run.status is RunStatus.SUCCESS
     assert script.requests[0].url.params["include_related"] == "run_steps"
+
+
+async def test_a_second_cancellation_does_not_stop_the_cancel_request() -> None:
+    import asyncio
+
+    from .fakes import close_opened, make_client
+
+    release = asyncio.Event()
+    finished: list[str] = []
+
+    async def slow_cancel(request: httpx.Request) -> httpx.Response:
+        await release.wait()
+        finished.append(request.url.path)
+        return run_with(30)
+
+    script = Script(run_with(3), slow_cancel)
+    polled = asyncio.Event()
+
+    async def sleep_until_cancelled(seconds: float) -> None:
+        polled.set()
+        await asyncio.Event().wait()
+
+    client = make_client(script, sleep=sleep_until_cancelled)
+    try:
+        task = asyncio.ensure_future(client.wait_for_run(7, cancel_on_abort=True))
+        await polled.wait()
+        task.cancel()
+        for _ in range(10):
+            await asyncio.sleep(0)  # the cancel request goes out
+        assert [r.method for r in script.requests] == ["GET", "POST"]
+        task.cancel()  # Ctrl-C again, or a supervisor's second cancellation
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        release.set()
+        for _ in range(10):
+            await asyncio.sleep(0)
+        # The run is still cancelled in dbt: the request was shielded from the second one.
+        assert finished == ["/api/v2/accounts/1/runs/7/cancel/"]
+    finally:
+        await close_opened()

@@ -245,7 +245,12 @@ def fail(code: ExitCode, message: str, redact: Redactor) -> None:
 
 def execute(settings: Settings, work: Callable[[AsyncRunsClient], Awaitable[ExitCode]]) -> NoReturn:
     """Run `work` with a client, print any error as one line and exit with its code."""
-    from dbt_runs.errors import ConfigurationError, DbtRunsError, InvalidArgumentError
+    from dbt_runs.errors import (
+        ArtifactWriteError,
+        ConfigurationError,
+        DbtRunsError,
+        InvalidArgumentError,
+    )
 
     redact = Redactor([os.environ.get(_TOKEN_ENV)])
 
@@ -274,7 +279,8 @@ def execute(settings: Settings, work: Callable[[AsyncRunsClient], Awaitable[Exit
         fail(code, "interrupted", redact)
     except (click.exceptions.Exit, click.ClickException):
         raise
-    except (ConfigurationError, InvalidArgumentError) as exc:
+    except (ConfigurationError, InvalidArgumentError, ArtifactWriteError) as exc:
+        # A bad flag, a bad setting, or an --output that cannot be written: fix the command.
         code = ExitCode.USAGE
         _report(exc, code, settings, redact)
     except DbtRunsError as exc:

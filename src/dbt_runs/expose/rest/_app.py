@@ -167,11 +167,11 @@ def _endpoint(
         try:
             values.update(read_path(route.path_fields, request.path_params))
         except ParameterError as exc:
-            errors.update(exc.errors)
+            errors.update(exc.problems)
         try:
             values.update(read_query(query, request.query_params.multi_items()))
         except ParameterError as exc:
-            errors.update(exc.errors)
+            errors.update(exc.problems)
         if errors:
             raise ParameterError(errors)
         if body is not None:

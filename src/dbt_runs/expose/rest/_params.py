@@ -32,10 +32,16 @@ MAX_NAMED_ERRORS: Final = 10
 
 
 class ParameterError(Exception):
-    """One or more inputs are invalid; `errors` maps each input's name to its problem."""
+    """One or more inputs are invalid.
 
-    def __init__(self, errors: Mapping[str, str]) -> None:
-        self.errors = _bounded(errors)
+    Attributes:
+        problems: Every invalid input's name and its problem.
+        errors: What a 400 shows of them: at most `MAX_NAMED_ERRORS`, then a count.
+    """
+
+    def __init__(self, problems: Mapping[str, str]) -> None:
+        self.problems = dict(problems)
+        self.errors = _bounded(self.problems)
         super().__init__(describe(self.errors))
 
 
@@ -226,8 +232,13 @@ def read_query(params: Sequence[QueryParam], query: Sequence[tuple[str, str]]) -
     for name, texts in raw.items():
         param = declared.get(name)
         if param is None:
+            # The accepted names are listed once, however many unknown ones were sent.
             accepted = ", ".join(sorted(declared)) if declared else "none"
-            errors[name] = f"is not a known query parameter here (accepted: {accepted})"
+            errors[name] = (
+                "is not a known query parameter either"
+                if errors
+                else f"is not a known query parameter here (accepted: {accepted})"
+            )
             continue
         if not param.repeatable and len(texts) > 1:
             errors[name] = "must be given at most once"
