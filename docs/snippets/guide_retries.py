@@ -18,12 +18,13 @@ async def main() -> None:
         print(f"Listed runs after {raw.retries} retries")
 
         try:
-            # A distinctive cause lets the client find the run if the response is lost.
+            # The client adds a marker to the cause ([dbt-runs:...]): if the answer is lost,
+            # it finds the run carrying it and returns that, never someone else's run.
             run = await client.trigger_run(1, cause="Nightly build 2026-01-01 (retries guide)")
             print(f"Triggered run {run.id}")
         except TriggerOutcomeUnknownError as exc:
             # The POST may have started a run; it was not sent twice.
-            print(f"Outcome unknown, check before retrying: {exc}")
+            print(f"Outcome unknown; look for {exc.marker} among the job's runs: {exc}")
         except RateLimitError as exc:
             print(f"Rate limited: try again in {exc.retry_after} s")
 
