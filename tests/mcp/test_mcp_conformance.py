@@ -172,3 +172,22 @@ async def test_the_write_tools_are_those_whose_operation_changes_runs(
         annotations = tools[name]["annotations"]
         assert annotations["readOnlyHint"] is not operation.changes_runs, name
         assert annotations["idempotentHint"] is not operation.creates_run, name
+
+
+def type_arrays(schema: Any, where: str = "") -> list[str]:
+    """Where a schema spells a type as an array (`["string", "null"]`)."""
+    if isinstance(schema, dict):
+        found = [where] if isinstance(schema.get("type"), list) else []
+        for key, value in schema.items():
+            found += type_arrays(value, f"{where}/{key}")
+        return found
+    if isinstance(schema, list):
+        return [hit for i, item in enumerate(schema) for hit in type_arrays(item, f"{where}/{i}")]
+    return []
+
+
+async def test_no_schema_spells_a_type_as_an_array(client: AsyncRunsClient) -> None:
+    # Strict validators (ajv in strict mode) warn on type arrays; nullable is `anyOf` here.
+    for name, tool in (await list_tools(client)).items():
+        assert type_arrays(tool["inputSchema"]) == [], name
+        assert type_arrays(tool["outputSchema"]) == [], name
