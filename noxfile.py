@@ -27,8 +27,12 @@ def _group(name: str) -> list[str]:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Run the test suite (unit, emulator, adapters, CLI, docs snippets, notebook)."""
+    """Run the test suite (unit, emulator, adapters, CLI, docs snippets, notebook, MCP over the
+    TypeScript SDK)."""
     session.install("-e", ".[server,cli]", *_group("test"))
+    # The MCP tests also call the server with the official TypeScript SDK (tests/mcp/ts),
+    # pinned by its lock file; a missing node or npm fails the session.
+    session.run("npm", "ci", "--prefix", "tests/mcp/ts", "--no-audit", "--no-fund", external=True)
     session.run("pytest", *(session.posargs or ["-q"]))
 
 

@@ -15,6 +15,7 @@ import yaml
 
 import mcp
 from dbt_runs import AsyncRunsClient
+from dbt_runs import _operations as ops
 from dbt_runs.expose.mcp import SEED_TOOLS, WRITE_TOOLS, create_server
 from dbt_runs.testing import Emulator
 
@@ -25,6 +26,18 @@ EXTENSIONS = {
     "get-run-artifact": (True, False, True),
     "wait-for-run": (True, False, True),
     "cancel-run": (False, True, True),
+}
+
+
+OPERATIONS: dict[str, ops.Operation[Any]] = {
+    # name: the dbt operation the tool performs
+    "trigger-job-run": ops.TRIGGER_RUN,
+    "list-runs": ops.LIST_RUNS,
+    "get-run": ops.GET_RUN,
+    "list-run-artifacts": ops.LIST_RUN_ARTIFACTS,
+    "get-run-artifact": ops.GET_RUN_ARTIFACT,
+    "wait-for-run": ops.GET_RUN,
+    "cancel-run": ops.CANCEL_RUN,
 }
 
 
@@ -147,3 +160,34 @@ async def test_a_hidden_tool_cannot_be_called_in_read_only_mode(
     assert result.content[0].text.startswith("Unknown tool: trigger-job-run; tools: list-runs")
     assert "cancel-run" not in result.content[0].text
     assert emulator.run_count == before
+
+
+async def test_the_write_tools_are_those_whose_operation_changes_runs(
+    client: AsyncRunsClient,
+) -> None:
+    tools = await list_tools(client)
+    assert set(tools) == set(OPERATIONS)
+    assert {name for name, op in OPERATIONS.items() if op.changes_runs} == WRITE_TOOLS
+    for name, operation in OPERATIONS.items():
+        annotations = tools[name]["annotations"]
+        assert annotations["readOnlyHint"] is not operation.changes_runs, name
+        assert annotations["idempotentHint"] is not operation.creates_run, name
+
+
+def type_arrays(schema: Any, where: str = "") -> list[str]:
+    """Where a schema spells a type as an array (`["string", "null"]`)."""
+    if isinstance(schema, dict):
+        found = [where] if isinstance(schema.get("type"), list) else []
+        for key, value in schema.items():
+            found += type_arrays(value, f"{where}/{key}")
+        return found
+    if isinstance(schema, list):
+        return [hit for i, item in enumerate(schema) for hit in type_arrays(item, f"{where}/{i}")]
+    return []
+
+
+async def test_no_schema_spells_a_type_as_an_array(client: AsyncRunsClient) -> None:
+    # Strict validators (ajv in strict mode) warn on type arrays; nullable is `anyOf` here.
+    for name, tool in (await list_tools(client)).items():
+        assert type_arrays(tool["inputSchema"]) == [], name
+        assert type_arrays(tool["outputSchema"]) == [], name

@@ -34,14 +34,8 @@ except ImportError as exc:  # pragma: no cover - exercised by the core-only inst
         'pip install "dbt-runs[mcp]" (or "dbt-runs[server]")'
     ) from exc
 
-from dbt_runs.expose.mcp._server import (
-    ARTIFACT_INLINE_LIMIT,
-    ARTIFACT_MAX_BYTES,
-    DEFAULT_CAUSE,
-    SEED_TOOLS,
-    WRITE_TOOLS,
-    create_server,
-)
+from dbt_runs.expose.mcp._extensions import ARTIFACT_INLINE_LIMIT, ARTIFACT_MAX_BYTES
+from dbt_runs.expose.mcp._server import DEFAULT_CAUSE, SEED_TOOLS, WRITE_TOOLS, create_server
 from dbt_runs.expose.mcp._transport import LOOPBACK_ONLY, MCP_PATHS, create_app, run_stdio
 
 __all__ = [
