@@ -70,19 +70,34 @@ class ArtifactStream:
 
 
 def artifact_not_found(
-    exc: NotFoundError, run_id: int, path: str, step: int | None
+    exc: NotFoundError,
+    run_id: int | None,
+    path: str,
+    step: int | None,
+    *,
+    job_id: int | None = None,
 ) -> ArtifactNotFoundError:
-    """dbt's 404 for an artifact, saying which run, path and step had none."""
-    where = f"step {step}" if step is not None else "its last step"
+    """dbt's 404 for an artifact, saying which run (or job), path and step had none."""
+    if run_id is None:
+        message = (
+            f"job {job_id} has no successful run with an artifact {path!r}: it has not "
+            f"succeeded yet, or its runs do not produce that file ({exc.message})"
+        )
+    else:
+        where = f"step {step}" if step is not None else "its last step"
+        message = (
+            f"run {run_id} has no artifact {path!r} for {where}: the run did not produce it, "
+            f"or it is not uploaded yet ({exc.message})"
+        )
     error = ArtifactNotFoundError(
-        f"run {run_id} has no artifact {path!r} for {where}: the run did not produce it, or "
-        f"it is not uploaded yet ({exc.message})",
+        message,
         status_code=exc.status_code,
         headers=exc.headers,
         content=exc.content,
         body=exc.body,
     )
     error.run_id = run_id
+    error.job_id = job_id
     error.path = path
     error.step = step
     error.retries = exc.retries

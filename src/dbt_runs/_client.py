@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self, TypeVar, cast
+from typing import Any, Final, Literal, Self, TypeVar, cast
 
 from dbt_runs import _fields as fields
 from dbt_runs import _operations as ops
@@ -38,9 +38,10 @@ from dbt_runs._config import (
     resolve_base_url,
     resolve_token,
 )
+from dbt_runs._diagnose import DEFAULT_LOG_LINES, diagnose
 from dbt_runs._http import HttpTransport
 from dbt_runs._operations import Operation, Result
-from dbt_runs._parse import PARSERS, parse_page, validation_error
+from dbt_runs._parse import PARSERS, parse_job_page, parse_page, validation_error
 from dbt_runs._raw import RawRunsClient, take_raw_mode
 from dbt_runs._reconcile import Attempt, Search, mark_cause, new_marker, reconcile
 from dbt_runs._response import RawResponse
@@ -56,10 +57,12 @@ from dbt_runs._wait import (
 from dbt_runs.errors import (
     APIError,
     InvalidArgumentError,
+    JobLookupError,
     NotFoundError,
+    RunInProgressError,
 )
-from dbt_runs.models import Run, RunPage, RunStatus
-from dbt_runs.pagination import RunPaginator
+from dbt_runs.models import Job, Run, RunErrors, RunStatus
+from dbt_runs.pagination import JobPaginator, Paginator, RunPaginator
 
 __all__ = [
     "DEFAULT_CAUSE",
@@ -73,6 +76,7 @@ __all__ = [
 
 TimeoutArg = float | Timeout | None | NotGiven
 T = TypeVar("T")
+PaginatorT = TypeVar("PaginatorT", bound=Paginator[Any, Any])
 
 DEFAULT_CAUSE: Final = "Triggered via dbt-runs"
 """The cause `trigger_run` sends when given none (dbt requires one)."""
@@ -171,7 +175,7 @@ class AsyncRunsClient:
         retry_policy = retry if retry is not None else RetryPolicy()
         if not isinstance(retry_policy, RetryPolicy):
             raise InvalidArgumentError(f"retry must be a RetryPolicy, got {retry!r}")
-        self._page_window = fields.Integer("page_window", "").check(page_window)
+        self._page_window = _PAGE_WINDOW.check(page_window)
         if not isinstance(trigger_marker, bool):
             raise InvalidArgumentError(
                 f"trigger_marker must be True or False, got {trigger_marker!r}"
@@ -284,6 +288,9 @@ class AsyncRunsClient:
         `RawResponse` when called through `with_raw_response`."""
         raw_mode = take_raw_mode()
         acct = self._account(account_id)
+        for option in op.options:
+            if values.get(option.name) is not None:
+                values[option.name] = option.check(values[option.name])
         path = op.url_path(acct, values)
         params = op.query_params(values)
         body = op.json_body(values)
@@ -322,7 +329,11 @@ class AsyncRunsClient:
         except NotFoundError as exc:
             if op.result is Result.ARTIFACT:
                 raise artifact_not_found(
-                    exc, values["run_id"], values["path"], values.get("step")
+                    exc,
+                    values.get("run_id"),
+                    values["path"],
+                    values.get("step"),
+                    job_id=values.get("job_id"),
                 ) from None
             raise
         return RawResponse(
@@ -343,6 +354,17 @@ class AsyncRunsClient:
         timeout: Timeout,
     ) -> RawResponse[Run]:
         """Send a run-creating request once; after an ambiguous failure, find its run."""
+        if values.get("if_running", "queue") != "queue":
+            active = await self._active_run(account_id, values["job_id"], timeout)
+            if active is not None:
+                if values["if_running"] == "fail":
+                    state = active.status.humanized if active.status is not None else "active"
+                    raise RunInProgressError(
+                        f"job {values['job_id']} already has run {active.id} ({state}): "
+                        f"nothing was triggered ({active.href or 'see dbt Cloud'})",
+                        run=active,
+                    )
+                return RawResponse.enveloped(active.raw, active, reused=True)
         marker = None
         if body is not None and "cause" in body and self._trigger_marker:
             marker = new_marker()
@@ -386,6 +408,19 @@ class AsyncRunsClient:
             search = Search(self, self._requester, self._timeout, self._reconcile_skew)
             return await reconcile(search, attempt)
         return raw
+
+    async def _active_run(self, account_id: int, job_id: int, timeout: Timeout) -> Run | None:
+        """The job's newest run that is queued, starting or running, if any."""
+        page = await self.list_runs(
+            account_id=account_id,
+            job_definition_id=job_id,
+            status=[RunStatus.QUEUED, RunStatus.STARTING, RunStatus.RUNNING],
+            order_by="-id",
+            include_related=["trigger"],
+            limit=1,
+            timeout=timeout,
+        )
+        return page.items[0] if page.items else None
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -461,8 +496,6 @@ class AsyncRunsClient:
         Returns:
             A `RunPaginator`.
         """
-        acct = self._account(account_id)
-        op = ops.LIST_RUNS
         values = {
             "job_definition_id": job_definition_id,
             "environment_id": environment_id,
@@ -477,27 +510,46 @@ class AsyncRunsClient:
             "limit": limit,
             "offset": offset,
         }
+        return self._paginate(
+            RunPaginator,
+            ops.LIST_RUNS,
+            parse_page,
+            account_id=account_id,
+            values=values,
+            max_items=max_items,
+            page_window=page_window,
+            timeout=timeout,
+        )
+
+    def _paginate(
+        self,
+        paginator: type[PaginatorT],
+        op: Operation[Any],
+        parse: Callable[..., Any],
+        *,
+        account_id: int | None,
+        values: Mapping[str, Any],
+        max_items: int | None,
+        page_window: int | None,
+        timeout: TimeoutArg,
+    ) -> PaginatorT:
+        """A paginator over `op`'s pages; every argument is checked here, before sending."""
+        acct = self._account(account_id)
         params = op.query_params(values) or {}
         start = int(params.pop("offset"))
         page_size = int(params.pop("limit"))
         if max_items is not None:
-            max_items = fields.Integer("max_items", "", minimum=0).check(max_items)
-        window = (
-            self._page_window
-            if page_window is None
-            else fields.Integer("page_window", "").check(page_window)
-        )
+            max_items = _MAX_ITEMS.check(max_items)
+        window = self._page_window if page_window is None else _PAGE_WINDOW.check(page_window)
         path = op.url_path(acct, values)
         resolved = self._resolve_timeout(timeout)
 
-        async def fetch(page_offset: int, page_limit: int) -> RawResponse[RunPage]:
-            parse = functools.partial(parse_page, offset=page_offset, limit=page_limit)
+        async def fetch(page_offset: int, page_limit: int) -> RawResponse[Any]:
+            parse_at = functools.partial(parse, offset=page_offset, limit=page_limit)
             page_params = {**params, "limit": page_limit, "offset": page_offset}
-            return await self._send(op, path, page_params, None, resolved, parse, values)
+            return await self._send(op, path, page_params, None, resolved, parse_at, values)
 
-        return RunPaginator(
-            fetch, offset=start, limit=page_size, max_items=max_items, window=window
-        )
+        return paginator(fetch, offset=start, limit=page_size, max_items=max_items, window=window)
 
     async def trigger_run(
         self,
@@ -518,6 +570,7 @@ class AsyncRunsClient:
         gitlab_merge_request_id: int | None = None,
         azure_pull_request_id: int | None = None,
         non_native_pull_request_id: int | None = None,
+        if_running: Literal["queue", "reuse", "fail"] = "queue",
         timeout: TimeoutArg = NOT_GIVEN,
     ) -> Run:
         """Trigger a run of a job; returns the new run (status Queued, `trigger` embedded).
@@ -550,10 +603,16 @@ class AsyncRunsClient:
             gitlab_merge_request_id: The GitLab merge request this run is for.
             azure_pull_request_id: The Azure DevOps pull request this run is for.
             non_native_pull_request_id: A pull request id from another git provider.
+            if_running: When the job already has a run queued or running: `"queue"` (dbt's
+                way: the new run waits behind it), `"reuse"` (return that run and trigger
+                nothing; in raw mode `reused` is True), or `"fail"` (raise
+                `RunInProgressError` naming it). A run started between the check and the
+                trigger is not seen.
             timeout: Overrides the client's default timeout for this call.
 
         Raises:
             InvalidArgumentError: An argument dbt would reject (checked before sending).
+            RunInProgressError: `if_running="fail"` and the job has a run going.
             TriggerOutcomeUnknownError: The run may or may not have started.
         """
         return await self._call(
@@ -575,6 +634,7 @@ class AsyncRunsClient:
             gitlab_merge_request_id=gitlab_merge_request_id,
             azure_pull_request_id=azure_pull_request_id,
             non_native_pull_request_id=non_native_pull_request_id,
+            if_running=if_running,
         )
 
     async def cancel_run(
@@ -598,6 +658,187 @@ class AsyncRunsClient:
         retry `run_id` (`candidate_run_ids`).
         """
         return await self._call(ops.RETRY_RUN, account_id, timeout, run_id=run_id)
+
+    async def rerun_job(
+        self, job_id: int, *, account_id: int | None = None, timeout: TimeoutArg = NOT_GIVEN
+    ) -> Run:
+        """Rerun a job: retry its latest run from the point of failure, if that run failed;
+        otherwise dbt starts a new run of the job. Returns the run started.
+
+        Like a trigger, the POST is never sent twice once it may have reached dbt. A rerun
+        carries no cause to mark, so after an ambiguous failure the client cannot prove which
+        run is its own: it raises `TriggerOutcomeUnknownError` naming the job's runs created
+        since (`candidate_run_ids`).
+
+        Raises:
+            BadRequestError: dbt refused (its message says why, e.g. a run is in progress).
+            TriggerOutcomeUnknownError: The run may or may not have started.
+        """
+        return await self._call(ops.RERUN_JOB, account_id, timeout, job_id=job_id)
+
+    async def get_run_errors(
+        self,
+        run_id: int,
+        *,
+        include_warnings: bool = False,
+        log_lines: int = DEFAULT_LOG_LINES,
+        account_id: int | None = None,
+        timeout: TimeoutArg = NOT_GIVEN,
+    ) -> RunErrors:
+        """Why a run failed: each failed step, its failing nodes and sources, its log tail.
+
+        For each failed step it reads that step's own `run_results.json` (`sources.json` for
+        `dbt source freshness`), asked for with `step=` so that a later step's artifact
+        (`dbt docs generate`, say) cannot hide it. A step that saved no artifact is explained
+        by the error lines of its log (`StepFailure.source == "logs"`). A run that did not
+        fail has no failed steps; `run.status_message` says why a run was cancelled.
+
+        Args:
+            run_id: The run.
+            include_warnings: Also report nodes and sources that only warned (in every step
+                that ran dbt, failed or not).
+            log_lines: How many of each step's last log lines to keep (0: none).
+            account_id: Overrides the client's default account.
+            timeout: Overrides the client's default timeout for each request.
+
+        Example:
+            >>> errors = await client.get_run_errors(run.id)
+            >>> for node in errors.nodes:
+            ...     print(node.unique_id, node.status, node.message)
+        """
+        return await diagnose(
+            self,
+            fields.RUN_ID.check(run_id),
+            account_id=account_id,
+            include_warnings=fields.INCLUDE_WARNINGS.check(include_warnings),
+            log_lines=_LOG_LINES.check(log_lines),
+            timeout=timeout,
+        )
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    def list_jobs(
+        self,
+        *,
+        account_id: int | None = None,
+        project_id: int | Iterable[int] | None = None,
+        environment_id: int | None = None,
+        name_contains: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        max_items: int | None = None,
+        page_window: int | None = None,
+        timeout: TimeoutArg = NOT_GIVEN,
+    ) -> JobPaginator:
+        """List jobs: `await` the result for one page, `async for` it for every job.
+
+        Args:
+            account_id: Overrides the client's default account.
+            project_id: One project id, or several.
+            environment_id: Only this environment's jobs.
+            name_contains: Only jobs whose name contains this text, in any case.
+            limit: Jobs per request, 1 to 100.
+            offset: Where the listing starts.
+            max_items: Stop iterating after this many jobs.
+            page_window: Overrides the client's `page_window` for this listing.
+            timeout: Overrides the client's default timeout for each page request.
+        """
+        values = {
+            "project_id": project_id,
+            "environment_id": environment_id,
+            "name_contains": name_contains,
+            "limit": limit,
+            "offset": offset,
+        }
+        return self._paginate(
+            JobPaginator,
+            ops.LIST_JOBS,
+            parse_job_page,
+            account_id=account_id,
+            values=values,
+            max_items=max_items,
+            page_window=page_window,
+            timeout=timeout,
+        )
+
+    async def get_job(
+        self, job_id: int, *, account_id: int | None = None, timeout: TimeoutArg = NOT_GIVEN
+    ) -> Job:
+        """Fetch one job definition."""
+        return await self._call(ops.GET_JOB, account_id, timeout, job_id=job_id)
+
+    async def find_job(
+        self,
+        name: str,
+        *,
+        project_id: int | None = None,
+        environment_id: int | None = None,
+        account_id: int | None = None,
+        timeout: TimeoutArg = NOT_GIVEN,
+    ) -> Job:
+        """The one job called `name` (exactly, or else in any case), within the account or
+        the given project and environment.
+
+        Raises:
+            JobLookupError: No job has that name, or several do (`job_ids` lists them: pass
+                `project_id` or `environment_id` to tell them apart, or use the id).
+        """
+        wanted = _JOB_NAME.check(name).strip()
+        jobs = [
+            job
+            async for job in self.list_jobs(
+                account_id=account_id,
+                project_id=project_id,
+                environment_id=environment_id,
+                name_contains=wanted,
+                timeout=timeout,
+            )
+        ]
+        exact = [job for job in jobs if (job.name or "").strip() == wanted]
+        matches = exact or [
+            job for job in jobs if (job.name or "").strip().lower() == wanted.lower()
+        ]
+        if len(matches) == 1:
+            return matches[0]
+        where = "".join(
+            f" in {what} {value}"
+            for what, value in (("project", project_id), ("environment", environment_id))
+            if value is not None
+        )
+        if not matches:
+            near = ", ".join(f"{job.name!r} ({job.id})" for job in jobs[:5])
+            hint = f"; names that contain it: {near}" if near else ""
+            raise JobLookupError(f"no job is called {wanted!r}{where}{hint}", name=wanted)
+        ids = tuple(job.id for job in matches if job.id is not None)
+        described = ", ".join(
+            f"{job.id} (project {job.project_id}, environment {job.environment_id})"
+            for job in matches
+        )
+        raise JobLookupError(
+            f"{len(matches)} jobs are called {wanted!r}{where}: {described}; pass a project or "
+            "an environment to tell them apart, or use the job's id",
+            name=wanted,
+            job_ids=ids,
+        )
+
+    async def get_job_artifact(
+        self,
+        job_id: int,
+        path: str,
+        *,
+        account_id: int | None = None,
+        timeout: TimeoutArg = NOT_GIVEN,
+    ) -> bytes:
+        """An artifact of the job's latest successful run, e.g. its `manifest.json`.
+
+        dbt serves the last step's file. When the step that matters is not the last one (a
+        job ending in `dbt docs generate`, say), read the run's artifact with `step=`
+        instead: `get_run_artifact(run_id, path, step=N)`.
+
+        Raises:
+            ArtifactNotFoundError: The job has no successful run with that artifact.
+        """
+        return await self._call(ops.GET_JOB_ARTIFACT, account_id, timeout, job_id=job_id, path=path)
 
     # -- artifacts ---------------------------------------------------------------------------
 
@@ -797,6 +1038,12 @@ class AsyncRunsClient:
         return await waiter.wait(seen, cancel_on_abort=cancel_on_abort, aborts=self._aborts)
 
 
+_PAGE_WINDOW: Final = fields.Integer("page_window", "List pages fetched at once.")
+_JOB_NAME: Final = fields.Text("name", "The job's name.")
+_LOG_LINES: Final = fields.Integer(
+    "log_lines", "Last log lines kept of each failed step.", minimum=0, maximum=1000
+)
+_MAX_ITEMS: Final = fields.Integer("max_items", "Stop after this many items.", minimum=0)
 _WAIT_TIMEOUT: Final = fields.Number("timeout", "Seconds to wait in all.")
 _POLL_INTERVAL: Final = fields.Number("poll_interval", "Seconds between polls.")
 _NOT_FOUND_GRACE: Final = fields.Number(

@@ -36,9 +36,12 @@ __all__ = [
     "ACCOUNT_ID",
     "ARTIFACT_PATH",
     "CAUSE",
+    "IF_RUNNING",
     "INCLUDE_RELATED_LIST",
     "INCLUDE_RELATED_RUN",
+    "INCLUDE_WARNINGS",
     "INT64_MAX",
+    "JOB_FILTERS",
     "JOB_ID",
     "LIMIT",
     "LIST_FILTERS",
@@ -94,9 +97,10 @@ class Field(Generic[T]):
         metavar: The command-line placeholder.
         mcp_name: The MCP argument name when it differs (the seed spells ids `runId`).
         rest_name: The REST name when it differs (path parameters are lower-case there).
+        wire_name: dbt's query parameter when it differs from the name (`name__icontains`).
     """
 
-    __slots__ = ("doc", "flag", "mcp_name", "metavar", "name", "rest_name")
+    __slots__ = ("doc", "flag", "mcp_name", "metavar", "name", "rest_name", "wire_name")
 
     #: The form a value takes in JSON Schema terms, for surfaces that need a Python type.
     kind: str = "string"
@@ -110,13 +114,15 @@ class Field(Generic[T]):
         metavar: str | None = None,
         mcp_name: str | None = None,
         rest_name: str | None = None,
+        wire_name: str | None = None,
     ) -> None:
         self.name = name
         self.doc = doc
         self.flag = flag or "--" + name.replace("_", "-")
         self.metavar = metavar
         self.mcp_name = mcp_name or name
-        self.rest_name = rest_name or name
+        self.wire_name = wire_name or name
+        self.rest_name = rest_name or self.wire_name
 
     def validate(self, value: object) -> T:
         """The value as the client sends it, or `FieldError` saying what is wrong with it."""
@@ -147,7 +153,7 @@ class Field(Generic[T]):
 
     def wire(self, value: T) -> dict[str, str | int]:
         """The query parameters that carry `value` to dbt."""
-        return {self.name: value if isinstance(value, int) else str(value)}
+        return {self.wire_name: value if isinstance(value, int) else str(value)}
 
     def path_text(self, value: T) -> str:
         """`value` as it goes into a URL path."""
@@ -339,7 +345,7 @@ class Flag(Field[bool]):
         return {"type": "boolean"}
 
     def wire(self, value: bool) -> dict[str, str | int]:
-        return {self.name: "true" if value else "false"}
+        return {self.wire_name: "true" if value else "false"}
 
 
 class Choice(Field[str]):
@@ -570,7 +576,7 @@ class Names(Field[tuple[str, ...]]):
         }
 
     def wire(self, value: tuple[str, ...]) -> dict[str, str | int]:
-        return {self.name: ",".join(value)}
+        return {self.wire_name: ",".join(value)}
 
 
 _STATUS_NAMES: Final = {status.name.lower(): status for status in RunStatus}
@@ -810,10 +816,17 @@ ORDER_BY: Final = Choice(
     metavar="KEY",
 )
 
+ENVIRONMENT_ID: Final = Integer(
+    "environment_id", "Only those in this environment.", flag="--environment", metavar="ID"
+)
+PROJECT_ID: Final = Ids(
+    "project_id", "Only those of this project, or of any of these projects.", flag="--project"
+)
+
 LIST_FILTERS: Final[tuple[Field[Any], ...]] = (
     Integer("job_definition_id", "Only runs of this job.", flag="--job", metavar="ID"),
-    Integer("environment_id", "Only runs in this environment.", flag="--environment", metavar="ID"),
-    Ids("project_id", "Only runs of this project, or of any of these projects.", flag="--project"),
+    ENVIRONMENT_ID,
+    PROJECT_ID,
     Statuses(
         "status",
         "Only runs with this status, or any of these: 1 Queued, 2 Starting, 3 Running, "
@@ -852,3 +865,26 @@ LIST_FILTERS: Final[tuple[Field[Any], ...]] = (
     ),
 )
 """The run-list filters (without `limit` and `offset`, which every listing takes)."""
+
+JOB_FILTERS: Final[tuple[Field[Any], ...]] = (
+    PROJECT_ID,
+    ENVIRONMENT_ID,
+    Text(
+        "name_contains",
+        "Only jobs whose name contains this text, in any case.",
+        wire_name="name__icontains",
+        metavar="TEXT",
+    ),
+)
+"""The job-list filters (without `limit` and `offset`)."""
+
+IF_RUNNING: Final = Choice(
+    "if_running",
+    "When the job already has a run queued or running: 'queue' a new one behind it (dbt's "
+    "own way), 'reuse' that run instead of starting another, or 'fail' naming it.",
+    choices=("queue", "reuse", "fail"),
+    metavar="WHAT",
+)
+INCLUDE_WARNINGS: Final = Flag(
+    "include_warnings", "Also report nodes and sources that only warned."
+)

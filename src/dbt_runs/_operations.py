@@ -21,17 +21,21 @@ from dbt_runs._fields import Field
 from dbt_runs._retry import Kind
 
 if TYPE_CHECKING:
-    from dbt_runs.models import Run, RunPage
+    from dbt_runs.models import Job, JobPage, Run, RunPage
 
 T = TypeVar("T")
 
 __all__ = [
     "CANCEL_RUN",
+    "GET_JOB",
+    "GET_JOB_ARTIFACT",
     "GET_RUN",
     "GET_RUN_ARTIFACT",
+    "LIST_JOBS",
     "LIST_RUNS",
     "LIST_RUN_ARTIFACTS",
     "OPERATIONS",
+    "RERUN_JOB",
     "RETRY_RUN",
     "TRIGGER_RUN",
     "Operation",
@@ -46,6 +50,10 @@ class Result(enum.Enum):
     """One run in dbt's envelope."""
     RUN_PAGE = "run_page"
     """A page of runs in dbt's envelope, with `extra.pagination`."""
+    JOB = "job"
+    """One job in dbt's envelope."""
+    JOB_PAGE = "job_page"
+    """A page of jobs in dbt's envelope, with `extra.pagination`."""
     ARTIFACT_PATHS = "artifact_paths"
     """A list of artifact paths in dbt's envelope (`data` may be null)."""
     ARTIFACT = "artifact"
@@ -66,6 +74,7 @@ class Operation(Generic[T]):
         path_fields: The inputs that fill the path, besides `account_id`.
         query: The inputs sent as query parameters.
         body: The inputs sent as the JSON body.
+        options: Inputs the client acts on itself, never sent to dbt (`if_running`).
         creates_run: Whether a success starts a run. Such a request is never sent twice
             once it may have reached dbt; the client reconciles instead (`_reconcile`).
         changes_runs: Whether it changes anything in dbt (hidden by read-only modes).
@@ -79,6 +88,7 @@ class Operation(Generic[T]):
     path_fields: tuple[Field[Any], ...] = ()
     query: tuple[Field[Any], ...] = ()
     body: tuple[Field[Any], ...] = ()
+    options: tuple[Field[Any], ...] = ()
     creates_run: bool = False
     changes_runs: bool = False
 
@@ -95,7 +105,7 @@ class Operation(Generic[T]):
     @property
     def inputs(self) -> tuple[Field[Any], ...]:
         """Every input but `account_id`, in the order a signature lists them."""
-        return (*self.path_fields, *self.query, *self.body)
+        return (*self.path_fields, *self.query, *self.body, *self.options)
 
     def url_path(self, account_id: int, values: Mapping[str, Any]) -> str:
         """The request path, with each path field checked and quoted.
@@ -135,6 +145,7 @@ TRIGGER_RUN: Final[Operation[Run]] = Operation(
     "Trigger a job run",
     path_fields=(fields.JOB_ID,),
     body=fields.TRIGGER_FIELDS,
+    options=(fields.IF_RUNNING,),
     creates_run=True,
     changes_runs=True,
 )
@@ -192,6 +203,43 @@ RETRY_RUN: Final[Operation[Run]] = Operation(
     changes_runs=True,
 )
 
+_JOB: Final = "/accounts/{account_id}/jobs/{job_id}/"
+
+RERUN_JOB: Final[Operation[Run]] = Operation(
+    "rerun_job",
+    "POST",
+    _JOB + "rerun/",
+    Result.RUN,
+    "Rerun a job from its point of failure",
+    path_fields=(fields.JOB_ID,),
+    creates_run=True,
+    changes_runs=True,
+)
+LIST_JOBS: Final[Operation[JobPage]] = Operation(
+    "list_jobs",
+    "GET",
+    "/accounts/{account_id}/jobs/",
+    Result.JOB_PAGE,
+    "List jobs",
+    query=(*fields.JOB_FILTERS, fields.LIMIT, fields.OFFSET),
+)
+GET_JOB: Final[Operation[Job]] = Operation(
+    "get_job",
+    "GET",
+    _JOB,
+    Result.JOB,
+    "Get a job",
+    path_fields=(fields.JOB_ID,),
+)
+GET_JOB_ARTIFACT: Final[Operation[bytes]] = Operation(
+    "get_job_artifact",
+    "GET",
+    _JOB + "artifacts/{path}",
+    Result.ARTIFACT,
+    "Download an artifact of a job's latest successful run",
+    path_fields=(fields.JOB_ID, fields.ARTIFACT_PATH),
+)
+
 OPERATIONS: Final = (
     TRIGGER_RUN,
     LIST_RUNS,
@@ -200,5 +248,9 @@ OPERATIONS: Final = (
     GET_RUN_ARTIFACT,
     CANCEL_RUN,
     RETRY_RUN,
+    RERUN_JOB,
+    LIST_JOBS,
+    GET_JOB,
+    GET_JOB_ARTIFACT,
 )
 """Every operation: the seed's four first, then the extensions."""

@@ -7,15 +7,17 @@ decode error: a gateway can answer 200 with an HTML page.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from dbt_runs._converter import structure, validation_message
 from dbt_runs._operations import Result
 from dbt_runs._response import RawResponse
 from dbt_runs.errors import APIResponseValidationError
-from dbt_runs.models import Run, RunPage
+from dbt_runs.models import Job, JobPage, Page, Run, RunPage
 
-__all__ = ["PARSERS", "parse_page", "validation_error"]
+__all__ = ["PARSERS", "parse_job_page", "parse_page", "validation_error"]
+
+PageT = TypeVar("PageT", bound=Page[Any])
 
 
 def validation_error(raw: RawResponse[Any], message: str) -> APIResponseValidationError:
@@ -48,21 +50,47 @@ def parse_run(raw: RawResponse[Any]) -> Run:
 
 def parse_page(raw: RawResponse[Any], *, offset: int, limit: int) -> RunPage:
     """A page of runs, asked for at `offset` with `limit`."""
-    body = envelope(raw, "run list")
+    return _page(raw, RunPage, Run, "run", offset=offset, limit=limit)
+
+
+def parse_job_page(raw: RawResponse[Any], *, offset: int, limit: int) -> JobPage:
+    """A page of jobs, asked for at `offset` with `limit`."""
+    return _page(raw, JobPage, Job, "job", offset=offset, limit=limit)
+
+
+def parse_job(raw: RawResponse[Any]) -> Job:
+    """One job."""
+    data = envelope(raw, "job")["data"]
+    try:
+        return structure(data, Job)
+    except Exception as exc:
+        raise validation_error(raw, validation_message(exc, "job")) from exc
+
+
+def _page(
+    raw: RawResponse[Any],
+    page: type[PageT],
+    item: type[Any],
+    what: str,
+    *,
+    offset: int,
+    limit: int,
+) -> PageT:
+    body = envelope(raw, f"{what} list")
     data = body["data"]
     if data is None:
         data = []
     if not isinstance(data, list):
-        raise validation_error(raw, "dbt Cloud sent a run list whose 'data' is not a list")
+        raise validation_error(raw, f"dbt Cloud sent a {what} list whose 'data' is not a list")
     try:
-        items = tuple(structure(item, Run) for item in data)
+        items = tuple(structure(entry, item) for entry in data)
     except Exception as exc:
-        raise validation_error(raw, validation_message(exc, "run list")) from exc
+        raise validation_error(raw, validation_message(exc, f"{what} list")) from exc
     extra = _mapping(body.get("extra"))
     pagination = _mapping(extra.get("pagination"))
     order_by = extra.get("order_by")
     filters = extra.get("filters")
-    return RunPage(
+    return page(
         items=items,
         total_count=_count(pagination.get("total_count")),
         count=_count(pagination.get("count")),
@@ -99,7 +127,8 @@ def _count(value: object) -> int | None:
 
 PARSERS: Final[Mapping[Result, Callable[[RawResponse[Any]], Any]]] = {
     Result.RUN: parse_run,
+    Result.JOB: parse_job,
     Result.ARTIFACT_PATHS: parse_paths,
     Result.ARTIFACT: parse_bytes,
 }
-"""The parser of each result but `RUN_PAGE`, whose parser also needs the page's position."""
+"""The parser of each result but the pages, whose parsers also need the page's position."""

@@ -79,3 +79,7 @@ class RawRunsClient:
         self.retry_run = to_raw_response_wrapper(client.retry_run)
         self.list_run_artifacts = to_raw_response_wrapper(client.list_run_artifacts)
         self.get_run_artifact = to_raw_response_wrapper(client.get_run_artifact)
+        self.rerun_job = to_raw_response_wrapper(client.rerun_job)
+        self.list_jobs = to_raw_response_wrapper(client.list_jobs)
+        self.get_job = to_raw_response_wrapper(client.get_job)
+        self.get_job_artifact = to_raw_response_wrapper(client.get_job_artifact)

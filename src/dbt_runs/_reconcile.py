@@ -18,18 +18,16 @@ The search stays within the call's total timeout.
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
 from dbt_runs import _fields as fields
 from dbt_runs import _operations as ops
-from dbt_runs._base import JSON, Requester
+from dbt_runs._base import Requester
 from dbt_runs._config import Timeout
 from dbt_runs._response import RawResponse
 from dbt_runs.errors import APIError, TriggerOutcomeUnknownError
@@ -43,12 +41,6 @@ __all__ = ["Attempt", "Search", "mark_cause", "new_marker", "reconcile"]
 logger = logging.getLogger("dbt_runs")
 
 MARKER_PREFIX: Final = "[dbt-runs:"
-_SUCCESS_STATUS: Final = {
-    "code": 200,
-    "is_success": True,
-    "user_message": "Success!",
-    "developer_message": "",
-}
 # How long to keep looking for a marked run that has not appeared yet: dbt may still be
 # handling a request whose answer timed out. Always within the call's total timeout.
 _SEARCH_DELAYS: Final = (0.0, 0.5, 1.0, 2.0, 4.0)
@@ -94,8 +86,11 @@ class Attempt:
 
     @property
     def what(self) -> str:
+        """The request in words, for messages."""
         if self.operation is ops.RETRY_RUN:
             return f"retrying run {self.run_id}"
+        if self.operation is ops.RERUN_JOB:
+            return f"rerunning job {self.job_id}"
         return f"triggering job {self.job_id}"
 
 
@@ -202,6 +197,7 @@ def _could_be(run: Run, attempt: Attempt) -> bool:
     if attempt.operation is ops.RETRY_RUN:
         return run.retrying_run_id == attempt.run_id
     if attempt.cause is None:
+        # A rerun: any run of the job created since could be it.
         return True
     return run.trigger is not None and run.trigger.cause == attempt.cause
 
@@ -244,13 +240,4 @@ def _unknown(
 
 def _adopted(run: Run, attempt: Attempt) -> RawResponse[Run]:
     logger.warning("found run %d: %s had reached dbt", run.id, attempt.what)
-    envelope: dict[str, Any] = {"status": _SUCCESS_STATUS, "data": dict(run.raw)}
-    parse: Callable[[RawResponse[Run]], Run] = lambda _raw: run  # noqa: E731
-    return RawResponse(
-        status_code=200,
-        headers={"content-type": JSON},
-        content=json.dumps(envelope).encode(),
-        parse=parse,
-        retries=attempt.error.retries,
-        reconciled=True,
-    )
+    return RawResponse.enveloped(run.raw, run, retries=attempt.error.retries, reconciled=True)

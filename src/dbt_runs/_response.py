@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 __all__ = ["RawResponse"]
 
 T = TypeVar("T")
 
 _UNSET: Any = object()
+_SUCCESS_STATUS: Final = {
+    "code": 200,
+    "is_success": True,
+    "user_message": "Success!",
+    "developer_message": "",
+}
 
 
 class RawResponse(Generic[T]):
@@ -27,6 +33,8 @@ class RawResponse(Generic[T]):
         reconciled: True when this is a trigger whose response was lost and whose run was
             found afterwards (see `AsyncRunsClient.trigger_run`). `content` is then a
             success envelope the client built around the run object as listed by dbt.
+        reused: True when `trigger_run(..., if_running="reuse")` found the job's run already
+            queued or running and triggered nothing: `content` is that run, as listed.
 
     Example:
         >>> raw = await client.with_raw_response.get_run(42)
@@ -43,6 +51,7 @@ class RawResponse(Generic[T]):
         "headers",
         "reconciled",
         "retries",
+        "reused",
         "status_code",
     )
 
@@ -55,15 +64,40 @@ class RawResponse(Generic[T]):
         parse: Callable[[RawResponse[T]], T],
         retries: int = 0,
         reconciled: bool = False,
+        reused: bool = False,
     ) -> None:
         self.status_code = status_code
         self.headers = headers
         self.content = content
         self.retries = retries
         self.reconciled = reconciled
+        self.reused = reused
         self._parse = parse
         self._json: Any = _UNSET
         self._parsed: Any = _UNSET
+
+    @classmethod
+    def enveloped(
+        cls,
+        data: Mapping[str, Any],
+        value: T,
+        *,
+        retries: int = 0,
+        reconciled: bool = False,
+        reused: bool = False,
+    ) -> RawResponse[T]:
+        """A success answer the client made itself, around an object dbt sent elsewhere (a run
+        found in a listing), in dbt's envelope."""
+        body = {"status": _SUCCESS_STATUS, "data": dict(data)}
+        return cls(
+            status_code=200,
+            headers={"content-type": "application/json"},
+            content=json.dumps(body).encode(),
+            parse=lambda _raw: value,
+            retries=retries,
+            reconciled=reconciled,
+            reused=reused,
+        )
 
     def json(self) -> Any:
         """The body decoded as JSON (decoded once, then reused)."""
@@ -86,5 +120,6 @@ class RawResponse(Generic[T]):
     def __repr__(self) -> str:
         return (
             f"RawResponse(status_code={self.status_code}, bytes={len(self.content)}, "
-            f"retries={self.retries}{', reconciled=True' if self.reconciled else ''})"
+            f"retries={self.retries}{', reconciled=True' if self.reconciled else ''}"
+            f"{', reused=True' if self.reused else ''})"
         )

@@ -5,6 +5,8 @@ DbtRunsError                          root: `except DbtRunsError` catches everyt
 ├── ConfigurationError (ValueError)   missing token, malformed base URL or account id
 ├── InvalidArgumentError (ValueError) an argument the client rejects before sending anything
 ├── ArtifactWriteError (OSError)      a downloaded artifact could not be written to disk
+├── JobLookupError (LookupError)      no job, or several, answer to a name
+├── RunInProgressError                trigger(if_running="fail"): the job already has a run going
 ├── APIError                          talking to dbt Cloud failed
 │   ├── APIConnectionError            no usable response (DNS, refused, reset, protocol error)
 │   │   └── APITimeoutError (TimeoutError)   a connect, read, write or total timeout
@@ -59,11 +61,13 @@ __all__ = [
     "DbtRunsError",
     "InternalServerError",
     "InvalidArgumentError",
+    "JobLookupError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
     "RunCancelledError",
     "RunFailedError",
+    "RunInProgressError",
     "TriggerOutcomeUnknownError",
     "UnprocessableEntityError",
     "WaitError",
@@ -108,6 +112,34 @@ class ArtifactWriteError(DbtRunsError, OSError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class JobLookupError(DbtRunsError, LookupError):
+    """`find_job` found no job with that name, or several (then `job_ids` lists them).
+
+    Attributes:
+        name: The name looked for.
+        job_ids: The jobs that answer to it (empty: none does).
+    """
+
+    def __init__(self, message: str, *, name: str, job_ids: tuple[int, ...] = ()) -> None:
+        super().__init__(message)
+        self.name = name
+        self.job_ids = job_ids
+
+
+class RunInProgressError(DbtRunsError):
+    """`trigger_run(..., if_running="fail")`: the job already has a run queued or running.
+
+    Nothing was triggered.
+
+    Attributes:
+        run: That run.
+    """
+
+    def __init__(self, message: str, *, run: Run) -> None:
+        super().__init__(message)
+        self.run = run
 
 
 class APIError(DbtRunsError):
@@ -244,15 +276,18 @@ class NotFoundError(APIStatusError):
 
 
 class ArtifactNotFoundError(NotFoundError):
-    """404 for a run artifact: the run did not produce it (for this step), or not yet.
+    """404 for an artifact: the run did not produce it (for this step), or not yet; or the
+    job has no successful run that did.
 
     Attributes:
-        run_id: The run.
+        run_id: The run (None for a job's artifact).
+        job_id: The job (for a job's artifact).
         path: The artifact path that was asked for.
         step: The step asked for (None: the last step).
     """
 
     run_id: int | None = None
+    job_id: int | None = None
     path: str | None = None
     step: int | None = None
 

@@ -12,11 +12,26 @@ import enum
 import html
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import attrs
 
-__all__ = ["Job", "Run", "RunPage", "RunStatus", "RunStep", "RunTrigger"]
+__all__ = [
+    "FreshnessResult",
+    "Job",
+    "JobPage",
+    "NodeResult",
+    "Page",
+    "Run",
+    "RunErrors",
+    "RunPage",
+    "RunStatus",
+    "RunStep",
+    "RunTrigger",
+    "StepFailure",
+]
+
+T = TypeVar("T")
 
 
 class RunStatus(enum.IntEnum):
@@ -325,19 +340,19 @@ class Run:
 
 
 @attrs.frozen(repr=False)
-class RunPage:
-    """One page of `list_runs`: the runs, where it sits, and how many there are in all.
+class Page(Generic[T]):
+    """One page of a listing: its items, where it sits, and how many there are in all.
 
     Attributes:
-        items: The runs on this page, in the order dbt sent them.
-        total_count: How many runs match the filter in all (`extra.pagination.total_count`).
-        count: How many runs this page holds according to dbt (`extra.pagination.count`).
+        items: The items on this page, in the order dbt sent them.
+        total_count: How many items match the filter in all (`extra.pagination.total_count`).
+        count: How many items this page holds according to dbt (`extra.pagination.count`).
         offset: The offset this page was requested at.
         limit: The page size that was requested.
         raw: The whole response envelope exactly as received.
     """
 
-    items: tuple[Run, ...]
+    items: tuple[T, ...]
     total_count: int | None = None
     count: int | None = None
     offset: int = 0
@@ -359,25 +374,38 @@ class RunPage:
 
     @property
     def has_next(self) -> bool:
-        """True when there are runs after this page."""
+        """True when there are items after this page."""
         return self.next_offset is not None
 
     def __len__(self) -> int:
         return len(self.items)
 
-    def __iter__(self) -> Iterator[Run]:
+    def __iter__(self) -> Iterator[T]:
         return iter(self.items)
 
-    def __getitem__(self, index: int) -> Run:
+    def __getitem__(self, index: int) -> T:
         return self.items[index]
 
-    def __repr__(self) -> str:
-        ids = [run.id for run in self.items[:3]]
+    def _ids(self) -> str:
+        ids = [getattr(item, "id", None) for item in self.items[:3]]
         more = ", ..." if len(self.items) > 3 else ""
+        return f"[{', '.join(map(str, ids))}{more}]"
+
+    def __repr__(self) -> str:
         return (
-            f"RunPage(offset={self.offset}, count={len(self.items)}, "
-            f"total_count={self.total_count}, ids=[{', '.join(map(str, ids))}{more}])"
+            f"{type(self).__name__}(offset={self.offset}, count={len(self.items)}, "
+            f"total_count={self.total_count}, ids={self._ids()})"
         )
+
+
+@attrs.frozen(repr=False)
+class JobPage(Page[Job]):
+    """One page of `list_jobs`."""
+
+
+@attrs.frozen(repr=False)
+class RunPage(Page[Run]):
+    """One page of `list_runs`: the runs, where it sits, and how many there are in all."""
 
     def _repr_html_(self) -> str:
         head = "".join(
@@ -432,3 +460,123 @@ def _status_badge(status: RunStatus | None, humanized: str | None) -> str:
     colour = _COLOURS.get(status, "#6b7280")
     label = html.escape(humanized or status.humanized)
     return f"<span style='color:{colour};font-weight:bold'>&#9679; {label}</span>"
+
+
+@attrs.frozen
+class NodeResult:
+    """A node that failed, or warned, in a step's `run_results.json`.
+
+    Attributes:
+        unique_id: dbt's id of the node, e.g. `model.shop.orders`.
+        resource_type: `model`, `test`, `seed`, `snapshot`, ... (from the id).
+        status: dbt's result status: `error`, `fail`, `warn` (or `runtime error`).
+        message: dbt's message (a database or compilation error, a test's failure count).
+        failures: How many rows a test found (tests only).
+        relation_name: The database relation, when dbt names one.
+        compiled_path: The compiled SQL as an artifact path (`compiled/shop/models/x.sql`),
+            when dbt's message names the file.
+        execution_time: Seconds the node ran.
+        started_at: When its execution started.
+        completed_at: When it ended.
+        step_index: The run step it ran in.
+    """
+
+    unique_id: str
+    status: str
+    step_index: int
+    resource_type: str | None = None
+    message: str | None = None
+    failures: int | None = None
+    relation_name: str | None = None
+    compiled_path: str | None = None
+    execution_time: float | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+@attrs.frozen
+class FreshnessResult:
+    """A source whose freshness check failed, or warned, in a step's `sources.json`.
+
+    Attributes:
+        unique_id: dbt's id of the source table, e.g. `source.shop.raw.orders`.
+        status: `error`, `warn` or `runtime error`.
+        max_loaded_at: The newest row's load time dbt found.
+        snapshotted_at: When dbt checked.
+        age_seconds: How old the newest row was then.
+        criteria: The `warn_after`/`error_after` thresholds, as dbt wrote them.
+        message: dbt's error, for a check that could not run.
+        step_index: The run step it ran in.
+    """
+
+    unique_id: str
+    status: str
+    step_index: int
+    max_loaded_at: datetime | None = None
+    snapshotted_at: datetime | None = None
+    age_seconds: float | None = None
+    criteria: Mapping[str, Any] | None = None
+    message: str | None = None
+
+
+@attrs.frozen
+class StepFailure:
+    """One run step that failed (or, when warnings were asked for, warned).
+
+    Attributes:
+        index: The step's 1-based index in the run.
+        name: dbt's name for it, e.g. "Invoke dbt with `dbt build`".
+        status: The step's status.
+        duration: How long it ran.
+        log_tail: The last lines of its log (at most the number asked for).
+        nodes: Its failing (or warning) nodes, from its `run_results.json`.
+        freshness: Its failing (or warning) sources, from its `sources.json`.
+        source: Where `nodes`/`freshness` came from: `run_results.json`, `sources.json`, or
+            `logs` when the step saved no artifact to read (then `error_lines` say why).
+        error_lines: The log's own error lines, when there was no artifact to read.
+    """
+
+    index: int
+    name: str | None
+    status: RunStatus | None
+    duration: timedelta | None
+    log_tail: tuple[str, ...] = ()
+    nodes: tuple[NodeResult, ...] = ()
+    freshness: tuple[FreshnessResult, ...] = ()
+    source: str = "logs"
+    error_lines: tuple[str, ...] = ()
+
+
+@attrs.frozen(repr=False)
+class RunErrors:
+    """Why a run failed: `AsyncRunsClient.get_run_errors`.
+
+    Attributes:
+        run: The run (with its steps).
+        steps: The failed steps, in order (and, with warnings asked for, the steps that
+            warned).
+    """
+
+    run: Run
+    steps: tuple[StepFailure, ...] = ()
+
+    @property
+    def nodes(self) -> tuple[NodeResult, ...]:
+        """Every failing (or warning) node, across the steps."""
+        return tuple(node for step in self.steps for node in step.nodes)
+
+    @property
+    def freshness(self) -> tuple[FreshnessResult, ...]:
+        """Every failing (or warning) source, across the steps."""
+        return tuple(source for step in self.steps for source in step.freshness)
+
+    @property
+    def failed(self) -> bool:
+        """True when the run itself ended in Error."""
+        return self.run.status is RunStatus.ERROR
+
+    def __repr__(self) -> str:
+        return (
+            f"RunErrors(run_id={self.run.id}, steps={[s.index for s in self.steps]}, "
+            f"nodes={len(self.nodes)}, freshness={len(self.freshness)})"
+        )

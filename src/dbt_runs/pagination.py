@@ -1,4 +1,4 @@
-"""`RunPaginator`: what `list_runs(...)` returns.
+"""`RunPaginator` and `JobPaginator`: what `list_runs(...)` and `list_jobs(...)` return.
 
 `await` it for the first page, `async for` over it for every run, or walk `.pages()`.
 Once the first page gives dbt's `total_count`, later pages are fetched concurrently, at most
@@ -10,27 +10,33 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
-from typing import Any, Protocol, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
+
+import attrs
 
 from dbt_runs._raw import take_raw_mode
-from dbt_runs.models import Run, RunPage
+from dbt_runs.models import Job, JobPage, Page, Run, RunPage
 
-__all__ = ["RunPaginator"]
+__all__ = ["JobPaginator", "Paginator", "RunPaginator"]
+
+T = TypeVar("T")
+PageT = TypeVar("PageT", bound=Page[Any])
+PageT_co = TypeVar("PageT_co", bound=Page[Any], covariant=True)
 
 
-class PageResponse(Protocol):
+class PageResponse(Protocol[PageT_co]):
     """A page as received, decoded on demand (`RawResponse[RunPage]` is one)."""
 
-    def parse(self) -> RunPage:
+    def parse(self) -> PageT_co:
         """Decode the page."""
         ...
 
 
-FetchPage = Callable[[int, int], Awaitable[PageResponse]]
+FetchPage = Callable[[int, int], Awaitable[PageResponse[PageT]]]
 
 
-class RunPaginator:
-    """The runs matching a `list_runs` filter, fetched lazily, page by page.
+class Paginator(Generic[T, PageT]):
+    """The items matching a listing's filter, fetched lazily, page by page.
 
     Example:
         >>> pager = client.list_runs(job_definition_id=1, status="error")
@@ -56,7 +62,7 @@ class RunPaginator:
 
     def __init__(
         self,
-        fetch: FetchPage,
+        fetch: FetchPage[PageT],
         *,
         offset: int,
         limit: int,
@@ -68,7 +74,7 @@ class RunPaginator:
         self._limit = limit
         self._max_items = max_items
         self._window = window
-        self._first: RunPage | None = None
+        self._first: PageT | None = None
 
     @property
     def max_items(self) -> int | None:
@@ -80,43 +86,44 @@ class RunPaginator:
         """How many page requests may be in flight at once."""
         return self._window
 
-    def __await__(self) -> Generator[Any, None, RunPage]:
+    def __await__(self) -> Generator[Any, None, PageT]:
         return self._first_or_raw().__await__()
 
-    async def _first_or_raw(self) -> RunPage:
+    async def _first_or_raw(self) -> PageT:
         if take_raw_mode():
             # `client.with_raw_response.list_runs(...)`: the first page as received.
             raw: Any = await self._fetch(self._offset, self._limit)
-            return cast(RunPage, raw)
+            return cast(PageT, raw)
         return await self.first_page()
 
-    async def first_page(self) -> RunPage:
+    async def first_page(self) -> PageT:
         """The first page (fetched on first use, then reused)."""
         if self._first is None:
             self._first = (await self._fetch(self._offset, self._limit)).parse()
         return self._first
 
-    def __aiter__(self) -> AsyncIterator[Run]:
-        return self._runs()
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self._items()
 
-    async def to_list(self) -> list[Run]:
-        """Every run (up to `max_items`) in a list: convenient, but holds them all in memory."""
-        return [run async for run in self]
+    async def to_list(self) -> list[T]:
+        """Every item (up to `max_items`) in a list: convenient, but holds them all in memory."""
+        return [item async for item in self]
 
-    async def _runs(self) -> AsyncIterator[Run]:
-        seen: set[int] = set()
+    async def _items(self) -> AsyncIterator[T]:
+        seen: set[Any] = set()
         pages = self.pages()
         try:
             async for page in pages:
-                for run in page.items:
-                    if run.id in seen:
+                for item in page.items:
+                    key = getattr(item, "id", None)
+                    if key is not None and key in seen:
                         continue
-                    seen.add(run.id)
-                    yield run
+                    seen.add(key)
+                    yield item
         finally:
             await pages.aclose()
 
-    async def pages(self) -> AsyncGenerator[RunPage, None]:
+    async def pages(self) -> AsyncGenerator[PageT, None]:
         """Every page in order; the last one is cut to respect `max_items`."""
         budget = self._max_items
         if budget == 0:
@@ -134,7 +141,7 @@ class RunPaginator:
         if budget is not None:
             end = min(end, first.next_offset + budget)
         offsets = iter(range(first.next_offset, end, step))
-        pending: collections.deque[asyncio.Future[PageResponse]] = collections.deque()
+        pending: collections.deque[asyncio.Future[PageResponse[PageT]]] = collections.deque()
 
         def top_up() -> None:
             while len(pending) < self._window:
@@ -174,22 +181,27 @@ class RunPaginator:
                 await asyncio.gather(*pending, return_exceptions=True)
 
     @staticmethod
-    def _cut(page: RunPage, budget: int | None) -> RunPage:
+    def _cut(page: PageT, budget: int | None) -> PageT:
         if budget is None or len(page.items) <= budget:
             return page
-        return RunPage(
-            items=page.items[:budget],
-            total_count=page.total_count,
-            count=page.count,
-            offset=page.offset,
-            limit=page.limit,
-            order_by=page.order_by,
-            filters=page.filters,
-            raw=page.raw,
-        )
+        return attrs.evolve(page, items=page.items[:budget])
 
     def __repr__(self) -> str:
         return (
-            f"RunPaginator(offset={self._offset}, limit={self._limit}, "
+            f"{type(self).__name__}(offset={self._offset}, limit={self._limit}, "
             f"max_items={self._max_items}, window={self._window})"
         )
+
+
+class RunPaginator(Paginator[Run, RunPage]):
+    """The runs matching a `list_runs` filter, fetched lazily, page by page.
+
+    See `Paginator`: `await` it for the first `RunPage`, `async for` it for every `Run`.
+    """
+
+
+class JobPaginator(Paginator[Job, JobPage]):
+    """The jobs matching a `list_jobs` filter, fetched lazily, page by page.
+
+    See `Paginator`: `await` it for the first `JobPage`, `async for` it for every `Job`.
+    """
