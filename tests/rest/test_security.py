@@ -18,6 +18,7 @@ from dbt_runs.expose._security import (
     check_bind,
     error_envelope,
     is_loopback,
+    parse_host,
     server_token_from_env,
     token_matches,
 )
@@ -248,6 +249,112 @@ async def test_host_and_origin_checks(base_url: str, origin: str | None, status:
         assert response.status_code == 200
     else:
         assert_envelope(response, status)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("127.0.0.1", "127.0.0.1"),
+        ("127.0.0.1:8080", "127.0.0.1"),
+        ("LocalHost:080", "localhost"),
+        ("localhost.", "localhost."),
+        ("api.example.com:443", "api.example.com"),
+        ("[::1]", "::1"),
+        ("[::1]:9090", "::1"),
+        ("[0:0:0:0:0:0:0:1]:9090", "::1"),
+        ("[::FFFF:127.0.0.1]", "::ffff:7f00:1"),
+        ("127.0.0.1:65535", "127.0.0.1"),
+        # userinfo, in every place it could hide
+        ("127.0.0.1:80@evil.com", None),
+        ("evil.com@127.0.0.1", None),
+        ("user:pass@localhost:8080", None),
+        # whitespace and control characters inside the value
+        ("127.0.0.1\t:80", None),
+        ("127.0.0.1:\t80", None),
+        ("127.0.0.1\tevil.com", None),
+        ("127.0.0.1 :80", None),
+        ("local host", None),
+        (" 127.0.0.1", None),
+        ("127.0.0.1\n", None),
+        ("127.0.0.1\r\nX-Injected: 1", None),
+        # ports
+        ("127.0.0.1:", None),
+        ("127.0.0.1:8o", None),
+        ("127.0.0.1:+80", None),
+        ("127.0.0.1:-1", None),
+        ("127.0.0.1:0x50", None),
+        ("127.0.0.1:65536", None),
+        ("127.0.0.1:80:80", None),
+        ("127.0.0.1:\u0660", None),  # a digit, but not an ASCII one
+        # IPv6 literal forms
+        ("::1", None),
+        ("[::1", None),
+        ("::1]", None),
+        ("[::1]x", None),
+        ("[::1]:", None),
+        ("[::1]:abc", None),
+        ("[::1%25lo]", None),
+        ("[::1%lo]", None),
+        ("[127.0.0.1]", None),
+        ("[]", None),
+        ("[v1.fe80::a+en1]", None),
+        # everything else
+        ("", None),
+        ("127.0.0.1%2f", None),
+        ("127.0.0.1/", None),
+        ("127.0.0.1?", None),
+        ("127.0.0.1#", None),
+        ("http://127.0.0.1", None),
+        ("l\u00f6calhost", None),
+        ("xn--lcalhost-o4a", "xn--lcalhost-o4a"),
+    ],
+)
+def test_parse_host_is_strict(value: str, expected: str | None) -> None:
+    assert parse_host(value) == expected
+
+
+async def call_with_headers(app: Any, headers: list[tuple[bytes, bytes]]) -> list[dict[str, Any]]:
+    """Call an ASGI app with exactly these raw headers (no client library normalising them)."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": headers}
+    await app(scope, receive, send)
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ([(b"host", b"127.0.0.1:8080")], 200),
+        ([(b"host", b"[::1]:8080"), (b"origin", b"http://localhost:3000")], 200),
+        ([], 400),
+        ([(b"host", b"127.0.0.1"), (b"host", b"127.0.0.1")], 400),
+        ([(b"host", b"127.0.0.1:80@evil.com")], 400),
+        ([(b"host", b"127.0.0.1\t")], 400),
+        ([(b"host", b"127.0.0.1.evil.com")], 421),
+        ([(b"host", b"127.0.0.1"), (b"origin", b"http://127.0.0.1:80@evil.com")], 403),
+        ([(b"host", b"127.0.0.1"), (b"origin", b"http://127.0.0.1\t.evil.com")], 403),
+        ([(b"host", b"127.0.0.1"), (b"origin", b"http://127.0.0.1/path")], 403),
+        ([(b"host", b"127.0.0.1"), (b"origin", b"127.0.0.1")], 403),
+    ],
+)
+async def test_host_and_origin_are_parsed_strictly(
+    headers: list[tuple[bytes, bytes]], status: int
+) -> None:
+    app = SecurityMiddleware(echo_app, allowed_hosts=["localhost", "127.0.0.1", "[::1]"])
+    sent = await call_with_headers(app, headers)
+    assert sent[0]["status"] == status
+
+
+async def test_without_an_allow_list_the_host_is_not_checked() -> None:
+    sent = await call_with_headers(SecurityMiddleware(echo_app), [(b"host", b"a b@c")])
+    assert sent[0]["status"] == 200
 
 
 async def test_lifespan_passes_through() -> None:

@@ -10,21 +10,17 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 from click.testing import CliRunner
 
 from dbt_runs.cli import _build
-from dbt_runs.cli.serve import Running, Settings, serve_async
+from dbt_runs.cli.serve import Settings
 
 from .conftest import assert_envelope
-
-BOUNDED = 30.0  # seconds any wait in this module may take before the test fails
+from .serve_support import BOUNDED, serving
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Any:
@@ -102,44 +98,6 @@ def test_help_lists_every_flag() -> None:
 
 
 # ---------------------------------------------------------------- in-process, real sockets
-
-
-def settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "host": "127.0.0.1",
-        "rest_port": 0,
-        "mcp_port": 0,
-        "rest": True,
-        "mcp": False,
-        "stdio": False,
-        "emulator": True,
-        "emulator_speed": 10.0,
-        "read_only": False,
-        "server_token": None,
-        "log_level": "warning",
-    }
-    values.update(overrides)
-    return Settings(**values)
-
-
-@asynccontextmanager
-async def serving(**overrides: Any) -> AsyncIterator[Running]:
-    """`serve_async` in this event loop; yields once every server listens."""
-    ready: list[Running] = []
-    started = anyio.Event()
-
-    def on_ready(running: Running) -> None:
-        ready.append(running)
-        started.set()
-
-    async with anyio.create_task_group() as group:
-        group.start_soon(serve_async, settings(**overrides), on_ready)
-        with anyio.fail_after(BOUNDED):
-            await started.wait()
-        try:
-            yield ready[0]
-        finally:
-            ready[0].stop()
 
 
 @pytest.mark.anyio

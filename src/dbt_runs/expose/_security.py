@@ -12,6 +12,9 @@ whichever protocol a caller speaks:
 - **Host and Origin.** With `allowed_hosts` (the CLI passes the loopback names when it binds a
   loopback address), a request whose `Host` or browser `Origin` names another host is refused:
   this stops DNS rebinding and cross-site browser requests from driving runs on a local server.
+  Both are parsed strictly ([`parse_host`][dbt_runs.expose._security.parse_host]): a value
+  that is not exactly `host[:port]` gets a 400, so no spelling (`127.0.0.1:80@evil.com`, a tab,
+  a stray space) can pass for an allowed name.
 - **Request size.** Bodies over `max_body_bytes` get a 413 before the app buffers them.
 
 Refusals are JSON in dbt's envelope shape (`{"status": {...}, "data": null}`), so a caller
@@ -36,9 +39,9 @@ import hmac
 import ipaddress
 import json
 import os
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any
-from urllib.parse import urlsplit
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -56,6 +59,7 @@ __all__ = [
     "check_bind",
     "error_envelope",
     "is_loopback",
+    "parse_host",
     "server_token_from_env",
     "token_matches",
 ]
@@ -148,6 +152,61 @@ def allowed_hosts_for(host: str) -> tuple[str, ...] | None:
     return LOOPBACK_HOSTS if name in LOOPBACK_HOSTS else (*LOOPBACK_HOSTS, name)
 
 
+# RFC 9110's Host: uri-host [":" port], narrowed to what a client of ours can mean: a DNS name or
+# IPv4 address (letters, digits, '-' and '.'), or an IPv6 address in brackets; a port of digits.
+_HOST = re.compile(
+    r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9.-]+))"
+    r"(?::(?P<port>[0-9]+))?"
+)
+# An Origin is scheme "://" host [":" port] and nothing else (RFC 6454).
+_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?P<authority>.*)")
+
+
+def parse_host(value: str) -> str | None:
+    """The host a `Host` header value names, normalised; `None` when the value is malformed.
+
+    The value must be exactly `host` or `host:port`, where host is a DNS name or IPv4 address
+    (ASCII letters, digits, `-` and `.`) or an IPv6 address in brackets, and port is digits up
+    to 65535. Anything else (userinfo such as `127.0.0.1:80@evil.com`, whitespace inside the
+    value, percent-escapes, an empty or non-numeric port, a bare or zoned IPv6 address) is
+    malformed. Names come back lower-cased and IPv6 addresses in their compressed form, without
+    brackets, ready to compare with an allow-list.
+
+    Example:
+        >>> parse_host("LocalHost:8080"), parse_host("[0:0::1]:9090")
+        ('localhost', '::1')
+        >>> parse_host("127.0.0.1:80@evil.com") is None, parse_host("127.0.0.1:") is None
+        (True, True)
+    """
+    match = _HOST.fullmatch(value)
+    if match is None:
+        return None
+    port = match["port"]
+    if port is not None and int(port) > 65535:
+        return None
+    if match["ipv6"] is None:
+        return match["name"].lower()
+    try:
+        return ipaddress.IPv6Address(match["ipv6"]).compressed
+    except ValueError:
+        return None
+
+
+def _origin_host(origin: str) -> str | None:
+    """The host of an `Origin` header value (`scheme://host[:port]`), or `None` ("null", ...)."""
+    match = _ORIGIN.fullmatch(origin)
+    return None if match is None else parse_host(match["authority"])
+
+
+def _allowed_name(name: str) -> str:
+    """An allow-list entry in `parse_host`'s normal form (`"[::1]"` and `"::1"` alike)."""
+    bare = name.strip().strip("[]").lower()
+    try:
+        return ipaddress.IPv6Address(bare).compressed
+    except ValueError:
+        return bare
+
+
 def bearer_token(authorization: str | None) -> str | None:
     """Extract the credential from an `Authorization` header value.
 
@@ -235,7 +294,7 @@ class SecurityMiddleware:
         self._exempt = frozenset(exempt_paths)
         self._hosts: frozenset[str] | None = None
         if allowed_hosts is not None:
-            self._hosts = frozenset(h.lower().strip("[]") for h in allowed_hosts)
+            self._hosts = frozenset(_allowed_name(h) for h in allowed_hosts)
         self._max = max_body_bytes
 
     def __repr__(self) -> str:
@@ -277,11 +336,15 @@ class SecurityMiddleware:
         self, scope: Scope, headers: Mapping[str, str]
     ) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
         if self._hosts is not None:
-            host = _hostname(headers.get("host", ""))
+            # One Host header, well formed (RFC 9112 section 3.2 asks for a 400 otherwise).
+            hosts = [value for key, value in scope.get("headers", []) if key.lower() == b"host"]
+            host = parse_host(hosts[0].decode("latin-1")) if len(hosts) == 1 else None
+            if host is None:
+                return 400, "Invalid Host header: send one Host header, host or host:port.", []
             if host not in self._hosts:
                 return 421, "Invalid Host header: this server answers only to its own names.", []
             origin = headers.get("origin")
-            if origin is not None and _hostname(urlsplit(origin).netloc) not in self._hosts:
+            if origin is not None and _origin_host(origin) not in self._hosts:
                 return 403, "Cross-origin requests are refused.", []
         if (
             self._token is not None
@@ -339,13 +402,6 @@ def _headers(scope: Scope) -> dict[str, str]:
         key.decode("latin-1").lower(): value.decode("latin-1")
         for key, value in scope.get("headers", [])
     }
-
-
-def _hostname(netloc: str) -> str:
-    netloc = netloc.strip().lower()
-    if netloc.startswith("["):
-        return netloc[1:].partition("]")[0]
-    return netloc.rpartition(":")[0] if netloc.count(":") == 1 else netloc
 
 
 def _relative_path(scope: Scope) -> str:
