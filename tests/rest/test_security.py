@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
 from dbt_runs.expose._security import (
     LOOPBACK_HOSTS,
     SERVER_TOKEN_ENV,
+    BodyTimeoutMiddleware,
     SecurityMiddleware,
     UnsafeBindError,
     allowed_hosts_for,
@@ -384,6 +386,95 @@ async def test_websocket_refused_without_token() -> None:
     assert sent == [
         {"type": "websocket.close", "code": 1008, "reason": sent[0]["reason"]},
     ]
+
+
+class StalledClient:
+    """ASGI `receive`/`send` of a client that sends `messages` (by default the first byte of a
+    body), then nothing more."""
+
+    def __init__(self, *messages: dict[str, Any]) -> None:
+        self.pending = list(messages) or [{"type": "http.request", "body": b"{", "more_body": True}]
+        self.sent: list[dict[str, Any]] = []
+
+    async def receive(self) -> dict[str, Any]:
+        if self.pending:
+            return self.pending.pop(0)
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def send(self, message: Any) -> None:
+        self.sent.append(message)
+
+
+HTTP_SCOPE = {"type": "http", "method": "POST", "path": "/", "headers": [], "http_version": "1.1"}
+
+
+async def test_a_stalled_body_gets_408_and_the_app_sees_a_disconnect() -> None:
+    seen: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        while (message := await receive())["type"] == "http.request":
+            seen.append(message["type"])
+        seen.append(message["type"])
+        # Whatever the app answers now is dropped: the client has its 408.
+        await send({"type": "http.response.start", "status": 500, "headers": []})
+
+    client = StalledClient()
+    with anyio.fail_after(5):
+        await BodyTimeoutMiddleware(app, timeout=0.05)(HTTP_SCOPE, client.receive, client.send)
+    assert seen == ["http.request", "http.disconnect"]
+    start, body = client.sent
+    assert start["status"] == 408
+    assert (b"connection", b"close") in start["headers"]
+    assert json.loads(body["body"])["status"]["user_message"].startswith("Request body not")
+
+
+async def test_an_app_failing_on_the_cut_body_is_not_an_error() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        while (await receive())["type"] == "http.request":
+            pass
+        raise RuntimeError("client disconnected")
+
+    client = StalledClient()
+    await BodyTimeoutMiddleware(app, timeout=0.05)(HTTP_SCOPE, client.receive, client.send)
+    assert client.sent[0]["status"] == 408
+
+
+async def test_a_timely_body_and_the_reads_after_it_are_not_timed() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        assert (await receive())["body"] == b"{}"
+        with anyio.move_on_after(0.2) as waited:  # waiting for a disconnect, past the timeout
+            await receive()
+        assert waited.cancelled_caught
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+
+    client = StalledClient({"type": "http.request", "body": b"{}", "more_body": False})
+    await BodyTimeoutMiddleware(app, timeout=0.05)(HTTP_SCOPE, client.receive, client.send)
+    assert client.sent[0]["status"] == 200
+
+
+async def test_after_the_answer_started_a_stalled_body_only_ends_the_reads() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        while (await receive())["type"] == "http.request":
+            pass
+        await send({"type": "http.response.body", "body": b"done"})
+
+    client = StalledClient()
+    await BodyTimeoutMiddleware(app, timeout=0.05)(HTTP_SCOPE, client.receive, client.send)
+    assert [m.get("status", m.get("body")) for m in client.sent] == [200, b"done"]
+
+
+async def test_body_timeout_passes_lifespan_and_needs_a_positive_timeout() -> None:
+    seen: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["type"])
+
+    await BodyTimeoutMiddleware(app)({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
+    assert seen == ["lifespan"]
+    with pytest.raises(ValueError, match="timeout"):
+        BodyTimeoutMiddleware(app, timeout=0)
 
 
 def test_repr_hides_the_token() -> None:

@@ -16,6 +16,9 @@ whichever protocol a caller speaks:
   that is not exactly `host[:port]` gets a 400, so no spelling (`127.0.0.1:80@evil.com`, a tab,
   a stray space) can pass for an allowed name.
 - **Request size.** Bodies over `max_body_bytes` get a 413 before the app buffers them.
+- **Slow bodies.** [`BodyTimeoutMiddleware`][dbt_runs.expose._security.BodyTimeoutMiddleware]
+  gives a request body a deadline (a body shorter than its `Content-Length` would otherwise
+  hold a connection for good) and answers 408 when it passes.
 
 Refusals are JSON in dbt's envelope shape (`{"status": {...}, "data": null}`), so a caller
 parses one error format whatever refused it.
@@ -29,8 +32,9 @@ Example:
     app = SecurityMiddleware(app, server_token=token, exempt_paths=("/healthz",))
     ```
 
-This module imports nothing outside the standard library, so both adapters (and the CLI) can
-use it before their own extras are imported.
+This module imports nothing but the standard library and anyio (which httpx, a core
+dependency, brings), so both adapters (and the CLI) can use it before their own extras are
+imported.
 """
 
 from __future__ import annotations
@@ -43,11 +47,15 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
+import anyio
+
 __all__ = [
+    "DEFAULT_BODY_TIMEOUT",
     "DEFAULT_MAX_BODY_BYTES",
     "LOOPBACK_HOSTS",
     "SERVER_TOKEN_ENV",
     "ASGIApp",
+    "BodyTimeoutMiddleware",
     "Message",
     "Receive",
     "Scope",
@@ -76,6 +84,9 @@ SERVER_TOKEN_ENV = "DBT_RUNS_SERVER_TOKEN"
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 """Request bodies above this many bytes are refused with 413 (trigger bodies are ~1 KB)."""
+
+DEFAULT_BODY_TIMEOUT = 10.0
+"""Seconds a request body may take to arrive, counted from the end of its headers."""
 
 LOOPBACK_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
 """The host names a loopback-bound server accepts in `Host` and `Origin`."""
@@ -388,6 +399,80 @@ class SecurityMiddleware:
             if started or not _only_too_large(exc):
                 raise
             await _send_error(send, 413, self._too_large_message())
+
+
+class BodyTimeoutMiddleware:
+    """Pure ASGI middleware giving each request body a deadline: 408 when it passes.
+
+    A client that declares a `Content-Length` and sends less (or trickles its body) would
+    otherwise keep a connection, and the task reading its body, for as long as it likes. The
+    whole body must arrive within `timeout` seconds of the request reaching the app; a trickle
+    cannot stretch that. When the deadline passes before the app started its answer, the
+    client gets a 408 envelope with `Connection: close`, the app's pending `receive` returns
+    `http.disconnect` (the message every ASGI app already handles: the client is gone as far as
+    it is concerned) and anything it sends after that is dropped. Reads after the last body
+    chunk (an app waiting for the client to go away) are not timed.
+
+    Args:
+        app: The ASGI app to protect.
+        timeout: Seconds the body may take to arrive, in all.
+    """
+
+    def __init__(self, app: ASGIApp, *, timeout: float = DEFAULT_BODY_TIMEOUT) -> None:
+        if not timeout > 0:
+            raise ValueError("timeout must be > 0 seconds")
+        self.app = app
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"BodyTimeoutMiddleware(timeout={self.timeout:g})"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve the request, timing the reads of its body."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        deadline = anyio.current_time() + self.timeout
+        body_read = timed_out = answered = started = False
+
+        async def timed_receive() -> Message:
+            nonlocal body_read, timed_out, answered
+            if timed_out:
+                return {"type": "http.disconnect"}
+            if body_read:
+                return await receive()
+            with anyio.CancelScope(deadline=deadline):
+                message = await receive()
+                body_read = message["type"] != "http.request" or not message.get("more_body")
+                return message
+            timed_out = True
+            if not started:
+                answered = True
+                # The rest of the body is not coming (soon): close rather than wait for it.
+                # HTTP/2 has no Connection header (and needs none: the stream is reset).
+                close = scope.get("http_version", "1.1") in {"1.0", "1.1"}
+                await _send_error(
+                    send,
+                    408,
+                    f"Request body not received within {self.timeout:g} seconds.",
+                    [(b"connection", b"close")] if close else [],
+                )
+            return {"type": "http.disconnect"}
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if answered:
+                return  # the 408 went out instead: whatever the app answers now has no place
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, guarded_send)
+        except Exception:
+            # An app that does not expect a disconnect in the middle of its body fails on it;
+            # the client already has its 408.
+            if not answered:
+                raise
 
 
 def _only_too_large(exc: BaseException) -> bool:
