@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from dbt_runs.cli import _build
-from dbt_runs.cli.serve import Settings
+from dbt_runs.cli.serve import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Settings
+from dbt_runs.expose._security import DEFAULT_BODY_TIMEOUT
 
 from .conftest import assert_envelope
 from .serve_support import BOUNDED, serving
@@ -93,6 +95,10 @@ def test_help_lists_every_flag() -> None:
         "--emulator-speed",
         "--read-only",
         "--allow-unauthenticated",
+        "--log-level",
+        "--header-timeout",
+        "--body-timeout",
+        "--max-connections",
     ):
         assert flag in result.output
 
@@ -254,6 +260,42 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (s.rest, s.mcp, s.stdio, s.emulator, s.read_only) == (True, True, False, False, False)
     assert s.server_token is None
     assert s.log_level == "info"
+    defaults = (DEFAULT_HEADER_TIMEOUT, DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_CONNECTIONS)
+    assert (s.header_timeout, s.body_timeout, s.max_connections) == defaults == (5.0, 10.0, 100)
+
+
+def test_timeouts_and_the_connection_cap_are_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    flags = ["--header-timeout", "2.5", "--body-timeout", "30", "--max-connections", "7"]
+    s = captured(monkeypatch, "serve", "--emulator", *flags)
+    assert (s.header_timeout, s.body_timeout, s.max_connections) == (2.5, 30.0, 7)
+
+
+def test_the_docs_state_the_timeouts_and_limits() -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    rest = (docs / "rest.md").read_text(encoding="utf-8")
+    mcp = (docs / "mcp.md").read_text(encoding="utf-8")
+    for figure, flag in (
+        (f"{DEFAULT_HEADER_TIMEOUT:g} s", "--header-timeout"),
+        (f"{DEFAULT_BODY_TIMEOUT:g} s", "--body-timeout"),
+        (f"{DEFAULT_MAX_CONNECTIONS} per server", "--max-connections"),
+    ):
+        assert f"| {figure} | `{flag}` |" in rest, flag
+        assert f"{figure}** (`{flag}`)" in mcp, flag
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--header-timeout", "0"],
+        ["--body-timeout", "-1"],
+        ["--max-connections", "0"],
+        ["--header-timeout", "soon"],
+    ],
+)
+def test_timeouts_and_the_cap_must_be_positive(args: list[str]) -> None:
+    result = invoke("--emulator", *args)
+    assert result.exit_code == 2
+    assert args[0] in result.stderr
 
 
 def test_flags(monkeypatch: pytest.MonkeyPatch) -> None:

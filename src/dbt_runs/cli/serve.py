@@ -25,7 +25,9 @@ import click
 
 from dbt_runs._net import listen_socket, socket_url
 from dbt_runs.expose._security import (
+    DEFAULT_BODY_TIMEOUT,
     SERVER_TOKEN_ENV,
+    BodyTimeoutMiddleware,
     UnsafeBindError,
     allowed_hosts_for,
     check_bind,
@@ -33,11 +35,19 @@ from dbt_runs.expose._security import (
 )
 
 if TYPE_CHECKING:
+    import asyncio
+
     from dbt_runs import AsyncRunsClient
 
 __all__ = ["serve"]
 
 logger = logging.getLogger("dbt_runs.cli.serve")
+
+DEFAULT_HEADER_TIMEOUT = 5.0
+"""Seconds a connection may take to send a request's headers (see `--header-timeout`)."""
+
+DEFAULT_MAX_CONNECTIONS = 100
+"""Open connections each server serves at once; a request on one more gets 503."""
 
 _EXIT_USAGE = 2
 _EXIT_FAILED = 1
@@ -78,6 +88,11 @@ class Settings:
         read_only: Serve nothing that changes a run.
         server_token: The inbound bearer token (`DBT_RUNS_SERVER_TOKEN`), or None.
         log_level: uvicorn's log level.
+        header_timeout: Seconds a connection has to send a request's headers, counted from
+            when it opened or the previous answer ended; then it is closed.
+        body_timeout: Seconds a request body has to arrive after its headers; then 408.
+        max_connections: Open connections each HTTP server serves at once; a request on one
+            more gets 503.
     """
 
     host: str
@@ -91,11 +106,25 @@ class Settings:
     read_only: bool
     server_token: str | None
     log_level: str
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
 
 def _echo(message: str) -> None:
     # stderr: stdout belongs to MCP when it speaks over stdio, and holds no result here anyway.
     click.echo(f"dbt-runs serve: {message}", err=True)
+
+
+def _seconds_option(flag: str, default: float, help: str) -> Callable[[Any], Any]:
+    return click.option(
+        flag,
+        type=click.FloatRange(min=0, min_open=True),
+        default=default,
+        show_default=True,
+        metavar="SECONDS",
+        help=help,
+    )
 
 
 @click.command(
@@ -165,6 +194,25 @@ def _echo(message: str) -> None:
     show_default=True,
     help="Server log level.",
 )
+@_seconds_option(
+    "--header-timeout",
+    DEFAULT_HEADER_TIMEOUT,
+    "Close a connection whose request headers are not complete this long after it opened "
+    "(or after the previous answer on it).",
+)
+@_seconds_option(
+    "--body-timeout",
+    DEFAULT_BODY_TIMEOUT,
+    "Answer 408 and close the connection when a request body has not arrived this long "
+    "after its headers.",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_CONNECTIONS,
+    show_default=True,
+    help="Open connections each server serves at once; a request on one more gets 503.",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -178,6 +226,9 @@ def serve(
     read_only: bool,
     allow_unauthenticated: bool,
     log_level: str,
+    header_timeout: float,
+    body_timeout: float,
+    max_connections: int,
 ) -> None:
     """Serve the REST adapter (port 8080) and the MCP server (port 9090) in front of dbt Cloud.
 
@@ -201,6 +252,9 @@ def serve(
         read_only=read_only,
         server_token=token,
         log_level="debug" if debug else log_level,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+        max_connections=max_connections,
     )
     if not stdio:
         try:
@@ -414,6 +468,66 @@ class _Listener:
     sock: socket.socket
 
 
+def _h11_with_header_timeout(header_timeout: float) -> type[asyncio.Protocol]:
+    """uvicorn's h11 protocol, closing a connection whose request headers are late.
+
+    uvicorn times the idle gap between requests (`timeout_keep_alive`, restarted by every byte
+    received) but nothing while a request's headers arrive, so a client that sends part of a
+    request line holds its connection for good (uvicorn issue #157 lists the missing
+    "timeout-request-start"). Here a request's headers must be complete `header_timeout`
+    seconds after the connection opened or the previous answer on it ended, whatever trickles
+    in meanwhile; otherwise the connection is closed (there is no request to answer yet). The
+    same clock runs while a client sends the rest of a body its answer did not need.
+
+    Only connection-level hooks of uvicorn's protocol are overridden; the HTTP handling is
+    uvicorn's own. h11 rather than httptools, whichever is installed: one implementation to
+    reason about.
+    """
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class Protocol(H11Protocol):
+        _header_deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._time_headers()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            self._time_headers()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._time_headers()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._stop_timing()
+            super().connection_lost(exc)
+
+        def _time_headers(self) -> None:
+            # Between requests (h11: we are not answering one) the clock runs; it is not
+            # restarted by data, so a trickle cannot stretch it.
+            waiting = self.conn.our_state in {h11.IDLE, h11.DONE}
+            if not waiting or self.transport.is_closing():
+                self._stop_timing()
+            elif self._header_deadline is None:
+                self._header_deadline = self.loop.call_later(header_timeout, self._headers_late)
+
+        def _stop_timing(self) -> None:
+            if self._header_deadline is not None:
+                self._header_deadline.cancel()
+                self._header_deadline = None
+
+        def _headers_late(self) -> None:
+            self._header_deadline = None
+            logger.debug("closing a connection: no request headers within %gs", header_timeout)
+            # What uvicorn does to an idle keep-alive connection: tell h11, close.
+            self.timeout_keep_alive_handler()
+
+    return Protocol
+
+
 def _http_servers(
     settings: Settings,
     client: AsyncRunsClient,
@@ -430,7 +544,7 @@ def _http_servers(
 
     hosts = allowed_hosts_for(settings.host)
     listeners: list[_Listener] = []
-    apps: list[tuple[str, str, Any, int]] = []
+    apps: list[tuple[str, Any]] = []
     if settings.rest:
         from dbt_runs.expose.rest import create_app
 
@@ -440,7 +554,7 @@ def _http_servers(
             server_token=settings.server_token,
             allowed_hosts=hosts,
         )
-        apps.append(("rest", "REST adapter", rest_app, settings.rest_port))
+        apps.append(("rest", rest_app))
     if settings.mcp:
         from dbt_runs.expose import mcp as mcp_module
 
@@ -450,17 +564,22 @@ def _http_servers(
             server_token=settings.server_token,
             allowed_hosts=hosts,
         )
-        apps.append(("mcp", "MCP server", mcp_app, settings.mcp_port))
-    for name, label, app, _ in apps:
+        apps.append(("mcp", mcp_app))
+    protocol = _h11_with_header_timeout(settings.header_timeout)
+    for name, app in apps:
         sock = sockets[name]
         config = uvicorn.Config(
-            app,
+            BodyTimeoutMiddleware(app, timeout=settings.body_timeout),
+            http=protocol,
+            # uvicorn answers 503 once its open connections reach this figure, the new one
+            # included: one more than the connections served.
+            limit_concurrency=settings.max_connections + 1,
             log_level=settings.log_level,
             lifespan="on",
             server_header=False,
             timeout_graceful_shutdown=5,
         )
-        listeners.append(_Listener(label, Server(config), sock))
+        listeners.append(_Listener(name, Server(config), sock))
         base = socket_url(sock)
         if name == "rest":
             urls["rest"] = base
