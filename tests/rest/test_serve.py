@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 import os
-import queue
-import re
-import signal
 import socket
-import subprocess
-import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +13,10 @@ from click.testing import CliRunner
 
 from dbt_runs.cli import _build
 from dbt_runs.cli.serve import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Settings
-from dbt_runs.expose._security import DEFAULT_BODY_TIMEOUT
+from dbt_runs.expose._security import DEFAULT_BODY_TIMEOUT, SERVER_TOKEN_ENV
 
 from .conftest import assert_envelope
-from .serve_support import BOUNDED, serving
+from .serve_support import BOUNDED, ServeProcess, serving
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Any:
@@ -163,46 +157,11 @@ async def test_loopback_server_refuses_foreign_host_and_origin() -> None:
 
 @pytest.mark.slow
 def test_subprocess_serve_emulator_only_rest() -> None:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("DBT_API_KEY", None)
-    env.pop("DBT_RUNS_SERVER_TOKEN", None)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dbt_runs",
-            "serve",
-            "--emulator",
-            "--only",
-            "rest",
-            "--rest-port",
-            "0",
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    assert process.stderr is not None
-    stderr = process.stderr
-
-    def pump() -> None:
-        for line in stderr:
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    seen: list[str] = []
-    try:
-        base = None
-        while base is None:
-            line = lines.get(timeout=BOUNDED)
-            seen.append(line)
-            found = re.search(r"REST adapter at (http://127\.0\.0\.1:\d+)/v1", line)
-            base = found.group(1) if found else None
-        assert any("emulator (dbt Cloud API) at http://127.0.0.1:" in s for s in seen)
+    env = {k: v for k, v in os.environ.items() if k not in {"DBT_API_KEY", SERVER_TOKEN_ENV}}
+    args = ("--emulator", "--only", "rest", "--rest-port", "0", "--log-level", "warning")
+    with ServeProcess(*args, env=env) as serve:
+        base = serve.wait_for(r"REST adapter at (http://127\.0\.0\.1:\d+)/v1").group(1)
+        assert any("emulator (dbt Cloud API) at http://127.0.0.1:" in s for s in serve.stderr)
         with httpx.Client(base_url=base, timeout=BOUNDED) as http:
             assert http.get("/healthz").json() == {"status": "ok"}
             run = http.post("/v1/accounts/1/jobs/1/run").json()["data"]
@@ -210,25 +169,10 @@ def test_subprocess_serve_emulator_only_rest() -> None:
             assert http.get(f"/v1/accounts/1/runs/{run['id']}").status_code == 200
             doc = http.get("/openapi.json").json()
             assert "/v1/accounts/{accountid}/runs" in doc["paths"]
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=BOUNDED) == 0
-        rest = "".join(seen) + "".join(iter_queue(lines))
-        assert "stopped" in rest
-        assert "Traceback" not in rest
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=BOUNDED)
-        stderr.close()
-
-
-def iter_queue(lines: queue.Queue[str]) -> list[str]:
-    drained = []
-    while True:
-        try:
-            drained.append(lines.get(timeout=1))
-        except queue.Empty:
-            return drained
+        assert serve.stop() == 0
+    rest = "".join(serve.stderr)
+    assert "stopped" in rest
+    assert "Traceback" not in rest
 
 
 def test_serve_json_lines_are_never_on_stdout() -> None:
@@ -330,24 +274,3 @@ def test_public_host_with_a_token_or_an_explicit_opt_out(monkeypatch: pytest.Mon
     assert s.server_token is None
     assert s.rest
     assert s.mcp
-
-
-def test_log_lines_hide_both_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
-    import logging
-
-    from dbt_runs.cli.serve import _RedactingHandler
-
-    monkeypatch.setenv("DBT_API_KEY", "dbtc_upstream_secret")
-    monkeypatch.setenv("DBT_RUNS_SERVER_TOKEN", "inbound_secret")
-    record = logging.LogRecord(
-        "dbt_runs",
-        logging.WARNING,
-        __file__,
-        1,
-        "tokens %s %s",
-        ("dbtc_upstream_secret", "inbound_secret"),
-        None,
-    )
-    line = _RedactingHandler().format(record)
-    assert "secret" not in line
-    assert line.count("***") == 2

@@ -11,19 +11,21 @@ This is the only place that wires the emulator to the adapters: the adapters nev
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import secrets
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
 from dbt_runs._net import listen_socket, socket_url
+from dbt_runs.cli._logging import LEVELS, configure_logging, records_from
 from dbt_runs.expose._security import (
     DEFAULT_BODY_TIMEOUT,
     SERVER_TOKEN_ENV,
@@ -87,7 +89,8 @@ class Settings:
         emulator_speed: How much faster than real time the emulator's clock runs.
         read_only: Serve nothing that changes a run.
         server_token: The inbound bearer token (`DBT_RUNS_SERVER_TOKEN`), or None.
-        log_level: uvicorn's log level.
+        log_level: The log level of dbt-runs and uvicorn (libraries log warnings, or
+            everything at `debug`).
         header_timeout: Seconds a connection has to send a request's headers, counted from
             when it opened or the previous answer ended; then it is closed.
         body_timeout: Seconds a request body has to arrive after its headers; then 408.
@@ -189,10 +192,11 @@ def _seconds_option(flag: str, default: float, help: str) -> Callable[[Any], Any
 )
 @click.option(
     "--log-level",
-    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    type=click.Choice(LEVELS),
     default="info",
     show_default=True,
-    help="Server log level.",
+    help="Log level of dbt-runs and uvicorn; other libraries log warnings (everything at "
+    "debug). Tokens are blanked out of every line.",
 )
 @_seconds_option(
     "--header-timeout",
@@ -267,37 +271,6 @@ def serve(
     run(settings)
 
 
-class _RedactingHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """stderr, with the dbt token and the server token blanked out: the last line of defence
-    (the SDK already keeps the token out of its messages)."""
-
-    def __init__(self) -> None:
-        super().__init__(sys.stderr)
-        from dbt_runs.cli._output import Redactor
-
-        self._redact = Redactor([os.environ.get("DBT_API_KEY"), os.environ.get(SERVER_TOKEN_ENV)])
-        self.setFormatter(logging.Formatter("%(levelname)s:  %(name)s: %(message)s"))
-
-    def format(self, record: logging.LogRecord) -> str:
-        """The formatted record, secrets replaced by `***`."""
-        return self._redact(super().format(record))
-
-
-@contextlib.contextmanager
-def _log_to_stderr(level: str) -> Iterator[None]:
-    """Show dbt-runs' own log records (client retries, the adapter's last-resort errors)."""
-    logger = logging.getLogger("dbt_runs")
-    handler = _RedactingHandler()
-    previous = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(level.upper())
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(previous)
-
-
 def _check_extras(settings: Settings) -> None:
     missing = []
     for module, needed in (
@@ -344,8 +317,8 @@ def run(settings: Settings) -> None:
     import anyio
 
     try:
-        with _log_to_stderr(settings.log_level):
-            anyio.run(serve_async, settings, None, True, backend="asyncio")
+        serving = functools.partial(serve_async, settings, handle_signals=True, configure_logs=True)
+        anyio.run(serving, backend="asyncio")
     except KeyboardInterrupt:  # pragma: no cover - a second Ctrl-C during shutdown
         pass
     except BaseExceptionGroup as group:
@@ -375,6 +348,7 @@ async def serve_async(
     settings: Settings,
     on_ready: Callable[[Running], None] | None = None,
     handle_signals: bool = False,
+    configure_logs: bool = False,
 ) -> None:
     """Serve until stopped: by `Running.stop()`, or by SIGINT/SIGTERM with `handle_signals`.
 
@@ -382,6 +356,8 @@ async def serve_async(
         settings: What to serve.
         on_ready: Called once every server listens (and before serving stdio).
         handle_signals: Install SIGINT/SIGTERM handlers (main thread only).
+        configure_logs: Install the process's logging configuration (stderr, tokens
+            blanked out; see `dbt_runs.cli._logging`), as the command does.
     """
     from dbt_runs.errors import ConfigurationError
 
@@ -398,9 +374,13 @@ async def serve_async(
                     stack.callback(sockets[name].close)
         urls: dict[str, str] = {}
         try:
-            client = await stack.enter_async_context(_upstream(settings, urls))
+            client, dbt_token = await stack.enter_async_context(_upstream(settings, urls))
         except ConfigurationError as exc:
             raise ServeError(f"dbt-runs serve: {exc}") from None
+        if configure_logs:
+            # After the upstream: the emulator's uvicorn.Config() has configured logging by
+            # now, and nothing built from here on does.
+            configure_logging(settings.log_level, [dbt_token, settings.server_token])
         if settings.stdio:
             from dbt_runs.expose import mcp as mcp_module
 
@@ -420,13 +400,17 @@ async def serve_async(
 
 
 @contextlib.asynccontextmanager
-async def _upstream(settings: Settings, urls: dict[str, str]) -> AsyncIterator[AsyncRunsClient]:
-    """The shared client: at dbt Cloud from the environment, or at an in-process emulator."""
+async def _upstream(
+    settings: Settings, urls: dict[str, str]
+) -> AsyncIterator[tuple[AsyncRunsClient, str]]:
+    """The shared client and its dbt token: dbt Cloud's from the environment, or an
+    in-process emulator's."""
     from dbt_runs import AsyncRunsClient
+    from dbt_runs._config import resolve_token
 
     if not settings.emulator:
         async with AsyncRunsClient() as client:
-            yield client
+            yield client, resolve_token(None)
         return
     # Only here: the adapters never import the emulator.
     from dbt_runs.testing import Emulator, RealClock
@@ -434,7 +418,9 @@ async def _upstream(settings: Settings, urls: dict[str, str]) -> AsyncIterator[A
     # A fresh token per start: other local tools can use the emulator with it, nobody else.
     token = f"emulator-{secrets.token_hex(8)}"
     emulator = Emulator(token=token, clock=RealClock(speed=settings.emulator_speed))
-    async with emulator.serve(host="127.0.0.1", port=0) as server:
+    async with contextlib.AsyncExitStack() as stack:
+        with records_from("emulator"):
+            server = await stack.enter_async_context(emulator.serve(host="127.0.0.1", port=0))
         urls["emulator"] = server.base_url
         _echo(
             f"emulator (dbt Cloud API) at {server.base_url}, token {token}, "
@@ -444,7 +430,7 @@ async def _upstream(settings: Settings, urls: dict[str, str]) -> AsyncIterator[A
         async with AsyncRunsClient(
             token=token, base_url=server.base_url, account_id=emulator.account_id
         ) as client:
-            yield client
+            yield client, token
 
 
 def _bind(host: str, port: int, what: str) -> socket.socket:
@@ -574,7 +560,8 @@ def _http_servers(
             # uvicorn answers 503 once its open connections reach this figure, the new one
             # included: one more than the connections served.
             limit_concurrency=settings.max_connections + 1,
-            log_level=settings.log_level,
+            # The process has one logging configuration (dbt_runs.cli._logging), not uvicorn's.
+            log_config=None,
             lifespan="on",
             server_header=False,
             timeout_graceful_shutdown=5,
@@ -604,7 +591,8 @@ async def _run_until_stopped(listeners: list[_Listener], *, handle_signals: bool
 
     async def run_one(listener: _Listener) -> None:
         try:
-            await listener.server.serve(sockets=[listener.sock])
+            with records_from(listener.name):
+                await listener.server.serve(sockets=[listener.sock])
         finally:
             # When one server stops (a signal, or a failed startup) the others stop too.
             for other in listeners:
