@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
 from dbt_runs.expose._security import (
     LOOPBACK_HOSTS,
     SERVER_TOKEN_ENV,
+    BodyTimeoutMiddleware,
     SecurityMiddleware,
     UnsafeBindError,
     allowed_hosts_for,
@@ -18,6 +20,7 @@ from dbt_runs.expose._security import (
     check_bind,
     error_envelope,
     is_loopback,
+    parse_host,
     server_token_from_env,
     token_matches,
 )
@@ -250,6 +253,112 @@ async def test_host_and_origin_checks(base_url: str, origin: str | None, status:
         assert_envelope(response, status)
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("127.0.0.1", "127.0.0.1"),
+        ("127.0.0.1:8080", "127.0.0.1"),
+        ("LocalHost:080", "localhost"),
+        ("localhost.", "localhost."),
+        ("api.example.com:443", "api.example.com"),
+        ("[::1]", "::1"),
+        ("[::1]:9090", "::1"),
+        ("[0:0:0:0:0:0:0:1]:9090", "::1"),
+        ("[::FFFF:127.0.0.1]", "::ffff:7f00:1"),
+        ("127.0.0.1:65535", "127.0.0.1"),
+        # userinfo, in every place it could hide
+        ("127.0.0.1:80@evil.com", None),
+        ("evil.com@127.0.0.1", None),
+        ("user:pass@localhost:8080", None),
+        # whitespace and control characters inside the value
+        ("127.0.0.1\t:80", None),
+        ("127.0.0.1:\t80", None),
+        ("127.0.0.1\tevil.com", None),
+        ("127.0.0.1 :80", None),
+        ("local host", None),
+        (" 127.0.0.1", None),
+        ("127.0.0.1\n", None),
+        ("127.0.0.1\r\nX-Injected: 1", None),
+        # ports
+        ("127.0.0.1:", None),
+        ("127.0.0.1:8o", None),
+        ("127.0.0.1:+80", None),
+        ("127.0.0.1:-1", None),
+        ("127.0.0.1:0x50", None),
+        ("127.0.0.1:65536", None),
+        ("127.0.0.1:80:80", None),
+        ("127.0.0.1:\u0660", None),  # a digit, but not an ASCII one
+        # IPv6 literal forms
+        ("::1", None),
+        ("[::1", None),
+        ("::1]", None),
+        ("[::1]x", None),
+        ("[::1]:", None),
+        ("[::1]:abc", None),
+        ("[::1%25lo]", None),
+        ("[::1%lo]", None),
+        ("[127.0.0.1]", None),
+        ("[]", None),
+        ("[v1.fe80::a+en1]", None),
+        # everything else
+        ("", None),
+        ("127.0.0.1%2f", None),
+        ("127.0.0.1/", None),
+        ("127.0.0.1?", None),
+        ("127.0.0.1#", None),
+        ("http://127.0.0.1", None),
+        ("l\u00f6calhost", None),
+        ("xn--lcalhost-o4a", "xn--lcalhost-o4a"),
+    ],
+)
+def test_parse_host_is_strict(value: str, expected: str | None) -> None:
+    assert parse_host(value) == expected
+
+
+async def call_with_headers(app: Any, headers: list[tuple[bytes, bytes]]) -> list[dict[str, Any]]:
+    """Call an ASGI app with exactly these raw headers (no client library normalising them)."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": headers}
+    await app(scope, receive, send)
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ([(b"host", b"127.0.0.1:8080")], 200),
+        ([(b"host", b"[::1]:8080"), (b"origin", b"http://localhost:3000")], 200),
+        ([], 400),
+        ([(b"host", b"127.0.0.1"), (b"host", b"127.0.0.1")], 400),
+        ([(b"host", b"127.0.0.1:80@evil.com")], 400),
+        ([(b"host", b"127.0.0.1\t")], 400),
+        ([(b"host", b"127.0.0.1.evil.com")], 421),
+        ([(b"host", b"127.0.0.1"), (b"origin", b"http://127.0.0.1:80@evil.com")], 403),
+        ([(b"host", b"127.0.0.1"), (b"origin", b"http://127.0.0.1\t.evil.com")], 403),
+        ([(b"host", b"127.0.0.1"), (b"origin", b"http://127.0.0.1/path")], 403),
+        ([(b"host", b"127.0.0.1"), (b"origin", b"127.0.0.1")], 403),
+    ],
+)
+async def test_host_and_origin_are_parsed_strictly(
+    headers: list[tuple[bytes, bytes]], status: int
+) -> None:
+    app = SecurityMiddleware(echo_app, allowed_hosts=["localhost", "127.0.0.1", "[::1]"])
+    sent = await call_with_headers(app, headers)
+    assert sent[0]["status"] == status
+
+
+async def test_without_an_allow_list_the_host_is_not_checked() -> None:
+    sent = await call_with_headers(SecurityMiddleware(echo_app), [(b"host", b"a b@c")])
+    assert sent[0]["status"] == 200
+
+
 async def test_lifespan_passes_through() -> None:
     seen: list[str] = []
 
@@ -277,6 +386,95 @@ async def test_websocket_refused_without_token() -> None:
     assert sent == [
         {"type": "websocket.close", "code": 1008, "reason": sent[0]["reason"]},
     ]
+
+
+class StalledClient:
+    """ASGI `receive`/`send` of a client that sends `messages` (by default the first byte of a
+    body), then nothing more."""
+
+    def __init__(self, *messages: dict[str, Any]) -> None:
+        self.pending = list(messages) or [{"type": "http.request", "body": b"{", "more_body": True}]
+        self.sent: list[dict[str, Any]] = []
+
+    async def receive(self) -> dict[str, Any]:
+        if self.pending:
+            return self.pending.pop(0)
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def send(self, message: Any) -> None:
+        self.sent.append(message)
+
+
+HTTP_SCOPE = {"type": "http", "method": "POST", "path": "/", "headers": [], "http_version": "1.1"}
+
+
+async def test_a_stalled_body_gets_408_and_the_app_sees_a_disconnect() -> None:
+    seen: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        while (message := await receive())["type"] == "http.request":
+            seen.append(message["type"])
+        seen.append(message["type"])
+        # Whatever the app answers now is dropped: the client has its 408.
+        await send({"type": "http.response.start", "status": 500, "headers": []})
+
+    client = StalledClient()
+    with anyio.fail_after(5):
+        await BodyTimeoutMiddleware(app, timeout=0.05)(HTTP_SCOPE, client.receive, client.send)
+    assert seen == ["http.request", "http.disconnect"]
+    start, body = client.sent
+    assert start["status"] == 408
+    assert (b"connection", b"close") in start["headers"]
+    assert json.loads(body["body"])["status"]["user_message"].startswith("Request body not")
+
+
+async def test_an_app_failing_on_the_cut_body_is_not_an_error() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        while (await receive())["type"] == "http.request":
+            pass
+        raise RuntimeError("client disconnected")
+
+    client = StalledClient()
+    await BodyTimeoutMiddleware(app, timeout=0.05)(HTTP_SCOPE, client.receive, client.send)
+    assert client.sent[0]["status"] == 408
+
+
+async def test_a_timely_body_and_the_reads_after_it_are_not_timed() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        assert (await receive())["body"] == b"{}"
+        with anyio.move_on_after(0.2) as waited:  # waiting for a disconnect, past the timeout
+            await receive()
+        assert waited.cancelled_caught
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+
+    client = StalledClient({"type": "http.request", "body": b"{}", "more_body": False})
+    await BodyTimeoutMiddleware(app, timeout=0.05)(HTTP_SCOPE, client.receive, client.send)
+    assert client.sent[0]["status"] == 200
+
+
+async def test_after_the_answer_started_a_stalled_body_only_ends_the_reads() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        while (await receive())["type"] == "http.request":
+            pass
+        await send({"type": "http.response.body", "body": b"done"})
+
+    client = StalledClient()
+    await BodyTimeoutMiddleware(app, timeout=0.05)(HTTP_SCOPE, client.receive, client.send)
+    assert [m.get("status", m.get("body")) for m in client.sent] == [200, b"done"]
+
+
+async def test_body_timeout_passes_lifespan_and_needs_a_positive_timeout() -> None:
+    seen: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["type"])
+
+    await BodyTimeoutMiddleware(app)({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
+    assert seen == ["lifespan"]
+    with pytest.raises(ValueError, match="timeout"):
+        BodyTimeoutMiddleware(app, timeout=0)
 
 
 def test_repr_hides_the_token() -> None:

@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import os
-import queue
-import re
-import signal
 import socket
-import subprocess
-import sys
-import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 from click.testing import CliRunner
 
 from dbt_runs.cli import _build
-from dbt_runs.cli.serve import Running, Settings, serve_async
+from dbt_runs.cli.serve import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, Settings
+from dbt_runs.expose._security import DEFAULT_BODY_TIMEOUT, SERVER_TOKEN_ENV
 
 from .conftest import assert_envelope
-
-BOUNDED = 30.0  # seconds any wait in this module may take before the test fails
+from .serve_support import BOUNDED, ServeProcess, serving
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Any:
@@ -97,49 +89,15 @@ def test_help_lists_every_flag() -> None:
         "--emulator-speed",
         "--read-only",
         "--allow-unauthenticated",
+        "--log-level",
+        "--header-timeout",
+        "--body-timeout",
+        "--max-connections",
     ):
         assert flag in result.output
 
 
 # ---------------------------------------------------------------- in-process, real sockets
-
-
-def settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "host": "127.0.0.1",
-        "rest_port": 0,
-        "mcp_port": 0,
-        "rest": True,
-        "mcp": False,
-        "stdio": False,
-        "emulator": True,
-        "emulator_speed": 10.0,
-        "read_only": False,
-        "server_token": None,
-        "log_level": "warning",
-    }
-    values.update(overrides)
-    return Settings(**values)
-
-
-@asynccontextmanager
-async def serving(**overrides: Any) -> AsyncIterator[Running]:
-    """`serve_async` in this event loop; yields once every server listens."""
-    ready: list[Running] = []
-    started = anyio.Event()
-
-    def on_ready(running: Running) -> None:
-        ready.append(running)
-        started.set()
-
-    async with anyio.create_task_group() as group:
-        group.start_soon(serve_async, settings(**overrides), on_ready)
-        with anyio.fail_after(BOUNDED):
-            await started.wait()
-        try:
-            yield ready[0]
-        finally:
-            ready[0].stop()
 
 
 @pytest.mark.anyio
@@ -199,46 +157,11 @@ async def test_loopback_server_refuses_foreign_host_and_origin() -> None:
 
 @pytest.mark.slow
 def test_subprocess_serve_emulator_only_rest() -> None:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("DBT_API_KEY", None)
-    env.pop("DBT_RUNS_SERVER_TOKEN", None)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dbt_runs",
-            "serve",
-            "--emulator",
-            "--only",
-            "rest",
-            "--rest-port",
-            "0",
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    assert process.stderr is not None
-    stderr = process.stderr
-
-    def pump() -> None:
-        for line in stderr:
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    seen: list[str] = []
-    try:
-        base = None
-        while base is None:
-            line = lines.get(timeout=BOUNDED)
-            seen.append(line)
-            found = re.search(r"REST adapter at (http://127\.0\.0\.1:\d+)/v1", line)
-            base = found.group(1) if found else None
-        assert any("emulator (dbt Cloud API) at http://127.0.0.1:" in s for s in seen)
+    env = {k: v for k, v in os.environ.items() if k not in {"DBT_API_KEY", SERVER_TOKEN_ENV}}
+    args = ("--emulator", "--only", "rest", "--rest-port", "0", "--log-level", "warning")
+    with ServeProcess(*args, env=env) as serve:
+        base = serve.wait_for(r"REST adapter at (http://127\.0\.0\.1:\d+)/v1").group(1)
+        assert any("emulator (dbt Cloud API) at http://127.0.0.1:" in s for s in serve.stderr)
         with httpx.Client(base_url=base, timeout=BOUNDED) as http:
             assert http.get("/healthz").json() == {"status": "ok"}
             run = http.post("/v1/accounts/1/jobs/1/run").json()["data"]
@@ -246,25 +169,10 @@ def test_subprocess_serve_emulator_only_rest() -> None:
             assert http.get(f"/v1/accounts/1/runs/{run['id']}").status_code == 200
             doc = http.get("/openapi.json").json()
             assert "/v1/accounts/{accountid}/runs" in doc["paths"]
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=BOUNDED) == 0
-        rest = "".join(seen) + "".join(iter_queue(lines))
-        assert "stopped" in rest
-        assert "Traceback" not in rest
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=BOUNDED)
-        stderr.close()
-
-
-def iter_queue(lines: queue.Queue[str]) -> list[str]:
-    drained = []
-    while True:
-        try:
-            drained.append(lines.get(timeout=1))
-        except queue.Empty:
-            return drained
+        assert serve.stop() == 0
+    rest = "".join(serve.stderr)
+    assert "stopped" in rest
+    assert "Traceback" not in rest
 
 
 def test_serve_json_lines_are_never_on_stdout() -> None:
@@ -296,6 +204,42 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (s.rest, s.mcp, s.stdio, s.emulator, s.read_only) == (True, True, False, False, False)
     assert s.server_token is None
     assert s.log_level == "info"
+    defaults = (DEFAULT_HEADER_TIMEOUT, DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_CONNECTIONS)
+    assert (s.header_timeout, s.body_timeout, s.max_connections) == defaults == (5.0, 10.0, 100)
+
+
+def test_timeouts_and_the_connection_cap_are_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    flags = ["--header-timeout", "2.5", "--body-timeout", "30", "--max-connections", "7"]
+    s = captured(monkeypatch, "serve", "--emulator", *flags)
+    assert (s.header_timeout, s.body_timeout, s.max_connections) == (2.5, 30.0, 7)
+
+
+def test_the_docs_state_the_timeouts_and_limits() -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    rest = (docs / "rest.md").read_text(encoding="utf-8")
+    mcp = (docs / "mcp.md").read_text(encoding="utf-8")
+    for figure, flag in (
+        (f"{DEFAULT_HEADER_TIMEOUT:g} s", "--header-timeout"),
+        (f"{DEFAULT_BODY_TIMEOUT:g} s", "--body-timeout"),
+        (f"{DEFAULT_MAX_CONNECTIONS} per server", "--max-connections"),
+    ):
+        assert f"| {figure} | `{flag}` |" in rest, flag
+        assert f"{figure}** (`{flag}`)" in mcp, flag
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--header-timeout", "0"],
+        ["--body-timeout", "-1"],
+        ["--max-connections", "0"],
+        ["--header-timeout", "soon"],
+    ],
+)
+def test_timeouts_and_the_cap_must_be_positive(args: list[str]) -> None:
+    result = invoke("--emulator", *args)
+    assert result.exit_code == 2
+    assert args[0] in result.stderr
 
 
 def test_flags(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -330,24 +274,3 @@ def test_public_host_with_a_token_or_an_explicit_opt_out(monkeypatch: pytest.Mon
     assert s.server_token is None
     assert s.rest
     assert s.mcp
-
-
-def test_log_lines_hide_both_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
-    import logging
-
-    from dbt_runs.cli.serve import _RedactingHandler
-
-    monkeypatch.setenv("DBT_API_KEY", "dbtc_upstream_secret")
-    monkeypatch.setenv("DBT_RUNS_SERVER_TOKEN", "inbound_secret")
-    record = logging.LogRecord(
-        "dbt_runs",
-        logging.WARNING,
-        __file__,
-        1,
-        "tokens %s %s",
-        ("dbtc_upstream_secret", "inbound_secret"),
-        None,
-    )
-    line = _RedactingHandler().format(record)
-    assert "secret" not in line
-    assert line.count("***") == 2

@@ -11,21 +11,25 @@ This is the only place that wires the emulator to the adapters: the adapters nev
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import secrets
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
 from dbt_runs._net import listen_socket, socket_url
+from dbt_runs.cli._logging import LEVELS, configure_logging, records_from
 from dbt_runs.expose._security import (
+    DEFAULT_BODY_TIMEOUT,
     SERVER_TOKEN_ENV,
+    BodyTimeoutMiddleware,
     UnsafeBindError,
     allowed_hosts_for,
     check_bind,
@@ -33,11 +37,19 @@ from dbt_runs.expose._security import (
 )
 
 if TYPE_CHECKING:
+    import asyncio
+
     from dbt_runs import AsyncRunsClient
 
 __all__ = ["serve"]
 
 logger = logging.getLogger("dbt_runs.cli.serve")
+
+DEFAULT_HEADER_TIMEOUT = 5.0
+"""Seconds a connection may take to send a request's headers (see `--header-timeout`)."""
+
+DEFAULT_MAX_CONNECTIONS = 100
+"""Open connections each server serves at once; a request on one more gets 503."""
 
 _EXIT_USAGE = 2
 _EXIT_FAILED = 1
@@ -77,7 +89,13 @@ class Settings:
         emulator_speed: How much faster than real time the emulator's clock runs.
         read_only: Serve nothing that changes a run.
         server_token: The inbound bearer token (`DBT_RUNS_SERVER_TOKEN`), or None.
-        log_level: uvicorn's log level.
+        log_level: The log level of dbt-runs and uvicorn (libraries log warnings, or
+            everything at `debug`).
+        header_timeout: Seconds a connection has to send a request's headers, counted from
+            when it opened or the previous answer ended; then it is closed.
+        body_timeout: Seconds a request body has to arrive after its headers; then 408.
+        max_connections: Open connections each HTTP server serves at once; a request on one
+            more gets 503.
     """
 
     host: str
@@ -91,11 +109,25 @@ class Settings:
     read_only: bool
     server_token: str | None
     log_level: str
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
 
 
 def _echo(message: str) -> None:
     # stderr: stdout belongs to MCP when it speaks over stdio, and holds no result here anyway.
     click.echo(f"dbt-runs serve: {message}", err=True)
+
+
+def _seconds_option(flag: str, default: float, help: str) -> Callable[[Any], Any]:
+    return click.option(
+        flag,
+        type=click.FloatRange(min=0, min_open=True),
+        default=default,
+        show_default=True,
+        metavar="SECONDS",
+        help=help,
+    )
 
 
 @click.command(
@@ -160,10 +192,30 @@ def _echo(message: str) -> None:
 )
 @click.option(
     "--log-level",
-    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    type=click.Choice(LEVELS),
     default="info",
     show_default=True,
-    help="Server log level.",
+    help="Log level of dbt-runs and uvicorn; other libraries log warnings (everything at "
+    "debug). Tokens are blanked out of every line.",
+)
+@_seconds_option(
+    "--header-timeout",
+    DEFAULT_HEADER_TIMEOUT,
+    "Close a connection whose request headers are not complete this long after it opened "
+    "(or after the previous answer on it).",
+)
+@_seconds_option(
+    "--body-timeout",
+    DEFAULT_BODY_TIMEOUT,
+    "Answer 408 and close the connection when a request body has not arrived this long "
+    "after its headers.",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_CONNECTIONS,
+    show_default=True,
+    help="Open connections each server serves at once; a request on one more gets 503.",
 )
 @click.pass_context
 def serve(
@@ -178,6 +230,9 @@ def serve(
     read_only: bool,
     allow_unauthenticated: bool,
     log_level: str,
+    header_timeout: float,
+    body_timeout: float,
+    max_connections: int,
 ) -> None:
     """Serve the REST adapter (port 8080) and the MCP server (port 9090) in front of dbt Cloud.
 
@@ -201,6 +256,9 @@ def serve(
         read_only=read_only,
         server_token=token,
         log_level="debug" if debug else log_level,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+        max_connections=max_connections,
     )
     if not stdio:
         try:
@@ -211,37 +269,6 @@ def serve(
         raise ServeError(_NO_TOKEN)
     _check_extras(settings)
     run(settings)
-
-
-class _RedactingHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """stderr, with the dbt token and the server token blanked out: the last line of defence
-    (the SDK already keeps the token out of its messages)."""
-
-    def __init__(self) -> None:
-        super().__init__(sys.stderr)
-        from dbt_runs.cli._output import Redactor
-
-        self._redact = Redactor([os.environ.get("DBT_API_KEY"), os.environ.get(SERVER_TOKEN_ENV)])
-        self.setFormatter(logging.Formatter("%(levelname)s:  %(name)s: %(message)s"))
-
-    def format(self, record: logging.LogRecord) -> str:
-        """The formatted record, secrets replaced by `***`."""
-        return self._redact(super().format(record))
-
-
-@contextlib.contextmanager
-def _log_to_stderr(level: str) -> Iterator[None]:
-    """Show dbt-runs' own log records (client retries, the adapter's last-resort errors)."""
-    logger = logging.getLogger("dbt_runs")
-    handler = _RedactingHandler()
-    previous = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(level.upper())
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(previous)
 
 
 def _check_extras(settings: Settings) -> None:
@@ -290,8 +317,8 @@ def run(settings: Settings) -> None:
     import anyio
 
     try:
-        with _log_to_stderr(settings.log_level):
-            anyio.run(serve_async, settings, None, True, backend="asyncio")
+        serving = functools.partial(serve_async, settings, handle_signals=True, configure_logs=True)
+        anyio.run(serving, backend="asyncio")
     except KeyboardInterrupt:  # pragma: no cover - a second Ctrl-C during shutdown
         pass
     except BaseExceptionGroup as group:
@@ -321,6 +348,7 @@ async def serve_async(
     settings: Settings,
     on_ready: Callable[[Running], None] | None = None,
     handle_signals: bool = False,
+    configure_logs: bool = False,
 ) -> None:
     """Serve until stopped: by `Running.stop()`, or by SIGINT/SIGTERM with `handle_signals`.
 
@@ -328,6 +356,8 @@ async def serve_async(
         settings: What to serve.
         on_ready: Called once every server listens (and before serving stdio).
         handle_signals: Install SIGINT/SIGTERM handlers (main thread only).
+        configure_logs: Install the process's logging configuration (stderr, tokens
+            blanked out; see `dbt_runs.cli._logging`), as the command does.
     """
     from dbt_runs.errors import ConfigurationError
 
@@ -344,9 +374,13 @@ async def serve_async(
                     stack.callback(sockets[name].close)
         urls: dict[str, str] = {}
         try:
-            client = await stack.enter_async_context(_upstream(settings, urls))
+            client, dbt_token = await stack.enter_async_context(_upstream(settings, urls))
         except ConfigurationError as exc:
             raise ServeError(f"dbt-runs serve: {exc}") from None
+        if configure_logs:
+            # After the upstream: the emulator's uvicorn.Config() has configured logging by
+            # now, and nothing built from here on does.
+            configure_logging(settings.log_level, [dbt_token, settings.server_token])
         if settings.stdio:
             from dbt_runs.expose import mcp as mcp_module
 
@@ -366,13 +400,17 @@ async def serve_async(
 
 
 @contextlib.asynccontextmanager
-async def _upstream(settings: Settings, urls: dict[str, str]) -> AsyncIterator[AsyncRunsClient]:
-    """The shared client: at dbt Cloud from the environment, or at an in-process emulator."""
+async def _upstream(
+    settings: Settings, urls: dict[str, str]
+) -> AsyncIterator[tuple[AsyncRunsClient, str]]:
+    """The shared client and its dbt token: dbt Cloud's from the environment, or an
+    in-process emulator's."""
     from dbt_runs import AsyncRunsClient
+    from dbt_runs._config import resolve_token
 
     if not settings.emulator:
         async with AsyncRunsClient() as client:
-            yield client
+            yield client, resolve_token(None)
         return
     # Only here: the adapters never import the emulator.
     from dbt_runs.testing import Emulator, RealClock
@@ -380,7 +418,9 @@ async def _upstream(settings: Settings, urls: dict[str, str]) -> AsyncIterator[A
     # A fresh token per start: other local tools can use the emulator with it, nobody else.
     token = f"emulator-{secrets.token_hex(8)}"
     emulator = Emulator(token=token, clock=RealClock(speed=settings.emulator_speed))
-    async with emulator.serve(host="127.0.0.1", port=0) as server:
+    async with contextlib.AsyncExitStack() as stack:
+        with records_from("emulator"):
+            server = await stack.enter_async_context(emulator.serve(host="127.0.0.1", port=0))
         urls["emulator"] = server.base_url
         _echo(
             f"emulator (dbt Cloud API) at {server.base_url}, token {token}, "
@@ -390,7 +430,7 @@ async def _upstream(settings: Settings, urls: dict[str, str]) -> AsyncIterator[A
         async with AsyncRunsClient(
             token=token, base_url=server.base_url, account_id=emulator.account_id
         ) as client:
-            yield client
+            yield client, token
 
 
 def _bind(host: str, port: int, what: str) -> socket.socket:
@@ -414,6 +454,66 @@ class _Listener:
     sock: socket.socket
 
 
+def _h11_with_header_timeout(header_timeout: float) -> type[asyncio.Protocol]:
+    """uvicorn's h11 protocol, closing a connection whose request headers are late.
+
+    uvicorn times the idle gap between requests (`timeout_keep_alive`, restarted by every byte
+    received) but nothing while a request's headers arrive, so a client that sends part of a
+    request line holds its connection for good (uvicorn issue #157 lists the missing
+    "timeout-request-start"). Here a request's headers must be complete `header_timeout`
+    seconds after the connection opened or the previous answer on it ended, whatever trickles
+    in meanwhile; otherwise the connection is closed (there is no request to answer yet). The
+    same clock runs while a client sends the rest of a body its answer did not need.
+
+    Only connection-level hooks of uvicorn's protocol are overridden; the HTTP handling is
+    uvicorn's own. h11 rather than httptools, whichever is installed: one implementation to
+    reason about.
+    """
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class Protocol(H11Protocol):
+        _header_deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._time_headers()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            self._time_headers()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._time_headers()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._stop_timing()
+            super().connection_lost(exc)
+
+        def _time_headers(self) -> None:
+            # Between requests (h11: we are not answering one) the clock runs; it is not
+            # restarted by data, so a trickle cannot stretch it.
+            waiting = self.conn.our_state in {h11.IDLE, h11.DONE}
+            if not waiting or self.transport.is_closing():
+                self._stop_timing()
+            elif self._header_deadline is None:
+                self._header_deadline = self.loop.call_later(header_timeout, self._headers_late)
+
+        def _stop_timing(self) -> None:
+            if self._header_deadline is not None:
+                self._header_deadline.cancel()
+                self._header_deadline = None
+
+        def _headers_late(self) -> None:
+            self._header_deadline = None
+            logger.debug("closing a connection: no request headers within %gs", header_timeout)
+            # What uvicorn does to an idle keep-alive connection: tell h11, close.
+            self.timeout_keep_alive_handler()
+
+    return Protocol
+
+
 def _http_servers(
     settings: Settings,
     client: AsyncRunsClient,
@@ -430,7 +530,7 @@ def _http_servers(
 
     hosts = allowed_hosts_for(settings.host)
     listeners: list[_Listener] = []
-    apps: list[tuple[str, str, Any, int]] = []
+    apps: list[tuple[str, Any]] = []
     if settings.rest:
         from dbt_runs.expose.rest import create_app
 
@@ -440,7 +540,7 @@ def _http_servers(
             server_token=settings.server_token,
             allowed_hosts=hosts,
         )
-        apps.append(("rest", "REST adapter", rest_app, settings.rest_port))
+        apps.append(("rest", rest_app))
     if settings.mcp:
         from dbt_runs.expose import mcp as mcp_module
 
@@ -450,17 +550,23 @@ def _http_servers(
             server_token=settings.server_token,
             allowed_hosts=hosts,
         )
-        apps.append(("mcp", "MCP server", mcp_app, settings.mcp_port))
-    for name, label, app, _ in apps:
+        apps.append(("mcp", mcp_app))
+    protocol = _h11_with_header_timeout(settings.header_timeout)
+    for name, app in apps:
         sock = sockets[name]
         config = uvicorn.Config(
-            app,
-            log_level=settings.log_level,
+            BodyTimeoutMiddleware(app, timeout=settings.body_timeout),
+            http=protocol,
+            # uvicorn answers 503 once its open connections reach this figure, the new one
+            # included: one more than the connections served.
+            limit_concurrency=settings.max_connections + 1,
+            # The process has one logging configuration (dbt_runs.cli._logging), not uvicorn's.
+            log_config=None,
             lifespan="on",
             server_header=False,
             timeout_graceful_shutdown=5,
         )
-        listeners.append(_Listener(label, Server(config), sock))
+        listeners.append(_Listener(name, Server(config), sock))
         base = socket_url(sock)
         if name == "rest":
             urls["rest"] = base
@@ -485,7 +591,8 @@ async def _run_until_stopped(listeners: list[_Listener], *, handle_signals: bool
 
     async def run_one(listener: _Listener) -> None:
         try:
-            await listener.server.serve(sockets=[listener.sock])
+            with records_from(listener.name):
+                await listener.server.serve(sockets=[listener.sock])
         finally:
             # When one server stops (a signal, or a failed startup) the others stop too.
             for other in listeners:

@@ -12,7 +12,13 @@ whichever protocol a caller speaks:
 - **Host and Origin.** With `allowed_hosts` (the CLI passes the loopback names when it binds a
   loopback address), a request whose `Host` or browser `Origin` names another host is refused:
   this stops DNS rebinding and cross-site browser requests from driving runs on a local server.
+  Both are parsed strictly ([`parse_host`][dbt_runs.expose._security.parse_host]): a value
+  that is not exactly `host[:port]` gets a 400, so no spelling (`127.0.0.1:80@evil.com`, a tab,
+  a stray space) can pass for an allowed name.
 - **Request size.** Bodies over `max_body_bytes` get a 413 before the app buffers them.
+- **Slow bodies.** [`BodyTimeoutMiddleware`][dbt_runs.expose._security.BodyTimeoutMiddleware]
+  gives a request body a deadline (a body shorter than its `Content-Length` would otherwise
+  hold a connection for good) and answers 408 when it passes.
 
 Refusals are JSON in dbt's envelope shape (`{"status": {...}, "data": null}`), so a caller
 parses one error format whatever refused it.
@@ -26,8 +32,9 @@ Example:
     app = SecurityMiddleware(app, server_token=token, exempt_paths=("/healthz",))
     ```
 
-This module imports nothing outside the standard library, so both adapters (and the CLI) can
-use it before their own extras are imported.
+This module imports nothing but the standard library and anyio (which httpx, a core
+dependency, brings), so both adapters (and the CLI) can use it before their own extras are
+imported.
 """
 
 from __future__ import annotations
@@ -36,15 +43,19 @@ import hmac
 import ipaddress
 import json
 import os
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any
-from urllib.parse import urlsplit
+
+import anyio
 
 __all__ = [
+    "DEFAULT_BODY_TIMEOUT",
     "DEFAULT_MAX_BODY_BYTES",
     "LOOPBACK_HOSTS",
     "SERVER_TOKEN_ENV",
     "ASGIApp",
+    "BodyTimeoutMiddleware",
     "Message",
     "Receive",
     "Scope",
@@ -56,6 +67,7 @@ __all__ = [
     "check_bind",
     "error_envelope",
     "is_loopback",
+    "parse_host",
     "server_token_from_env",
     "token_matches",
 ]
@@ -72,6 +84,9 @@ SERVER_TOKEN_ENV = "DBT_RUNS_SERVER_TOKEN"
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 """Request bodies above this many bytes are refused with 413 (trigger bodies are ~1 KB)."""
+
+DEFAULT_BODY_TIMEOUT = 10.0
+"""Seconds a request body may take to arrive, counted from the end of its headers."""
 
 LOOPBACK_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
 """The host names a loopback-bound server accepts in `Host` and `Origin`."""
@@ -146,6 +161,61 @@ def allowed_hosts_for(host: str) -> tuple[str, ...] | None:
         return None
     name = host.strip().strip("[]").lower()
     return LOOPBACK_HOSTS if name in LOOPBACK_HOSTS else (*LOOPBACK_HOSTS, name)
+
+
+# RFC 9110's Host: uri-host [":" port], narrowed to what a client of ours can mean: a DNS name or
+# IPv4 address (letters, digits, '-' and '.'), or an IPv6 address in brackets; a port of digits.
+_HOST = re.compile(
+    r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9.-]+))"
+    r"(?::(?P<port>[0-9]+))?"
+)
+# An Origin is scheme "://" host [":" port] and nothing else (RFC 6454).
+_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?P<authority>.*)")
+
+
+def parse_host(value: str) -> str | None:
+    """The host a `Host` header value names, normalised; `None` when the value is malformed.
+
+    The value must be exactly `host` or `host:port`, where host is a DNS name or IPv4 address
+    (ASCII letters, digits, `-` and `.`) or an IPv6 address in brackets, and port is digits up
+    to 65535. Anything else (userinfo such as `127.0.0.1:80@evil.com`, whitespace inside the
+    value, percent-escapes, an empty or non-numeric port, a bare or zoned IPv6 address) is
+    malformed. Names come back lower-cased and IPv6 addresses in their compressed form, without
+    brackets, ready to compare with an allow-list.
+
+    Example:
+        >>> parse_host("LocalHost:8080"), parse_host("[0:0::1]:9090")
+        ('localhost', '::1')
+        >>> parse_host("127.0.0.1:80@evil.com") is None, parse_host("127.0.0.1:") is None
+        (True, True)
+    """
+    match = _HOST.fullmatch(value)
+    if match is None:
+        return None
+    port = match["port"]
+    if port is not None and int(port) > 65535:
+        return None
+    if match["ipv6"] is None:
+        return match["name"].lower()
+    try:
+        return ipaddress.IPv6Address(match["ipv6"]).compressed
+    except ValueError:
+        return None
+
+
+def _origin_host(origin: str) -> str | None:
+    """The host of an `Origin` header value (`scheme://host[:port]`), or `None` ("null", ...)."""
+    match = _ORIGIN.fullmatch(origin)
+    return None if match is None else parse_host(match["authority"])
+
+
+def _allowed_name(name: str) -> str:
+    """An allow-list entry in `parse_host`'s normal form (`"[::1]"` and `"::1"` alike)."""
+    bare = name.strip().strip("[]").lower()
+    try:
+        return ipaddress.IPv6Address(bare).compressed
+    except ValueError:
+        return bare
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -235,7 +305,7 @@ class SecurityMiddleware:
         self._exempt = frozenset(exempt_paths)
         self._hosts: frozenset[str] | None = None
         if allowed_hosts is not None:
-            self._hosts = frozenset(h.lower().strip("[]") for h in allowed_hosts)
+            self._hosts = frozenset(_allowed_name(h) for h in allowed_hosts)
         self._max = max_body_bytes
 
     def __repr__(self) -> str:
@@ -277,11 +347,15 @@ class SecurityMiddleware:
         self, scope: Scope, headers: Mapping[str, str]
     ) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
         if self._hosts is not None:
-            host = _hostname(headers.get("host", ""))
+            # One Host header, well formed (RFC 9112 section 3.2 asks for a 400 otherwise).
+            hosts = [value for key, value in scope.get("headers", []) if key.lower() == b"host"]
+            host = parse_host(hosts[0].decode("latin-1")) if len(hosts) == 1 else None
+            if host is None:
+                return 400, "Invalid Host header: send one Host header, host or host:port.", []
             if host not in self._hosts:
                 return 421, "Invalid Host header: this server answers only to its own names.", []
             origin = headers.get("origin")
-            if origin is not None and _hostname(urlsplit(origin).netloc) not in self._hosts:
+            if origin is not None and _origin_host(origin) not in self._hosts:
                 return 403, "Cross-origin requests are refused.", []
         if (
             self._token is not None
@@ -327,6 +401,80 @@ class SecurityMiddleware:
             await _send_error(send, 413, self._too_large_message())
 
 
+class BodyTimeoutMiddleware:
+    """Pure ASGI middleware giving each request body a deadline: 408 when it passes.
+
+    A client that declares a `Content-Length` and sends less (or trickles its body) would
+    otherwise keep a connection, and the task reading its body, for as long as it likes. The
+    whole body must arrive within `timeout` seconds of the request reaching the app; a trickle
+    cannot stretch that. When the deadline passes before the app started its answer, the
+    client gets a 408 envelope with `Connection: close`, the app's pending `receive` returns
+    `http.disconnect` (the message every ASGI app already handles: the client is gone as far as
+    it is concerned) and anything it sends after that is dropped. Reads after the last body
+    chunk (an app waiting for the client to go away) are not timed.
+
+    Args:
+        app: The ASGI app to protect.
+        timeout: Seconds the body may take to arrive, in all.
+    """
+
+    def __init__(self, app: ASGIApp, *, timeout: float = DEFAULT_BODY_TIMEOUT) -> None:
+        if not timeout > 0:
+            raise ValueError("timeout must be > 0 seconds")
+        self.app = app
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"BodyTimeoutMiddleware(timeout={self.timeout:g})"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve the request, timing the reads of its body."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        deadline = anyio.current_time() + self.timeout
+        body_read = timed_out = answered = started = False
+
+        async def timed_receive() -> Message:
+            nonlocal body_read, timed_out, answered
+            if timed_out:
+                return {"type": "http.disconnect"}
+            if body_read:
+                return await receive()
+            with anyio.CancelScope(deadline=deadline):
+                message = await receive()
+                body_read = message["type"] != "http.request" or not message.get("more_body")
+                return message
+            timed_out = True
+            if not started:
+                answered = True
+                # The rest of the body is not coming (soon): close rather than wait for it.
+                # HTTP/2 has no Connection header (and needs none: the stream is reset).
+                close = scope.get("http_version", "1.1") in {"1.0", "1.1"}
+                await _send_error(
+                    send,
+                    408,
+                    f"Request body not received within {self.timeout:g} seconds.",
+                    [(b"connection", b"close")] if close else [],
+                )
+            return {"type": "http.disconnect"}
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if answered:
+                return  # the 408 went out instead: whatever the app answers now has no place
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, guarded_send)
+        except Exception:
+            # An app that does not expect a disconnect in the middle of its body fails on it;
+            # the client already has its 408.
+            if not answered:
+                raise
+
+
 def _only_too_large(exc: BaseException) -> bool:
     if isinstance(exc, BaseExceptionGroup):
         return all(_only_too_large(inner) for inner in exc.exceptions)
@@ -339,13 +487,6 @@ def _headers(scope: Scope) -> dict[str, str]:
         key.decode("latin-1").lower(): value.decode("latin-1")
         for key, value in scope.get("headers", [])
     }
-
-
-def _hostname(netloc: str) -> str:
-    netloc = netloc.strip().lower()
-    if netloc.startswith("["):
-        return netloc[1:].partition("]")[0]
-    return netloc.rpartition(":")[0] if netloc.count(":") == 1 else netloc
 
 
 def _relative_path(scope: Scope) -> str:

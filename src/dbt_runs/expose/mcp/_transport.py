@@ -19,7 +19,10 @@ Stateless serving makes this free: no state outlives a request.
 
 The inbound guard (bearer token, Host/Origin allow-list, body limit) is the one the REST
 adapter uses, `dbt_runs.expose._security.SecurityMiddleware`, so both servers refuse the
-same requests the same way.
+same requests the same way. The app reads the whole body (within that limit) before the SDK
+sees the request, which reads it all anyway: a client that leaves halfway, or whose body runs
+out of time (`BodyTimeoutMiddleware` answers 408), is dropped quietly instead of surfacing as
+an SDK error, and a streamed body over the limit gets the guard's 413.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
     from dbt_runs import AsyncRunsClient
-    from dbt_runs.expose._security import ASGIApp, Receive, Scope, Send
+    from dbt_runs.expose._security import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["LOOPBACK_ONLY", "MCP_PATHS", "McpHttpApp", "create_app", "run_stdio"]
 
@@ -125,6 +128,11 @@ class McpHttpApp:
             # No Content-Type at all is not a browser form post (browsers always label
             # theirs), so the body is read as the JSON-RPC it must be.
             headers.append((b"content-type", b"application/json"))
+        body = await _whole_body(receive)
+        if body is None:
+            # The client left, or its body ran out of time and got its 408, before it was all
+            # here: nobody to answer. (Handed a half body, the SDK logs a traceback.)
+            return
         manager = StreamableHTTPSessionManager(
             app=self._lowlevel,
             json_response=not streaming,
@@ -132,7 +140,31 @@ class McpHttpApp:
             security_settings=_SDK_SECURITY,
         )
         async with manager.run():
-            await manager.handle_request({**scope, "headers": headers}, receive, send)
+            await manager.handle_request(
+                {**scope, "headers": headers}, _replaying(body, receive), send
+            )
+
+
+async def _whole_body(receive: Receive) -> bytes | None:
+    """The request body (the SDK reads it all anyway), or None if the client went first."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """`receive` for the SDK: the body already read, then the client's own messages."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
