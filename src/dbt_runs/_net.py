@@ -1,10 +1,13 @@
-"""The one way our servers open a listening socket (stdlib only)."""
+"""What every server of ours shares, stdlib only: opening its listening socket, and
+answering the ASGI lifespan protocol."""
 
 from __future__ import annotations
 
 import socket
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
-__all__ = ["listen_socket", "socket_url"]
+__all__ = ["answer_lifespan", "listen_socket", "socket_url"]
 
 
 def listen_socket(host: str, port: int) -> socket.socket:
@@ -39,3 +42,20 @@ def socket_url(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}"
+
+
+async def answer_lifespan(
+    receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+    send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+) -> None:
+    """Answer an ASGI server's lifespan messages for an app with nothing to start or stop.
+
+    Answering keeps uvicorn from logging that the app does not support lifespan.
+    """
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -18,6 +18,7 @@ from dbt_runs.models import Job, JobPage, Page, Run, RunPage
 __all__ = ["PARSERS", "parse_job_page", "parse_page", "validation_error"]
 
 PageT = TypeVar("PageT", bound=Page[Any])
+ModelT = TypeVar("ModelT")
 
 
 def validation_error(raw: RawResponse[Any], message: str) -> APIResponseValidationError:
@@ -41,11 +42,20 @@ def envelope(raw: RawResponse[Any], what: str) -> Mapping[str, Any]:
 
 def parse_run(raw: RawResponse[Any]) -> Run:
     """One run."""
-    data = envelope(raw, "run")["data"]
+    return _one(raw, Run, "run")
+
+
+def parse_job(raw: RawResponse[Any]) -> Job:
+    """One job."""
+    return _one(raw, Job, "job")
+
+
+def _one(raw: RawResponse[Any], model: type[ModelT], what: str) -> ModelT:
+    data = envelope(raw, what)["data"]
     try:
-        return structure(data, Run)
+        return structure(data, model)
     except Exception as exc:
-        raise validation_error(raw, validation_message(exc, "run")) from exc
+        raise validation_error(raw, validation_message(exc, what)) from exc
 
 
 def parse_page(raw: RawResponse[Any], *, offset: int, limit: int) -> RunPage:
@@ -56,15 +66,6 @@ def parse_page(raw: RawResponse[Any], *, offset: int, limit: int) -> RunPage:
 def parse_job_page(raw: RawResponse[Any], *, offset: int, limit: int) -> JobPage:
     """A page of jobs, asked for at `offset` with `limit`."""
     return _page(raw, JobPage, Job, "job", offset=offset, limit=limit)
-
-
-def parse_job(raw: RawResponse[Any]) -> Job:
-    """One job."""
-    data = envelope(raw, "job")["data"]
-    try:
-        return structure(data, Job)
-    except Exception as exc:
-        raise validation_error(raw, validation_message(exc, "job")) from exc
 
 
 def _page(

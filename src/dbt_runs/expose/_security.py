@@ -375,7 +375,6 @@ class SecurityMiddleware:
 
     async def _call_limited(self, scope: Scope, receive: Receive, send: Send) -> None:
         received = 0
-        started = False
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -386,17 +385,12 @@ class SecurityMiddleware:
                     raise _BodyTooLargeError(self._too_large_message())
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracked = TrackedSend(send)
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, tracked)
         except Exception as exc:
             # Apps that read the body inside a task group see it wrapped in an ExceptionGroup.
-            if started or not _only_too_large(exc):
+            if tracked.started or not _only_too_large(exc):
                 raise
             await _send_error(send, 413, self._too_large_message())
 
@@ -473,6 +467,22 @@ class BodyTimeoutMiddleware:
             # the client already has its 408.
             if not answered:
                 raise
+
+
+class TrackedSend:
+    """An ASGI `send` that notes when the response has started: after that, an error can no
+    longer be answered in its place."""
+
+    __slots__ = ("_send", "started")
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
 
 
 def _only_too_large(exc: BaseException) -> bool:

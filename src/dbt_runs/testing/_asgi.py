@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
+from dbt_runs._net import answer_lifespan
 from dbt_runs.testing._faults import FaultKind, gateway_html
 from dbt_runs.testing._routes import Router, error, too_many_requests
 
@@ -44,7 +45,7 @@ class EmulatorApp:
     # -- ASGI ------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await answer_lifespan(receive, send)
             return
         if scope["type"] != "http":  # pragma: no cover - websockets are not dbt's
             return
@@ -244,13 +245,3 @@ async def _reset(receive: Receive) -> None:
     cycle.disconnected = True  # type: ignore[union-attr]
     transport.abort()
     await anyio.lowlevel.checkpoint()
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Final
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 
+from dbt_runs._net import answer_lifespan
 from dbt_runs.expose._security import LOOPBACK_HOSTS, SecurityMiddleware
 from dbt_runs.expose.mcp._server import create_server
 
@@ -95,7 +96,7 @@ class McpHttpApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI connection: lifespan events, or one HTTP request."""
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await answer_lifespan(receive, send)
             return
         if scope["type"] == "websocket":
             # MCP has no WebSocket transport here: refuse the handshake.
@@ -165,18 +166,6 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
         return pending.pop() if pending else await receive()
 
     return replay
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    # Nothing to start: each request brings up what it needs. Answering the protocol keeps
-    # uvicorn from logging that the app does not support lifespan.
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 async def _refuse(send: Send, status: int, message: str, allow: bytes | None = None) -> None:

@@ -29,6 +29,7 @@ from dbt_runs.errors import (
 from dbt_runs.expose._security import (
     DEFAULT_MAX_BODY_BYTES,
     SecurityMiddleware,
+    TrackedSend,
     error_envelope,
 )
 from dbt_runs.expose.rest._openapi import build_document
@@ -36,7 +37,7 @@ from dbt_runs.expose.rest._params import ParameterError, describe, read_path, re
 from dbt_runs.expose.rest._routes import UNAUTHENTICATED_PATHS, Route, served_routes
 
 if TYPE_CHECKING:
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
     from dbt_runs import AsyncRunsClient, RawResponse
 
@@ -407,16 +408,9 @@ class _LastResort:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracked = TrackedSend(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, tracked)
         except ClientDisconnect:
             # The caller left while its body was being read: nobody to answer, nothing wrong.
             return
@@ -424,7 +418,7 @@ class _LastResort:
             logger.exception(
                 "unhandled error answering %s %s", scope.get("method"), scope.get("path")
             )
-            if started:
+            if tracked.started:
                 raise
             response = envelope_response(500, "Internal error in the dbt-runs REST adapter.")
             await response(scope, receive, send)
