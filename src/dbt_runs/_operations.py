@@ -78,6 +78,7 @@ class Operation(Generic[T]):
         creates_run: Whether a success starts a run. Such a request is never sent twice
             once it may have reached dbt; the client reconciles instead (`_reconcile`).
         changes_runs: Whether it changes anything in dbt (hidden by read-only modes).
+        doing: The request in words, for messages; `{job_id}`/`{run_id}` are filled in.
     """
 
     name: str
@@ -91,6 +92,7 @@ class Operation(Generic[T]):
     options: tuple[Field[Any], ...] = ()
     creates_run: bool = False
     changes_runs: bool = False
+    doing: str = ""
 
     @property
     def kind(self) -> Kind:
@@ -148,6 +150,7 @@ TRIGGER_RUN: Final[Operation[Run]] = Operation(
     options=(fields.IF_RUNNING,),
     creates_run=True,
     changes_runs=True,
+    doing="triggering job {job_id}",
 )
 LIST_RUNS: Final[Operation[RunPage]] = Operation(
     "list_runs",
@@ -201,6 +204,7 @@ RETRY_RUN: Final[Operation[Run]] = Operation(
     path_fields=(fields.RUN_ID,),
     creates_run=True,
     changes_runs=True,
+    doing="retrying run {run_id}",
 )
 
 _JOB: Final = "/accounts/{account_id}/jobs/{job_id}/"
@@ -214,6 +218,7 @@ RERUN_JOB: Final[Operation[Run]] = Operation(
     path_fields=(fields.JOB_ID,),
     creates_run=True,
     changes_runs=True,
+    doing="rerunning job {job_id}",
 )
 LIST_JOBS: Final[Operation[JobPage]] = Operation(
     "list_jobs",

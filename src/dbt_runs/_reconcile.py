@@ -87,11 +87,7 @@ class Attempt:
     @property
     def what(self) -> str:
         """The request in words, for messages."""
-        if self.operation is ops.RETRY_RUN:
-            return f"retrying run {self.run_id}"
-        if self.operation is ops.RERUN_JOB:
-            return f"rerunning job {self.job_id}"
-        return f"triggering job {self.job_id}"
+        return self.operation.doing.format(job_id=self.job_id, run_id=self.run_id)
 
 
 @attrs.frozen
