@@ -11,6 +11,7 @@ from dbt_runs._artifacts import ArtifactStream
 from dbt_runs._client import AsyncRunsClient
 from dbt_runs._config import DEFAULT_BASE_URL, NOT_GIVEN, NotGiven, Timeout
 from dbt_runs._http import asgi_http_client
+from dbt_runs._logs import LogLines
 from dbt_runs._raw import RawRunsClient
 from dbt_runs._response import RawResponse
 from dbt_runs._retry import RetryPolicy
@@ -81,6 +82,7 @@ __all__ = [  # noqa: RUF022
     "JobLookupError",
     "JobPage",
     "JobPaginator",
+    "LogLines",
     "NOT_GIVEN",
     "NodeResult",
     "NotFoundError",

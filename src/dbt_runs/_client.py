@@ -51,6 +51,7 @@ from dbt_runs._wait import (
     DEFAULT_NOT_FOUND_GRACE,
     DEFAULT_POLL_INTERVAL,
     DEFAULT_WAIT_TIMEOUT,
+    LogCallback,
     RunCallback,
     Waiter,
 )
@@ -982,6 +983,7 @@ class AsyncRunsClient:
         include_related: Iterable[str] | str | None = None,
         on_status_change: RunCallback | None = None,
         on_poll: RunCallback | None = None,
+        on_log: LogCallback | None = None,
     ) -> Run:
         """Poll a run until it finishes; return it, or raise a `WaitError` saying why not.
 
@@ -1006,12 +1008,21 @@ class AsyncRunsClient:
             on_status_change: Called (sync or async) with the run whenever its status is
                 first seen or changes.
             on_poll: Called (sync or async) with the run after every poll.
+            on_log: Called (sync or async) with each step's new log lines (`LogLines`) as
+                polls find them; the polls then include the run's steps.
 
         Raises:
             RunFailedError: The run errored (`.run` is the finished run).
             RunCancelledError: The run was cancelled.
             WaitTimeoutError: The run did not finish in time (`.run` is the last one seen).
         """
+        if on_log is not None:
+            # The step logs come with the run's steps.
+            include_related = (
+                "run_steps"
+                if include_related is None
+                else [*fields.INCLUDE_RELATED_RUN.check(include_related), "run_steps"]
+            )
         seen = run_id if isinstance(run_id, Run) else None
         rid = fields.RUN_ID.check(seen.id if seen is not None else run_id)
         if timeout is not None:
@@ -1034,6 +1045,7 @@ class AsyncRunsClient:
             ),
             on_status_change=on_status_change,
             on_poll=on_poll,
+            on_log=on_log,
         )
         return await waiter.wait(seen, cancel_on_abort=cancel_on_abort, aborts=self._aborts)
 

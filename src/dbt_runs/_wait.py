@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
+from dbt_runs._logs import LogFollower, LogLines
 from dbt_runs.errors import (
     APIError,
     NotFoundError,
@@ -26,6 +27,7 @@ __all__ = [
     "DEFAULT_NOT_FOUND_GRACE",
     "DEFAULT_POLL_INTERVAL",
     "DEFAULT_WAIT_TIMEOUT",
+    "LogCallback",
     "RunCallback",
     "Waiter",
 ]
@@ -33,6 +35,7 @@ __all__ = [
 logger = logging.getLogger("dbt_runs")
 
 RunCallback = Callable[[Run], Awaitable[object] | object]
+LogCallback = Callable[[LogLines], Awaitable[object] | object]
 
 DEFAULT_WAIT_TIMEOUT: Final = 3600.0
 DEFAULT_POLL_INTERVAL: Final = 10.0
@@ -56,6 +59,8 @@ class Waiter:
     include_related: tuple[str, ...] | None
     on_status_change: RunCallback | None
     on_poll: RunCallback | None
+    on_log: LogCallback | None = None
+    follower: LogFollower = attrs.field(factory=LogFollower)
 
     async def wait(self, seen: Run | None, *, cancel_on_abort: bool, aborts: set[Any]) -> Run:
         """Poll until the run finishes; on cancellation, cancel the run if asked to."""
@@ -111,6 +116,9 @@ class Waiter:
                 logger.debug("run %d not found yet; still within the grace period", self.run_id)
             else:
                 last = run
+                if self.on_log is not None:
+                    for chunk in self.follower.feed(run):
+                        await _call(self.on_log, chunk)
                 if self.on_poll is not None:
                     await _call(self.on_poll, run)
                 if run.status != last_status:
@@ -144,8 +152,8 @@ class Waiter:
         )
 
 
-async def _call(callback: RunCallback, run: Run) -> None:
-    result = callback(run)
+async def _call(callback: Callable[[Any], Awaitable[object] | object], value: Any) -> None:
+    result = callback(value)
     if inspect.isawaitable(result):
         await result
 
