@@ -86,7 +86,7 @@ class Settings:
         mcp: Whether to serve the MCP server.
         stdio: Serve MCP over stdin/stdout instead of HTTP.
         emulator: Serve an in-process emulator and point the client at it.
-        emulator_speed: How much faster than real time the emulator's clock runs.
+        emulator_speed: How many times shorter the emulated runs are (timestamps stay real).
         read_only: Serve nothing that changes a run.
         server_token: The inbound bearer token (`DBT_RUNS_SERVER_TOKEN`), or None.
         log_level: The log level of dbt-runs and uvicorn (libraries log warnings, or
