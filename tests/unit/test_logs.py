@@ -7,9 +7,7 @@ from dbt_runs.models import Run, RunStep
 
 
 def run_with(*logs: str | None) -> Run:
-    steps = tuple(
-        RunStep(index=i, name=f"step {i}", logs=text) for i, text in enumerate(logs, 1)
-    )
+    steps = tuple(RunStep(index=i, name=f"step {i}", logs=text) for i, text in enumerate(logs, 1))
     return Run(id=7, run_steps=steps)
 
 
