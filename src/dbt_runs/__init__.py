@@ -1,10 +1,14 @@
-"""dbt-runs: a typed async Python SDK for dbt Cloud job runs.
+"""dbt-runs: a typed Python SDK for dbt Cloud job runs, async (`AsyncRunsClient`) and sync
+(`RunsClient`).
 
 Example:
-    >>> from dbt_runs import AsyncRunsClient
+    >>> from dbt_runs import AsyncRunsClient, RunsClient
     >>> async with AsyncRunsClient(account_id=1) as client:   # token from DBT_API_KEY
     ...     run = await client.trigger_run(42, cause="Nightly refresh")
     ...     run = await client.wait_for_run(run)
+    >>> with RunsClient(account_id=1) as client:              # the same, synchronously
+    ...     run = client.trigger_run(42, cause="Nightly refresh")
+    ...     run = client.wait_for_run(run)
 """
 
 from dbt_runs._artifacts import ArtifactStream
@@ -15,6 +19,13 @@ from dbt_runs._logs import LogLines
 from dbt_runs._raw import RawRunsClient
 from dbt_runs._response import RawResponse
 from dbt_runs._retry import RetryPolicy
+from dbt_runs._sync import (
+    RunsClient,
+    SyncArtifactStream,
+    SyncJobPaginator,
+    SyncRawRunsClient,
+    SyncRunPaginator,
+)
 from dbt_runs._version import __version__
 from dbt_runs.errors import (
     APIConnectionError,
@@ -102,7 +113,12 @@ __all__ = [  # noqa: RUF022
     "RunStatus",
     "RunStep",
     "RunTrigger",
+    "RunsClient",
     "StepFailure",
+    "SyncArtifactStream",
+    "SyncJobPaginator",
+    "SyncRawRunsClient",
+    "SyncRunPaginator",
     "Timeout",
     "TriggerOutcomeUnknownError",
     "UnprocessableEntityError",

@@ -86,6 +86,11 @@ class Paginator(Generic[T, PageT]):
         """How many page requests may be in flight at once."""
         return self._window
 
+    @property
+    def limit(self) -> int:
+        """Items asked for per request."""
+        return self._limit
+
     def __await__(self) -> Generator[Any, None, PageT]:
         return self._first_or_raw().__await__()
 
