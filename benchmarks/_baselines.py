@@ -45,6 +45,32 @@ async def get_run(client: httpx.AsyncClient, base_url: str, account_id: int, run
     return response.json()["data"]
 
 
+def get_run_sync(client: httpx.Client, base_url: str, account_id: int, run_id: int) -> Any:
+    """One run, decoded, with a synchronous `httpx.Client`."""
+    response = client.get(f"{api(base_url, account_id)}/runs/{run_id}/", headers=HEADERS)
+    response.raise_for_status()
+    return response.json()["data"]
+
+
+def list_all_sync(client: httpx.Client, base_url: str, account_id: int) -> list[Any]:
+    """Every run with a synchronous `httpx.Client`: the loop a synchronous caller writes."""
+    runs: list[Any] = []
+    total = None
+    while total is None or (len(runs) < total):
+        response = client.get(
+            f"{api(base_url, account_id)}/runs/",
+            params={"offset": len(runs), "limit": 100},
+            headers=HEADERS,
+        )
+        response.raise_for_status()
+        body = response.json()
+        if not body["data"]:
+            break
+        runs.extend(body["data"])
+        total = body["extra"]["pagination"]["total_count"]
+    return runs
+
+
 async def stream_to_disk(
     client: httpx.AsyncClient, base_url: str, account_id: int, run_id: int, path: str, dest: Path
 ) -> int:

@@ -25,6 +25,7 @@ def _rows() -> dict[str, Callable[[Context], Coroutine[Any, Any, Row]]]:
     from benchmarks._row_artifact import row_artifact
     from benchmarks._row_get import row_get
     from benchmarks._row_list import row_faults, row_list
+    from benchmarks._row_sync import row_sync_get, row_sync_list
     from benchmarks._row_wait import row_wait
 
     return {
@@ -34,10 +35,12 @@ def _rows() -> dict[str, Callable[[Context], Coroutine[Any, Any, Row]]]:
         "artifact": row_artifact,
         "adapters": row_adapters,
         "faults": row_faults,
+        "sync-get": row_sync_get,
+        "sync-list": row_sync_list,
     }
 
 
-ROW_NAMES = ("list", "get", "wait", "artifact", "adapters", "faults")
+ROW_NAMES = ("list", "get", "wait", "artifact", "adapters", "faults", "sync-get", "sync-list")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -55,13 +58,20 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--only",
         action="append",
         metavar="ROW",
-        help=f"run only this row (repeatable): a number 1-6 or one of {', '.join(ROW_NAMES)}",
+        help=f"run only this row (repeatable): a number 1-{len(ROW_NAMES)} or one of "
+        f"{', '.join(ROW_NAMES)}",
+    )
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="merge the rows run into the output directory's latest results (default "
+        "results/), replacing those rows and keeping the others with the date of their run",
     )
     p.add_argument(
         "--out",
         type=Path,
-        help="output directory (default: results/ for a full run of every row, results/smoke/ "
-        "for --smoke, results/partial/ for --only)",
+        help="output directory (default: results/ for a full run of every row or --merge, "
+        "results/smoke/ for --smoke, results/partial/ for --only)",
     )
     p.add_argument("--no-peers", action="store_true", help="skip the peers (dbt-runs only)")
     p.add_argument("--no-profile", action="store_true", help="do not profile missed targets")
@@ -73,9 +83,12 @@ def _selected(only: list[str] | None) -> list[str]:
         return list(ROW_NAMES)
     chosen = []
     for item in only:
-        name = ROW_NAMES[int(item) - 1] if item.isdigit() and 1 <= int(item) <= 6 else item
+        count = len(ROW_NAMES)
+        name = ROW_NAMES[int(item) - 1] if item.isdigit() and 1 <= int(item) <= count else item
         if name not in ROW_NAMES:
-            raise SystemExit(f"--only: unknown row {item!r} (use 1-6 or {', '.join(ROW_NAMES)})")
+            raise SystemExit(
+                f"--only: unknown row {item!r} (use 1-{count} or {', '.join(ROW_NAMES)})"
+            )
         chosen.append(name)
     return [name for name in ROW_NAMES if name in chosen]
 
@@ -89,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         out_dir = args.out
     elif args.smoke:
         out_dir = RESULTS / "smoke"
+    elif args.merge:
+        out_dir = RESULTS
     elif args.only:
         out_dir = RESULTS / "partial"
     else:
@@ -112,9 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     env = _results.environment(smoke=args.smoke, peer_versions={p.name: p.version for p in peers})
     rows: list[Row] = []
     failed = False
-    # A profile is written only for a missed target: stale ones must not outlive their miss.
+    # A profile is written only for a missed target: stale ones must not outlive their miss
+    # (when merging, only those of the rows run here are stale).
     for stale in (out_dir / "profiles").glob("*.txt"):
-        stale.unlink()
+        if not args.merge or stale.stem in names:
+            stale.unlink()
     with tempfile.TemporaryDirectory(prefix="dbt-runs-bench-") as work:
         ctx = Context(
             sizes=sizes,
@@ -145,7 +162,10 @@ def main(argv: list[str] | None = None) -> int:
                 )
             log(f"row {name} done in {time.perf_counter() - started:.1f} s")
             rows.append(row)
-    json_path, md_path = _results.write(out_dir, env, rows)
+    if args.merge:
+        json_path, md_path = _results.merge(out_dir, env, rows)
+    else:
+        json_path, md_path = _results.write(out_dir, env, rows)
     print(md_path.read_text())
     log(f"wrote {json_path} and {md_path}")
     # A peer failing (say, without retries under faults) is a result; dbt-runs failing is a

@@ -65,7 +65,7 @@ class Row:
     """One benchmark row: what ran, the target, and whether dbt-runs met it.
 
     Attributes:
-        number: The row's number in the issue (1-6).
+        number: The row's number (1-6 from the first issue, 7-8 the sync client's).
         key: Its `--only` name.
         title: What it measures.
         ratio_of: What the ratio column divides by what.
@@ -140,14 +140,31 @@ def _met(met: bool | None) -> str:
     return {True: "yes", False: "**no**", None: "-"}[met]
 
 
-def render_markdown(env: dict[str, Any], rows: list[Row]) -> str:
-    """The results as markdown: a summary of targets, then one table per row."""
+def _where(env: dict[str, Any]) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in env["versions"].items() if v)
-    out = [
-        f"Run on {env['date']}: Python {env['python']} ({env['implementation']}), "
+    return (
+        f"Python {env['python']} ({env['implementation']}), "
         f"{env['cpu_count']} CPUs ({env['usable_cpus']} usable), {env['platform']}. "
         f"{'**Smoke sizes (not representative).** ' if env['smoke'] else ''}"
-        f"Versions: {versions}.",
+        f"Versions: {versions}."
+    )
+
+
+def render_markdown(env: dict[str, Any], rows: list[Row]) -> str:
+    """The results as markdown: a summary of targets, then one table per row."""
+    later = env.get("merged", [])
+    merged_rows = {number for run in later for number in run["rows"]}
+    main = [row.number for row in rows if row.number not in merged_rows]
+    which = f"Rows {', '.join(map(str, main))} run" if later else "Run"
+    out = [f"{which} on {env['date']}: {_where(env)}"]
+    for run in later:
+        numbers = ", ".join(map(str, run["rows"]))
+        out.append(
+            f"Row{'s' if len(run['rows']) > 1 else ''} {numbers} run later, on {run['date']}, "
+            f"and merged in (`python -m benchmarks {' '.join(run['argv'])}`): {_where(run)}"
+        )
+    out = [
+        "\n\n".join(out),
         "",
         "| # | Row | Target | Measured | Met |",
         "|---|---|---|---|---|",
@@ -174,6 +191,31 @@ def render_markdown(env: dict[str, Any], rows: list[Row]) -> str:
             if row.profile:
                 out.append(f"- Profile: `{row.profile}`")
     return "\n".join(out) + "\n"
+
+
+def merge(out_dir: Path, env: dict[str, Any], rows: list[Row]) -> tuple[Path, Path]:
+    """Merge `rows` into `out_dir`'s latest results: rows of the same number are replaced,
+    the others keep their figures and the date of the run that measured them (the file says
+    which rows came from which run)."""
+    path = out_dir / "latest.json"
+    if not path.exists():
+        return write(out_dir, env, rows)
+    previous = json.loads(path.read_text())
+    numbers = {row.number for row in rows}
+    kept = [
+        Row(**{**raw, "measurements": [Measurement(**m) for m in raw["measurements"]]})
+        for raw in previous["rows"]
+        if raw["number"] not in numbers
+    ]
+    base = previous["environment"]
+    later = []
+    for run in base.get("merged", []):
+        still = [n for n in run["rows"] if n not in numbers]
+        if still:
+            later.append({**run, "rows": still})
+    later.append({**env, "rows": sorted(numbers)})
+    merged_env = {**base, "merged": later}
+    return write(out_dir, merged_env, sorted([*kept, *rows], key=lambda row: row.number))
 
 
 def write(out_dir: Path, env: dict[str, Any], rows: list[Row]) -> tuple[Path, Path]:
