@@ -400,15 +400,21 @@ def _blocking_context(
 def _described(
     func: F, method: Callable[..., Any], note: str | None, *, returns: object = None
 ) -> F:
-    """`func` named and documented as `method`'s sync twin; `returns` replaces the return
-    annotation that `inspect.signature` would otherwise read from `method`."""
+    """`func` named, documented and signed as `method`'s sync twin (`returns` replaces the
+    return annotation), for `help()`, `inspect.signature` and the API reference.
+
+    The signature is set rather than left to `__wrapped__`, which documentation tools follow
+    back to the async method, taking the sync twin for an alias of it.
+    """
+    signature = inspect.signature(method)
+    if returns is not None:
+        annotation = returns if isinstance(returns, str) else _name_of(returns)
+        signature = signature.replace(return_annotation=annotation)
+    func.__signature__ = signature  # type: ignore[attr-defined]
+    del func.__wrapped__  # type: ignore[attr-defined]
     func.__qualname__ = f"RunsClient.{method.__name__}"
     func.__module__ = __name__
     func.__doc__ = sync_doc(method.__doc__, note)
-    if returns is not None:
-        signature = inspect.signature(method)
-        annotation = returns if isinstance(returns, str) else _name_of(returns)
-        func.__signature__ = signature.replace(return_annotation=annotation)  # type: ignore[attr-defined]
     return func
 
 
@@ -462,6 +468,10 @@ class _Same(Generic[T]):
         if obj is None:
             return self
         return cast(T, getattr(obj._client, self._name))
+
+    def __set__(self, obj: RunsClient, value: object) -> None:
+        # A data descriptor, read-only like the property it mirrors.
+        raise AttributeError(f"property {self._name!r} of 'RunsClient' object has no setter")
 
 
 # -- what the sync methods return ------------------------------------------------------------
@@ -603,7 +613,8 @@ def _same_arguments(
     checkers, `inspect.signature` and the API reference)."""
 
     def decorate(init: Callable[..., None]) -> Callable[Concatenate[Any, P], None]:
-        return functools.wraps(source)(init)
+        init.__signature__ = inspect.signature(source)  # type: ignore[attr-defined]
+        return init
 
     return decorate
 
@@ -616,10 +627,15 @@ class RunsClient:
     """The client for dbt Cloud job runs, for synchronous code: Airflow tasks, Dagster ops,
     scripts, notebooks.
 
-    It has every operation of `AsyncRunsClient`, with the same arguments (the constructor's
-    included), the same results and the same exceptions, without `await`; listings are
-    iterated with `for`, `stream_run_artifact` is entered with `with`. It is the async
-    client underneath, running in a private event loop thread, so behaviour is identical.
+    It has every operation of `AsyncRunsClient`, with the same arguments, the same results
+    and the same exceptions, without `await`; listings are iterated with `for`,
+    `stream_run_artifact` is entered with `with`. It is the async client underneath,
+    running in a private event loop thread, so behaviour is identical.
+
+    It takes exactly `AsyncRunsClient`'s keyword arguments (`token`, `base_url`,
+    `account_id`, `timeout`, `retry`...), resolved the same way: argument > environment
+    (`DBT_API_KEY`, `DBT_CLOUD_BASE_URL` or `DBT_CLOUD_HOST`, `DBT_CLOUD_ACCOUNT_ID`) >
+    default.
 
     One client holds one connection pool: create it once, use it from any number of threads
     at once, and close it (`with RunsClient() as client:` or `client.close()`). It works in a
