@@ -1,0 +1,1 @@
+"""A stand-in for Airflow (see tests/sync/fakes/README.md)."""
