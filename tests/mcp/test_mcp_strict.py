@@ -17,7 +17,6 @@ from mcp_testing import text_of
 import mcp
 from dbt_runs import AsyncRunsClient
 from dbt_runs import _fields as core
-from dbt_runs._client import _LOG_LINES as LOG_LINES
 from dbt_runs.expose.mcp import _schemas as extra
 from dbt_runs.expose.mcp import create_server
 from dbt_runs.testing import Emulator
@@ -42,7 +41,7 @@ ARGUMENTS: dict[str, tuple[core.Field[Any], ...]] = {
         core.RUN_ID,
         core.ACCOUNT_ID,
         core.INCLUDE_WARNINGS,
-        LOG_LINES,
+        core.LOG_LINES,
         extra.ERRORS_VIEW,
     ),
     "cancel-run": (core.RUN_ID, core.ACCOUNT_ID),

@@ -399,6 +399,9 @@ class FailedStep(TypedDict):
         Annotated[int, Described(description="Failing nodes left out to keep the answer small.")]
     ]
     freshness: list[FailedSource]
+    more_freshness: NotRequired[
+        Annotated[int, Described(description="Failing sources left out to keep it small.")]
+    ]
     error_lines: Annotated[
         list[str], Described(description="The error lines of the step's log (source 'logs').")
     ]
@@ -411,6 +414,9 @@ class RunErrorsAnswer(TypedDict):
 
     run: ErrorsRun
     steps: list[FailedStep]
+    more_steps: NotRequired[
+        Annotated[int, Described(description="Failed steps left out (the last ones) to fit.")]
+    ]
     truncated: Annotated[
         bool,
         Described(

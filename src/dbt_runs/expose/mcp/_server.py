@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from mcp.server.mcpserver import Context, MCPServer
 
-from dbt_runs._client import _LOG_LINES as LOG_LINES
 from dbt_runs._diagnose import DEFAULT_LOG_LINES, as_json
 from dbt_runs._fields import (
     ARTIFACT_PATH,
@@ -40,6 +39,7 @@ from dbt_runs._fields import (
     JOB_ID,
     LIMIT,
     LIST_FILTERS,
+    LOG_LINES,
     OFFSET,
     RUN_ID,
     STEP,

@@ -185,12 +185,9 @@ def _endpoint(
         assert operation is not None
         call = getattr(client.with_raw_response, operation.name)
         if route.streams:
-            # The SDK streams an artifact where it has a `stream_*` method for it; a job's
-            # artifact it only reads whole, so its bytes are passed on whole.
-            opener = getattr(client, operation.name.replace("get_", "stream_", 1), None)
-            if opener is not None:
-                return await _stream_artifact(opener(**values))
-            return await _artifact(call(**values))
+            # Each artifact the SDK reads (`get_*_artifact`) it also streams (`stream_*`).
+            opener = getattr(client, operation.name.replace("get_", "stream_", 1))
+            return await _stream_artifact(opener(**values))
         raw, response = await _call(call(**values))
         if raw is not None and route.pages:
             link = _next_link(request, raw.json(), values.get("offset", 0))
@@ -210,16 +207,6 @@ async def _report(client: AsyncRunsClient, report: Report, values: dict[str, Any
         return _error_response(exc)
     answer = RawResponse.enveloped(report.to_json(result), result)
     return Response(answer.content, media_type=_JSON)
-
-
-async def _artifact(call: Awaitable[RawResponse[bytes]]) -> Response:
-    """An artifact read whole, passed on with dbt's content type."""
-    try:
-        raw = await call
-    except DbtRunsError as exc:
-        return _error_response(exc)
-    media_type = raw.content_type or "application/octet-stream"
-    return Response(raw.content, media_type=media_type)
 
 
 async def _stream_artifact(opening: AbstractAsyncContextManager[ArtifactStream]) -> Response:

@@ -114,6 +114,10 @@ _SCHEMAS: dict[str, Any] = {
                 "description": "The failed steps in order (and those that warned, when asked).",
                 "items": _ref("FailedStep"),
             },
+            "more_steps": {
+                "type": "integer",
+                "description": "Failed steps left out to fit (compact form only).",
+            },
             "truncated": {
                 "type": "boolean",
                 "description": "Always false here: only the compact form (MCP) is cut to size.",
@@ -142,6 +146,10 @@ _SCHEMAS: dict[str, Any] = {
                 "description": "Failing nodes left out to fit (compact form only).",
             },
             "freshness": {"type": "array", "items": _ref("FailedSource")},
+            "more_freshness": {
+                "type": "integer",
+                "description": "Failing sources left out to fit (compact form only).",
+            },
             "error_lines": {"type": "array", "items": {"type": "string"}},
             "log_tail": {"type": "array", "items": {"type": "string"}},
         },

@@ -14,7 +14,6 @@ from typing import Any, Final, Literal
 
 from dbt_runs import _fields as fields
 from dbt_runs import _operations as ops
-from dbt_runs._client import _LOG_LINES as LOG_LINES
 from dbt_runs._diagnose import as_json
 from dbt_runs._operations import Operation, Result
 from dbt_runs.expose.rest._params import BodyReader, QueryParam, query_params
@@ -147,7 +146,7 @@ RUN_ERRORS: Final = Report(
     "get_run_errors",
     "Why a run failed",
     path_fields=(fields.RUN_ID,),
-    query=(fields.INCLUDE_WARNINGS, LOG_LINES),
+    query=(fields.INCLUDE_WARNINGS, fields.LOG_LINES),
     to_json=as_json,
     schema="RunErrors",
 )
@@ -249,10 +248,9 @@ ROUTES: Final[tuple[Route, ...]] = (
         _ACCOUNT + "/jobs/{jobid}/artifacts/{path}",
         "getjobartifact",
         "Extension beyond the seed. An artifact of the job's latest successful run (its last "
-        "step's), e.g. `manifest.json` to defer to; the body is the raw file with dbt's "
-        "content type, not an envelope. It is read whole before it is sent (the client "
-        "streams only a run's artifacts): for a very large file, read the run's artifact. "
-        "Errors are JSON envelopes.",
+        "step's), e.g. `manifest.json` to defer to; the body is the raw file, streamed "
+        "through in constant memory with dbt's content type, not an envelope. Errors are "
+        "JSON envelopes.",
         ops.GET_JOB_ARTIFACT,
         extension=True,
     ),
