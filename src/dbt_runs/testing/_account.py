@@ -16,18 +16,21 @@ from __future__ import annotations
 import contextlib
 import hmac
 import random
+import re
 import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from dbt_runs.testing import _artifacts, _wire
+from dbt_runs.testing import _artifacts, _logs, _wire
 from dbt_runs.testing._clock import Clock, ManualClock, speed_of
 from dbt_runs.testing._faults import FaultKind, Faults
 from dbt_runs.testing._seed import git_sha, seed_catalog, seed_runs
 from dbt_runs.testing._state import (
+    FAILURES,
     MAX_STEPS,
     STEP_ID_FACTOR,
+    Failure,
     Job,
     Outcome,
     Run,
@@ -40,6 +43,22 @@ __all__ = ["Account", "RequestRecord"]
 
 #: dbt stamps a run's trigger a few hundredths of a second before the run itself.
 _TRIGGER_LEAD = 0.0185
+#: `[fail]` (the job's own failure) or `[fail:<kind>]` in a cause: the emulator's way, open to
+#: any client, to ask for a failing run (`Failure` names the kinds); `[warn]` for a successful
+#: run whose tests or sources warn.
+_FAIL_MARKER = re.compile(r"\[fail(?::([a-z]+))?\]", re.IGNORECASE)
+_WARN_MARKER = "[warn]"
+
+
+def _outcome_of(cause: str, job: Job) -> tuple[Outcome, Failure, bool]:
+    """How a run triggered with `cause` ends: (outcome, failure kind, warnings)."""
+    warnings = _WARN_MARKER in cause.lower()
+    found = _FAIL_MARKER.search(cause)
+    if found is None:
+        return job.outcome, job.failure, warnings
+    kind = (found.group(1) or "").lower()
+    failure = next((name for name in FAILURES if name == kind), job.failure)
+    return "error", failure, warnings
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +194,7 @@ class Account:
             if trigger.timeout_seconds_override is not None
             else job.timeout_seconds
         )
-        outcome: Outcome = "error" if "[fail]" in trigger.cause.lower() else job.outcome
+        outcome, failure, warnings = _outcome_of(trigger.cause, job)
         run = Run(
             state.next_run_id,
             job,
@@ -191,6 +210,8 @@ class Account:
             trigger.git_sha or git_sha(self._rng),
             speed=speed_of(self.clock),
             environment=env,
+            failure=failure,
+            warnings=warnings,
         )
         state.add_run(run)
         state.tick(now)
@@ -225,6 +246,7 @@ class Account:
             speed=speed_of(self.clock),
             retrying_run_id=failed.id,
             environment=failed.environment,
+            failure=failed.job.failure,
         )
         state.add_run(run)
         state.tick(now)
@@ -285,7 +307,7 @@ class Account:
 
     def step_logs(self, run: Run, step: StepPlan, now: float) -> tuple[str, str]:
         """A step's `(logs, debug_logs)` as far as it got at `now` (what `_wire` embeds)."""
-        return _artifacts.step_logs(run, step, now, self._project_name(run))
+        return _logs.step_logs(run, step, now, self._project_name(run))
 
     def _artifacts_uploaded(self, run: Run, now: float) -> bool:
         finished = run.finished_at
