@@ -299,7 +299,7 @@ async def test_retry_starts_a_run_and_a_second_retry_is_dbts_400(
 
 
 async def test_list_jobs_filters_and_get_job(rest: httpx.AsyncClient) -> None:
-    listed = await rest.get("/v1/accounts/1/jobs", params={"name__icontains": "NIGHTLY"})
+    listed = await rest.get("/v1/accounts/1/jobs", params={"name__icontains": "SNAPSHOTS"})
     assert listed.status_code == 200, listed.text
     (job,) = listed.json()["data"]
     assert job["name"] == "Nightly snapshots"

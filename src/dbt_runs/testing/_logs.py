@@ -12,6 +12,7 @@ with dbt Cloud's `Cancelled by user.`.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Final
 
 from dbt_runs.testing._artifacts import DBT_VERSION, JOB_DIR, invocation_id
@@ -260,7 +261,12 @@ def step_logs(run: Run, step: StepPlan, now: float, project: str) -> tuple[str, 
         else:
             lines = [(t0, f"Writing profile to {JOB_DIR}/{run.id}/.dbt/profiles.yml")]
     else:
-        lines, debug = _dbt_lines(run, step, project)
+        # Written from the step's plan, whatever its state now: a running step shows what
+        # its plan holds up to `now`, so its log only grows, as dbt's does.
+        planned = dataclasses.replace(
+            step, finished_at=step.planned_end, status=step.planned_status
+        )
+        lines, debug = _dbt_lines(run, planned, project)
     if step.finished_at is None:
         cutoff = now
         lines = [(t, s) for t, s in lines if t <= cutoff]

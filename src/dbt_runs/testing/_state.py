@@ -222,6 +222,11 @@ class StepPlan:
     finished_at: float | None
     #: Fraction of the step done (1.0 when finished): how much of its log exists.
     progress: float
+    #: When the step was planned to end, and how: a step's log is written from its plan
+    #: and shown up to `now`, so that a running step's log only ever grows (as dbt's does)
+    #: and a cancelled one is its plan cut short.
+    planned_end: float = 0.0
+    planned_status: int = SUCCESS
 
 
 def step_name(command: str) -> str:
@@ -469,19 +474,46 @@ class Run:
         out: list[StepPlan] = []
         begin = started
         last = self.executed_steps - 1
+        failing = self.failing_step_index() if self.outcome == "error" else None
         for i in range(self.executed_steps):
             if begin > now:
                 break
-            end = begin + durations[i]
+            planned = begin + durations[i]
+            planned_status = ERROR if i + 1 == failing else SUCCESS
+            end = planned
             if i == last and self.finished_at is not None:
                 end = self.finished_at
             if end <= now:
                 status = self.last_step_status if i == last else SUCCESS
-                out.append(StepPlan(i + 1, names[i], commands[i], status, begin, end, 1.0))
+                out.append(
+                    StepPlan(
+                        i + 1,
+                        names[i],
+                        commands[i],
+                        status,
+                        begin,
+                        end,
+                        1.0,
+                        planned,
+                        planned_status,
+                    )
+                )
             else:
                 span = end - begin
                 progress = (now - begin) / span if span > 0 else 0.0
-                out.append(StepPlan(i + 1, names[i], commands[i], RUNNING, begin, None, progress))
+                out.append(
+                    StepPlan(
+                        i + 1,
+                        names[i],
+                        commands[i],
+                        RUNNING,
+                        begin,
+                        None,
+                        progress,
+                        planned,
+                        planned_status,
+                    )
+                )
             begin = end
         return out
 
