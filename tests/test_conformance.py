@@ -18,12 +18,14 @@ from typing import Any, Final, Literal
 from urllib.parse import quote, urlencode
 
 import anyio
+import click
 import httpx
 import pytest
 from click.testing import CliRunner
 
 import mcp
 from dbt_runs import AsyncRunsClient, InvalidArgumentError
+from dbt_runs import _operations as ops
 from dbt_runs.cli import _build
 from dbt_runs.expose.mcp import create_server
 from dbt_runs.expose.rest import create_app
@@ -42,7 +44,7 @@ TEXT_ONLY: Final = "only text: a number and its digits are the same input here"
 class Case:
     """One input to one operation, and whether every surface must accept it."""
 
-    operation: Literal["trigger", "get", "list", "artifact"]
+    operation: Literal["trigger", "get", "list", "artifact", "errors"]
     values: dict[str, Any]
     accepted: bool
     skip: dict[Surface, str] = field(default_factory=dict)
@@ -64,6 +66,26 @@ TEXT: Final[dict[Surface, str]] = {"rest": TEXT_ONLY, "cli": TEXT_ONLY}
 CLI_TEXT: Final[dict[Surface, str]] = {"cli": TEXT_ONLY}
 NO_NUL: Final[dict[Surface, str]] = {"cli": "argv cannot carry a NUL or a lone surrogate"}
 OWN_INCLUDE: Final[dict[Surface, str]] = {"cli": "runs list embeds what its table shows itself"}
+
+
+def _cli_has(command: str, flag: str | None = None) -> bool:
+    """Whether `dbt-runs runs <command> [<flag>]` exists in this tree."""
+    root = _build()
+    ctx = click.Context(root)
+    runs = root.get_command(ctx, "runs")
+    assert isinstance(runs, click.Group)
+    found = runs.get_command(ctx, command)
+    return found is not None and (flag is None or any(flag in p.opts for p in found.params))
+
+
+# The CLI's flags for these are being added in branch cli12; their cells are checked as soon
+# as the flags exist.
+IF_RUNNING_CLI: Final[dict[Surface, str]] = (
+    {} if _cli_has("trigger", "--if-running") else {"cli": "flag added in cli12"}
+)
+ERRORS_CLI: Final[dict[Surface, str]] = (
+    {} if _cli_has("errors") else {"cli": "runs errors added in cli12"}
+)
 
 CASES: Final = [
     # -- trigger fields (REST: the JSON body, so types are real there)
@@ -141,6 +163,30 @@ CASES: Final = [
     bad("artifact", path="a\x00b.json", skip=NO_NUL),
     bad("artifact", path="a" * 1025),
     bad("artifact", path=3, skip=TEXT),
+    # -- if_running: an option the client acts on itself (REST: the trigger's query string)
+    ok("trigger", if_running="queue", skip=IF_RUNNING_CLI),
+    ok("trigger", if_running="reuse", skip=IF_RUNNING_CLI),
+    ok("trigger", if_running="fail", skip=IF_RUNNING_CLI),  # the job is busy: dbt was asked
+    ok("trigger", if_running="reuse", cause="nightly", skip=IF_RUNNING_CLI),
+    bad("trigger", if_running="later", skip=IF_RUNNING_CLI),
+    bad("trigger", if_running="REUSE", skip=IF_RUNNING_CLI),
+    bad("trigger", if_running="", skip=IF_RUNNING_CLI),
+    bad("trigger", if_running=1, skip={**IF_RUNNING_CLI, **TEXT}),
+    bad("trigger", if_running="reuse", threads_override=0, skip=IF_RUNNING_CLI),
+    # -- why a run failed (REST: the query string, text only)
+    ok("errors", include_warnings=True, skip=ERRORS_CLI),
+    ok("errors", include_warnings=False, skip=ERRORS_CLI),
+    ok("errors", log_lines=0, skip=ERRORS_CLI),
+    ok("errors", log_lines=1000, include_warnings=True, skip=ERRORS_CLI),
+    ok("errors", log_lines=5.0, skip={**ERRORS_CLI, **TEXT}),
+    bad("errors", log_lines=1001, skip=ERRORS_CLI),
+    bad("errors", log_lines=-1, skip=ERRORS_CLI),
+    bad("errors", log_lines=2.5, skip=ERRORS_CLI),
+    bad("errors", log_lines="5", skip={**ERRORS_CLI, **TEXT}),
+    bad("errors", log_lines=True, skip={**ERRORS_CLI, **TEXT}),
+    bad("errors", include_warnings="yes", skip=ERRORS_CLI),
+    bad("errors", include_warnings=1, skip={**ERRORS_CLI, **TEXT}),
+    bad("errors", include_warnings="true", skip={**ERRORS_CLI, **TEXT}),
 ]
 
 # The seed spells ids in camelCase on MCP; the CLI names two filters its own way.
@@ -196,6 +242,8 @@ async def via_sdk(world: World, case: Case) -> bool:
             await world.client.get_run(values["run_id"])
         elif case.operation == "list":
             await world.client.list_runs(**values, limit=1)
+        elif case.operation == "errors":
+            await world.client.get_run_errors(world.run_id, **values)
         else:
             await world.client.get_run_artifact(world.run_id, values["path"])
     except (InvalidArgumentError, TypeError):
@@ -208,7 +256,15 @@ async def via_sdk(world: World, case: Case) -> bool:
 async def via_rest(world: World, case: Case) -> bool:
     values = case.values
     if case.operation == "trigger":
-        response = await world.rest.post("/v1/accounts/1/jobs/1/run", content=_json(values))
+        # The options the client acts on itself (`if_running`) travel in the query.
+        options = {field.name for field in ops.TRIGGER_RUN.options}
+        query = _query({k: v for k, v in values.items() if k in options})
+        body = {k: v for k, v in values.items() if k not in options}
+        response = await world.rest.post(f"/v1/accounts/1/jobs/1/run?{query}", content=_json(body))
+    elif case.operation == "errors":
+        response = await world.rest.get(
+            f"/v1/accounts/1/runs/{world.run_id}/errors?{_query(values)}"
+        )
     elif case.operation == "get":
         response = await world.rest.get(f"/v1/accounts/1/runs/{values['run_id']}")
     elif case.operation == "list":
@@ -254,10 +310,11 @@ async def via_mcp(world: World, case: Case) -> bool:
         "get": "get-run",
         "list": "list-runs",
         "artifact": "get-run-artifact",
+        "errors": "get-run-errors",
     }[case.operation]
     if case.operation == "trigger":
         args["jobId"] = 1
-    elif case.operation == "artifact":
+    elif case.operation in ("artifact", "errors"):
         args["runId"] = world.run_id
     elif case.operation == "list":
         args["limit"] = 1
@@ -292,7 +349,10 @@ def _cli_args(world: World, case: Case) -> list[str]:
         return ["runs", "get", "--", str(values["run_id"])]
     if case.operation == "artifact":
         return ["artifacts", "download", str(world.run_id), str(values["path"]), "-o", "-"]
-    args = ["runs", "trigger", "1", "-q"] if case.operation == "trigger" else ["runs", "list"]
+    args = {
+        "trigger": ["runs", "trigger", "1", "-q"],
+        "errors": ["runs", "errors", str(world.run_id)],
+    }.get(case.operation, ["runs", "list"])
     for name, value in values.items():
         flag = CLI_FLAGS.get(name, "--" + name.replace("_", "-"))
         if isinstance(value, bool):
@@ -339,3 +399,6 @@ def test_the_table_covers_every_kind_of_field() -> None:
     for item in _fields.TRIGGER_FIELDS:
         if not item.name.endswith("_request_id"):
             assert item.name in covered, item.name
+    # The options and the inputs of get_run_errors, each with good and bad values.
+    for name in ("if_running", "include_warnings", "log_lines"):
+        assert {case.accepted for case in CASES if name in case.values} == {True, False}, name

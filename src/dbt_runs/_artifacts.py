@@ -25,7 +25,8 @@ class ArtifactStream:
     """An artifact being downloaded: iterate over it for its bytes, chunk by chunk.
 
     Attributes:
-        run_id: The run.
+        run_id: The run (None for a job's artifact).
+        job_id: The job, for a job's artifact.
         path: The artifact path.
         step: The step asked for (None: the last step).
         status_code: The HTTP status.
@@ -34,10 +35,18 @@ class ArtifactStream:
     """
 
     def __init__(
-        self, stream: HttpStream, *, run_id: int, path: str, step: int | None, retries: int = 0
+        self,
+        stream: HttpStream,
+        *,
+        run_id: int | None,
+        path: str,
+        step: int | None,
+        job_id: int | None = None,
+        retries: int = 0,
     ) -> None:
         self._stream = stream
         self.run_id = run_id
+        self.job_id = job_id
         self.path = path
         self.step = step
         self.status_code = stream.status_code
@@ -64,7 +73,7 @@ class ArtifactStream:
 
     def __repr__(self) -> str:
         return (
-            f"ArtifactStream(run_id={self.run_id}, path={self.path!r}, "
+            f"ArtifactStream(run_id={self.run_id}, job_id={self.job_id}, path={self.path!r}, "
             f"content_length={self.content_length})"
         )
 

@@ -355,7 +355,7 @@ class AsyncRunsClient:
         timeout: Timeout,
     ) -> RawResponse[Run]:
         """Send a run-creating request once; after an ambiguous failure, find its run."""
-        if values.get("if_running", "queue") != "queue":
+        if (values.get("if_running") or "queue") != "queue":
             active = await self._active_run(account_id, values["job_id"], timeout)
             if active is not None:
                 if values["if_running"] == "fail":
@@ -712,7 +712,7 @@ class AsyncRunsClient:
             fields.RUN_ID.check(run_id),
             account_id=account_id,
             include_warnings=fields.INCLUDE_WARNINGS.check(include_warnings),
-            log_lines=_LOG_LINES.check(log_lines),
+            log_lines=fields.LOG_LINES.check(log_lines),
             timeout=timeout,
         )
 
@@ -913,8 +913,32 @@ class AsyncRunsClient:
             ...     async for chunk in stream:
             ...         sink.write(chunk)
         """
-        op = ops.GET_RUN_ARTIFACT
         values = {"run_id": run_id, "path": path, "step": step}
+        async with self._stream(ops.GET_RUN_ARTIFACT, values, account_id, timeout) as stream:
+            yield stream
+
+    @contextlib.asynccontextmanager
+    async def stream_job_artifact(
+        self,
+        job_id: int,
+        path: str,
+        *,
+        account_id: int | None = None,
+        timeout: TimeoutArg = NOT_GIVEN,
+    ) -> AsyncIterator[ArtifactStream]:
+        """Stream an artifact of the job's latest successful run (see `get_job_artifact`)."""
+        values = {"job_id": job_id, "path": path}
+        async with self._stream(ops.GET_JOB_ARTIFACT, values, account_id, timeout) as stream:
+            yield stream
+
+    @contextlib.asynccontextmanager
+    async def _stream(
+        self,
+        op: Operation[bytes],
+        values: Mapping[str, Any],
+        account_id: int | None,
+        timeout: TimeoutArg,
+    ) -> AsyncIterator[ArtifactStream]:
         url_path = op.url_path(self._account(account_id), values)
         params = op.query_params(values)
         resolved = self._resolve_timeout(timeout)
@@ -923,9 +947,22 @@ class AsyncRunsClient:
                 opened,
                 retries,
             ):
-                yield ArtifactStream(opened, run_id=run_id, path=path, step=step, retries=retries)
+                yield ArtifactStream(
+                    opened,
+                    run_id=values.get("run_id"),
+                    path=values["path"],
+                    step=values.get("step"),
+                    job_id=values.get("job_id"),
+                    retries=retries,
+                )
         except NotFoundError as exc:
-            raise artifact_not_found(exc, run_id, path, step) from None
+            raise artifact_not_found(
+                exc,
+                values.get("run_id"),
+                values["path"],
+                values.get("step"),
+                job_id=values.get("job_id"),
+            ) from None
 
     async def download_run_artifact(
         self,
@@ -1052,9 +1089,7 @@ class AsyncRunsClient:
 
 _PAGE_WINDOW: Final = fields.Integer("page_window", "List pages fetched at once.")
 _JOB_NAME: Final = fields.Text("name", "The job's name.")
-_LOG_LINES: Final = fields.Integer(
-    "log_lines", "Last log lines kept of each failed step.", minimum=0, maximum=1000
-)
+
 _MAX_ITEMS: Final = fields.Integer("max_items", "Stop after this many items.", minimum=0)
 _WAIT_TIMEOUT: Final = fields.Number("timeout", "Seconds to wait in all.")
 _POLL_INTERVAL: Final = fields.Number("poll_interval", "Seconds between polls.")

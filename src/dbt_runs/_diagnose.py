@@ -255,18 +255,35 @@ def as_json(
         "steps": [_step_json(step, compact) for step in errors.steps],
         "truncated": False,
     }
-    if compact and _size(body) > budget:
-        for step in body["steps"]:
-            step["log_tail"] = step["log_tail"][-3:]
-        body["truncated"] = True
-    if compact and _size(body) > budget:
-        for step in body["steps"]:
-            step["log_tail"] = []
-            more = len(step["nodes"]) - 1
-            if more > 0:
-                step["nodes"] = step["nodes"][:1]
-                step["more_nodes"] = step.get("more_nodes", 0) + more
+    if compact:
+        _fit(body, budget)
     return body
+
+
+def _fit(body: dict[str, Any], budget: int) -> None:
+    """Cut `body` until it fits `budget` bytes, least useful first, saying so in `truncated`:
+    the log tails, then all but each step's first node, error line and source, then whole
+    steps from the end (counted in `more_steps`)."""
+    steps: list[dict[str, Any]] = body["steps"]
+    if _size(body) <= budget:
+        return
+    body["truncated"] = True
+    for step in steps:
+        step["log_tail"] = step["log_tail"][-3:]
+        step["error_lines"] = step["error_lines"][-3:]
+    if _size(body) <= budget:
+        return
+    for step in steps:
+        step["log_tail"] = []
+        for key, more in (("nodes", "more_nodes"), ("freshness", "more_freshness")):
+            extra = len(step[key]) - 1
+            if extra > 0:
+                step[key] = step[key][:1]
+                step[more] = step.get(more, 0) + extra
+        step["error_lines"] = step["error_lines"][-1:]
+    while len(steps) > 1 and _size(body) > budget:
+        steps.pop()
+        body["more_steps"] = body.get("more_steps", 0) + 1
 
 
 def _step_json(step: StepFailure, compact: bool) -> dict[str, Any]:

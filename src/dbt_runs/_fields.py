@@ -45,6 +45,7 @@ __all__ = [
     "JOB_ID",
     "LIMIT",
     "LIST_FILTERS",
+    "LOG_LINES",
     "OFFSET",
     "ORDER_BY",
     "RUN_ID",
@@ -791,7 +792,7 @@ INCLUDE_RELATED_LIST: Final = Names(
 )
 LIMIT: Final = Integer(
     "limit",
-    f"Runs per page, 1 to {MAX_LIMIT} (dbt refuses more).",
+    f"How many per page, 1 to {MAX_LIMIT} (dbt refuses more).",
     maximum=MAX_LIMIT,
     hint="dbt Cloud refuses larger pages; iterate over the listing to get every run",
     metavar="N",
@@ -884,6 +885,13 @@ IF_RUNNING: Final = Choice(
     "own way), 'reuse' that run instead of starting another, or 'fail' naming it.",
     choices=("queue", "reuse", "fail"),
     metavar="WHAT",
+)
+LOG_LINES: Final = Integer(
+    "log_lines",
+    "How many of each failed step's last log lines to keep (0 to 1000).",
+    minimum=0,
+    maximum=1000,
+    metavar="N",
 )
 INCLUDE_WARNINGS: Final = Flag(
     "include_warnings", "Also report nodes and sources that only warned."

@@ -4,13 +4,16 @@ directories have a conftest.py and only one can be importable as `conftest`)."""
 from __future__ import annotations
 
 import copy
+import json
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import yaml
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference"
+EXAMPLES = REFERENCE / "examples"
 
 TOKEN = "dbtc_emulator_test_token"
 HEADERS = {"Authorization": f"Token {TOKEN}", "Accept": "application/json"}
@@ -96,3 +99,29 @@ def spec() -> dict[str, Any]:
 @cache
 def relaxed_components() -> dict[str, Any]:
     return {"schemas": _relax(copy.deepcopy(spec()["components"]["schemas"]))}
+
+
+def response_schema(path: str, method: str) -> dict[str, Any]:
+    """The 200 response schema the document declares for an operation."""
+    operation = spec()["paths"][path][method]
+    schema: dict[str, Any] = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    return schema
+
+
+def validate(body: Any, path: str, method: str = "get") -> None:
+    """`body` matches the operation's 200 schema, every property also allowed to be null."""
+    root = {**response_schema(path, method), "components": relaxed_components()}
+    validator = jsonschema.Draft202012Validator(root)
+    errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message[:200]}" for e in errors[:10])
+
+
+def validate_status(body: Any) -> None:
+    """`body["status"]` matches the document's `ResponseStatus`."""
+    root = {"$ref": "#/components/schemas/ResponseStatus", "components": relaxed_components()}
+    jsonschema.Draft202012Validator(root).validate(body["status"])
+
+
+def example(relative: str) -> Any:
+    """A captured payload from the reference set."""
+    return json.loads((EXAMPLES / relative).read_text())

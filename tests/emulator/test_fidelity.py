@@ -8,22 +8,18 @@ declares no nullability while real data is full of nulls, so every property is r
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 from typing import Any
 
 import httpx
 import jsonschema
 import pytest
-from emulator_support import API, relaxed_components, spec
+from emulator_support import API, example, relaxed_components, validate
 
 from dbt_runs.testing import Emulator
 
 pytestmark = pytest.mark.anyio
 
-REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference"
-EXAMPLES = REFERENCE / "examples"
 RUN_TS = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}\+00:00$")
 JOB_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|\+00:00)$")
 
@@ -33,24 +29,6 @@ JOB_KEYS_ADDED_FOR_THE_SPEC = {"run_lint", "errors_on_lint_failure"}
 # Keys of older captures we deliberately do not send: `scribe_enabled` (2021-2024) is gone
 # from the current document and from every 2024 capture.
 RUN_KEYS_RETIRED = {"scribe_enabled"}
-
-
-def response_schema(path: str, method: str) -> dict[str, Any]:
-    """The 200 response schema the document declares for an operation."""
-    operation = spec()["paths"][path][method]
-    schema: dict[str, Any] = operation["responses"]["200"]["content"]["application/json"]["schema"]
-    return schema
-
-
-def validate(body: Any, path: str, method: str = "get") -> None:
-    root = {**response_schema(path, method), "components": relaxed_components()}
-    validator = jsonschema.Draft202012Validator(root)
-    errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
-    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message[:200]}" for e in errors[:10])
-
-
-def example(relative: str) -> Any:
-    return json.loads((EXAMPLES / relative).read_text())
 
 
 @pytest.fixture

@@ -25,7 +25,11 @@ EXTENSIONS = {
     # name: (readOnly, destructive, idempotent)
     "get-run-artifact": (True, False, True),
     "wait-for-run": (True, False, True),
+    "get-run-errors": (True, False, True),
     "cancel-run": (False, True, True),
+    "retry-run": (False, False, False),
+    "rerun-job": (False, False, False),
+    "list-jobs": (True, False, True),
 }
 
 
@@ -37,7 +41,11 @@ OPERATIONS: dict[str, ops.Operation[Any]] = {
     "list-run-artifacts": ops.LIST_RUN_ARTIFACTS,
     "get-run-artifact": ops.GET_RUN_ARTIFACT,
     "wait-for-run": ops.GET_RUN,
+    "get-run-errors": ops.GET_RUN,
     "cancel-run": ops.CANCEL_RUN,
+    "retry-run": ops.RETRY_RUN,
+    "rerun-job": ops.RERUN_JOB,
+    "list-jobs": ops.LIST_JOBS,
 }
 
 
@@ -145,7 +153,7 @@ async def test_read_only_hides_every_tool_that_changes_something(
 ) -> None:
     tools = await list_tools(client, read_only=True)
     assert set(tools) == (set(SEED_TOOLS) | set(EXTENSIONS)) - WRITE_TOOLS
-    assert {"trigger-job-run", "cancel-run"} == WRITE_TOOLS
+    assert {"trigger-job-run", "cancel-run", "retry-run", "rerun-job"} == WRITE_TOOLS
     for tool in tools.values():
         assert tool["annotations"]["readOnlyHint"] is True
 

@@ -29,7 +29,16 @@ from dbt_runs.testing import Emulator
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
-ALL_TOOLS = {*SEED_TOOLS, "get-run-artifact", "wait-for-run", "cancel-run"}
+ALL_TOOLS = {
+    *SEED_TOOLS,
+    "get-run-artifact",
+    "wait-for-run",
+    "get-run-errors",
+    "cancel-run",
+    "retry-run",
+    "rerun-job",
+    "list-jobs",
+}
 SERVER_TOKEN = "mcp-inbound-token-for-tests"
 
 

@@ -24,7 +24,7 @@ from dbt_runs.testing import Emulator
 pytestmark = pytest.mark.anyio
 
 ARGUMENTS: dict[str, tuple[core.Field[Any], ...]] = {
-    "trigger-job-run": (core.JOB_ID, core.ACCOUNT_ID, *core.TRIGGER_FIELDS),
+    "trigger-job-run": (core.JOB_ID, core.ACCOUNT_ID, *core.TRIGGER_FIELDS, core.IF_RUNNING),
     "list-runs": (core.ACCOUNT_ID, *core.LIST_FILTERS, core.LIMIT, core.OFFSET, extra.VIEW),
     "get-run": (core.RUN_ID, core.ACCOUNT_ID, core.INCLUDE_RELATED_RUN),
     "list-run-artifacts": (core.RUN_ID, core.ACCOUNT_ID, extra.INCLUDE_SQL),
@@ -37,7 +37,17 @@ ARGUMENTS: dict[str, tuple[core.Field[Any], ...]] = {
         extra.FIELDS,
     ),
     "wait-for-run": (core.RUN_ID, core.ACCOUNT_ID, extra.WAIT_TIMEOUT, extra.POLL_INTERVAL),
+    "get-run-errors": (
+        core.RUN_ID,
+        core.ACCOUNT_ID,
+        core.INCLUDE_WARNINGS,
+        core.LOG_LINES,
+        extra.ERRORS_VIEW,
+    ),
     "cancel-run": (core.RUN_ID, core.ACCOUNT_ID),
+    "retry-run": (core.RUN_ID, core.ACCOUNT_ID),
+    "rerun-job": (core.JOB_ID, core.ACCOUNT_ID),
+    "list-jobs": (core.ACCOUNT_ID, *core.JOB_FILTERS, core.LIMIT, core.OFFSET),
 }
 """Each tool's arguments, in the order the tool lists them."""
 
@@ -68,6 +78,10 @@ CALLS = {  # a valid call of each tool, to which one bad argument is added
     "list-run-artifacts": {"runId": RUN},
     "get-run-artifact": {"runId": RUN, "path": "run_results.json"},
     "wait-for-run": {"runId": RUN},
+    "get-run-errors": {"runId": RUN},
+    "retry-run": {"runId": RUN},
+    "rerun-job": {"jobId": 1},
+    "list-jobs": {},
 }
 
 # (tool, argument, value, the problem named): refused by the server AND by the schema.
@@ -103,6 +117,17 @@ REFUSED = [
     ("wait-for-run", "timeout_seconds", "30", "must be a number, got '30'"),
     ("wait-for-run", "timeout_seconds", 3601, "must be more than 0 and at most 3600"),
     ("wait-for-run", "poll_interval_seconds", 0.5, "must be at least 1 and at most 300"),
+    ("trigger-job-run", "if_running", "skip", "must be one of queue, reuse, fail, got 'skip'"),
+    ("trigger-job-run", "if_running", True, "must be one of queue, reuse, fail, got True"),
+    ("get-run-errors", "include_warnings", "true", "must be true or false, got 'true'"),
+    ("get-run-errors", "log_lines", 1001, "must be between 0 and 1000, got 1001"),
+    ("get-run-errors", "log_lines", "5", "must be an integer, got '5'"),
+    ("get-run-errors", "view", "short", "must be one of compact, full, got 'short'"),
+    ("retry-run", "runId", 0, "must be a positive 64-bit integer, got 0"),
+    ("rerun-job", "jobId", "1", "must be an integer, got '1'"),
+    ("list-jobs", "project_id", 0, "must be a positive 64-bit integer, got 0"),
+    ("list-jobs", "name_contains", " ", "must not be empty or blank"),
+    ("list-jobs", "limit", 101, "must be between 1 and 100, got 101"),
 ]
 
 
@@ -175,6 +200,10 @@ async def test_values_reach_dbt_exactly_as_sent(session: mcp.Client, emulator: E
         ("get-run", {"runId": RUN, "include_related": None}),  # null: not given
         ("get-run", {"runId": float(RUN)}),  # JSON cannot tell 100001.0 from 100001
         ("wait-for-run", {"runId": RUN, "timeout_seconds": 1, "poll_interval_seconds": 1}),
+        ("get-run-errors", {"runId": RUN, "include_warnings": True, "log_lines": 0}),
+        ("get-run-errors", {"runId": RUN, "log_lines": 1000, "view": "full"}),
+        ("list-jobs", {"project_id": [1, 2], "environment_id": 1, "name_contains": "a"}),
+        ("trigger-job-run", {"jobId": 1, "if_running": "queue"}),
     ],
 )
 async def test_what_the_fields_accept_is_accepted(

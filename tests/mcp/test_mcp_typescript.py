@@ -68,15 +68,25 @@ def finished_run(emulator: Emulator, job_id: int | None = None) -> int:
 def scenario(emulator: Emulator) -> list[tuple[str, dict[str, Any], str | None]]:
     """(tool, arguments, None for a success or a fragment of the error text)."""
     job_id = emulator.job_ids[0]
+    failing_job, lost_job = emulator.job_ids[2], emulator.job_ids[3]
+    for job in (failing_job, lost_job):
+        emulator.set_job_outcome(job, "error")
+    failed = emulator.trigger_run(failing_job)
+    lost = emulator.trigger_run(lost_job)
     done = finished_run(emulator)
     slow_job = emulator.job_ids[1]
     emulator.set_job_duration(slow_job, 10_000)
     slow = emulator.trigger_run(slow_job)
     queued = emulator.trigger_run(job_id)
     sql = next(path for path in emulator.artifact_paths(done) if path.endswith(".sql"))
+    # The first run-creating call's answer is lost: a retry cannot be proven, so it is an
+    # error that says the run may have started.
+    emulator.faults.fail_next_trigger_response(502)
     return [
+        ("retry-run", {"runId": lost}, "may have started"),
         # Successes, one or more per tool.
         ("trigger-job-run", {"jobId": job_id, "threads_override": 4}, None),
+        ("trigger-job-run", {"jobId": slow_job, "if_running": "reuse"}, None),
         ("list-runs", {}, None),
         ("list-runs", {"view": "compact", "limit": 3, "status": ["success", 20]}, None),
         ("list-runs", {"job_definition_id": job_id, "include_related": ["trigger", "job"]}, None),
@@ -100,7 +110,26 @@ def scenario(emulator: Emulator) -> list[tuple[str, dict[str, Any], str | None]]
         ("wait-for-run", {"runId": done}, None),
         ("wait-for-run", {"runId": slow, "timeout_seconds": 60, "poll_interval_seconds": 20}, None),
         ("cancel-run", {"runId": queued}, None),
+        ("get-run-errors", {"runId": failed}, None),
+        ("get-run-errors", {"runId": failed, "view": "full", "include_warnings": True}, None),
+        ("get-run-errors", {"runId": failed, "log_lines": 0}, None),
+        ("get-run-errors", {"runId": done}, None),
+        ("retry-run", {"runId": failed}, None),
+        ("rerun-job", {"jobId": job_id}, None),
+        ("list-jobs", {}, None),
+        ("list-jobs", {"project_id": [1], "name_contains": "a", "limit": 2, "offset": 1}, None),
         # Errors: dbt's, ours, and refused arguments.
+        ("get-run-errors", {"runId": MISSING}, "dbt Cloud answered HTTP 404"),
+        ("retry-run", {"runId": done}, "RETRY_NOT_FAILED_RUN"),
+        ("retry-run", {"runId": MISSING}, "HTTP 404"),
+        ("rerun-job", {"jobId": MISSING}, "HTTP 404"),
+        ("list-jobs", {"environment_id": "1"}, "Invalid arguments for list-jobs: environment_id"),
+        (
+            "trigger-job-run",
+            {"jobId": slow_job, "if_running": "fail"},
+            f"already has run {slow}",
+        ),
+        ("trigger-job-run", {"jobId": job_id, "if_running": "later"}, "if_running must be one"),
         ("get-run", {"runId": MISSING}, "dbt Cloud answered HTTP 404: The requested resource"),
         ("list-runs", {"accountId": 4242}, "dbt Cloud answered HTTP 403"),
         ("get-run-artifact", {"runId": done, "path": "nothing.json"}, "HTTP 404"),

@@ -6,7 +6,9 @@ OpenAPI document is checked against what is actually routed, so neither can drif
 
 from __future__ import annotations
 
+import re
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,11 +29,19 @@ pytestmark = pytest.mark.anyio
 EXTENSIONS = {
     ("GET", "/v1/accounts/{accountid}/runs/{runid}/artifacts/{path}"),
     ("POST", "/v1/accounts/{accountid}/runs/{runid}/cancel"),
+    ("POST", "/v1/accounts/{accountid}/runs/{runid}/retry"),
+    ("GET", "/v1/accounts/{accountid}/runs/{runid}/errors"),
+    ("GET", "/v1/accounts/{accountid}/jobs"),
+    ("GET", "/v1/accounts/{accountid}/jobs/{jobid}"),
+    ("GET", "/v1/accounts/{accountid}/jobs/{jobid}/artifacts/{path}"),
+    ("POST", "/v1/accounts/{accountid}/jobs/{jobid}/rerun"),
 }
 META = {("GET", "/healthz"), ("GET", "/openapi.json")}
 CHANGES_RUNS = {
     ("POST", "/v1/accounts/{accountid}/jobs/{jobid}/run"),
     ("POST", "/v1/accounts/{accountid}/runs/{runid}/cancel"),
+    ("POST", "/v1/accounts/{accountid}/runs/{runid}/retry"),
+    ("POST", "/v1/accounts/{accountid}/jobs/{jobid}/rerun"),
 }
 
 
@@ -138,7 +148,12 @@ async def test_list_parameters_documented_are_the_accepted_ones(fake_dbt: FakeDb
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", "/v1/accounts/1/jobs/2/run"), ("POST", "/v1/accounts/1/runs/2/cancel")],
+    [
+        ("POST", "/v1/accounts/1/jobs/2/run"),
+        ("POST", "/v1/accounts/1/runs/2/cancel"),
+        ("POST", "/v1/accounts/1/runs/2/retry"),
+        ("POST", "/v1/accounts/1/jobs/2/rerun"),
+    ],
 )
 async def test_read_only_hides_run_changes(fake_dbt: FakeDbt, method: str, path: str) -> None:
     async with adapter_for(fake_dbt, read_only=True) as http:
@@ -152,3 +167,23 @@ async def test_healthz(adapter: httpx.AsyncClient) -> None:
     response = await adapter.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def test_every_curl_in_the_docs_names_a_served_route(client: AsyncRunsClient) -> None:
+    """docs/rest.md's examples call routes that exist, with the method they take."""
+    docs = Path(__file__).resolve().parents[2] / "docs" / "rest.md"
+    calls = re.findall(r"^curl (.*)$", docs.read_text(encoding="utf-8"), re.MULTILINE)
+    routes = [
+        (method, re.compile(re.sub(r"\{[^}]+\}", "[^/]+", path.replace("{path}", ".+"))))
+        for method, path in served(create_app(client))
+    ]
+    checked = 0
+    for call in calls:
+        found = re.search(r"\$A(/[^\s\"'?]*)", call)
+        if found is None:
+            continue
+        method = "POST" if "-X POST" in call else "GET"
+        path = "/v1/accounts/1" + found.group(1)
+        assert any(m == method and route.fullmatch(path) for m, route in routes), (method, path)
+        checked += 1
+    assert checked >= 15

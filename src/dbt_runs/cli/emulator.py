@@ -208,7 +208,7 @@ def emulator(
         else "any non-empty token (none was set with --token)"
     )
     _echo(f"dbt Cloud emulator listening on {base_url}")
-    _echo(f"  account {account_id}, jobs 1-5, {runs} past runs, {speed:g}x real time")
+    _echo(f"  account {account_id}, jobs 1-8, {runs} past runs, {speed:g}x real time")
     _echo(f"  token: {token_line}")
     _echo(f"  export DBT_CLOUD_BASE_URL={base_url} DBT_CLOUD_ACCOUNT_ID={account_id}")
     if token is None:

@@ -16,18 +16,22 @@ from __future__ import annotations
 import contextlib
 import hmac
 import random
+import re
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
-from dbt_runs.testing import _artifacts, _wire
+from dbt_runs.testing import _artifacts, _logs, _wire
 from dbt_runs.testing._clock import Clock, ManualClock, speed_of
 from dbt_runs.testing._faults import FaultKind, Faults
 from dbt_runs.testing._seed import git_sha, seed_catalog, seed_runs
 from dbt_runs.testing._state import (
+    FAILURES,
     MAX_STEPS,
     STEP_ID_FACTOR,
+    SUCCESS,
+    Failure,
     Job,
     Outcome,
     Run,
@@ -40,6 +44,22 @@ __all__ = ["Account", "RequestRecord"]
 
 #: dbt stamps a run's trigger a few hundredths of a second before the run itself.
 _TRIGGER_LEAD = 0.0185
+#: `[fail]` (the job's own failure) or `[fail:<kind>]` in a cause: the emulator's way, open to
+#: any client, to ask for a failing run (`Failure` names the kinds); `[warn]` for a successful
+#: run whose tests or sources warn.
+_FAIL_MARKER = re.compile(r"\[fail(?::([a-z]+))?\]", re.IGNORECASE)
+_WARN_MARKER = "[warn]"
+
+
+def _outcome_of(cause: str, job: Job) -> tuple[Outcome, Failure, bool]:
+    """How a run triggered with `cause` ends: (outcome, failure kind, warnings)."""
+    warnings = _WARN_MARKER in cause.lower()
+    found = _FAIL_MARKER.search(cause)
+    if found is None:
+        return job.outcome, job.failure, warnings
+    kind = (found.group(1) or "").lower()
+    failure = next((name for name in FAILURES if name == kind), job.failure)
+    return "error", failure, warnings
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,9 +166,39 @@ class Account:
         job = self.state.jobs.get(job_id)
         return job if job is not None and job.state == 1 else None
 
+    def jobs(
+        self,
+        *,
+        state: str = "active",
+        environment_id: int | None = None,
+        project_ids: Collection[int] | None = None,
+        name_contains: str | None = None,
+        pk: int | None = None,
+    ) -> list[Job]:
+        """The jobs `GET jobs/` lists, in id order: `state` is "active", "deleted" or "all";
+        the other filters are ANDed, and `name_contains` ignores case (`name__icontains`)."""
+        wanted = {"active": {1}, "deleted": {2}, "all": {1, 2}}[state]
+        needle = name_contains.lower() if name_contains is not None else None
+        return [
+            job
+            for job in sorted(self.state.jobs.values(), key=lambda j: j.id)
+            if job.state in wanted
+            and (environment_id is None or job.environment_id == environment_id)
+            and (project_ids is None or job.project_id in project_ids)
+            and (needle is None or needle in job.name.lower())
+            and (pk is None or job.id == pk)
+        ]
+
     def run(self, run_id: int) -> Run | None:
         """The run, or None."""
         return self.state.runs_by_id.get(run_id)
+
+    def latest_run(self, job: Job, now: float, *, completed: bool = False) -> Run | None:
+        """The job's most recent run (`completed`: the most recent that has finished)."""
+        for run in reversed(self.state.runs_by_job.get(job.id, [])):
+            if not completed or run.is_complete(now):
+                return run
+        return None
 
     def step(self, step_id: int, now: float) -> tuple[Run, StepPlan] | None:
         """The step with dbt's id `step_id` and its run, or None until the step has started."""
@@ -175,7 +225,7 @@ class Account:
             if trigger.timeout_seconds_override is not None
             else job.timeout_seconds
         )
-        outcome: Outcome = "error" if "[fail]" in trigger.cause.lower() else job.outcome
+        outcome, failure, warnings = _outcome_of(trigger.cause, job)
         run = Run(
             state.next_run_id,
             job,
@@ -191,6 +241,8 @@ class Account:
             trigger.git_sha or git_sha(self._rng),
             speed=speed_of(self.clock),
             environment=env,
+            failure=failure,
+            warnings=warnings,
         )
         state.add_run(run)
         state.tick(now)
@@ -225,6 +277,7 @@ class Account:
             speed=speed_of(self.clock),
             retrying_run_id=failed.id,
             environment=failed.environment,
+            failure=failed.job.failure,
         )
         state.add_run(run)
         state.tick(now)
@@ -271,12 +324,24 @@ class Account:
         )
 
     def job_artifact(
-        self, job: Job, path: str, now: float, *, step: int | None = None
+        self,
+        job: Job,
+        path: str,
+        now: float,
+        *,
+        step: int | None = None,
+        statuses: Collection[int] = (SUCCESS,),
     ) -> _artifacts.Artifact | None:
-        """`GET jobs/{id}/artifacts/{path}`: the file from the job's latest finished run that
-        saved it, or None."""
+        """`GET jobs/{id}/artifacts/{path}`: the file from the latest of the job's runs in
+        `statuses` that saved it, or None.
+
+        dbt's document says "given a job id and a set of Run filters return the latest
+        matching artifact for that job" without naming the filters or their default; the
+        emulator takes `status`/`status__in` and, without them, successful runs only, as
+        clients expect (the latest manifest a successful run left, not a failed run's).
+        """
         for run in reversed(self.state.runs_by_job.get(job.id, [])):
-            if not run.is_complete(now):
+            if run.status_at(now) not in statuses:
                 continue
             artifact = self.artifact(run, path, now, step=step)
             if artifact is not None:
@@ -285,7 +350,7 @@ class Account:
 
     def step_logs(self, run: Run, step: StepPlan, now: float) -> tuple[str, str]:
         """A step's `(logs, debug_logs)` as far as it got at `now` (what `_wire` embeds)."""
-        return _artifacts.step_logs(run, step, now, self._project_name(run))
+        return _logs.step_logs(run, step, now, self._project_name(run))
 
     def _artifacts_uploaded(self, run: Run, now: float) -> bool:
         finished = run.finished_at

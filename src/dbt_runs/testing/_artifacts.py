@@ -1,11 +1,17 @@
 """What each step writes to `target/`: plausible dbt artifacts and logs, made on demand.
 
-The emulated project is a small `jaffle_shop`. A step that runs `dbt build` writes
-`manifest.json`, a `run_results.json` that matches the step's outcome (a failing step has the
-`orders` model in error and its tests skipped), `compiled/...` and `run/...` files; `dbt docs
-generate` writes `catalog.json`; `dbt source freshness` writes `sources.json`. Like dbt Cloud's
-`target/` directory, files persist across a run's steps: the artifact at step N is the version
-written by the latest step at or before N.
+The emulated project is a small `jaffle_shop` (`_project`). A step that runs `dbt build`
+writes `manifest.json`, a `run_results.json` with one entry per node it ran, as `_results`
+decided them (a failing step has its failing node in error and what depends on it skipped),
+`compiled/...` and `run/...` files; `dbt docs generate` writes `catalog.json`; `dbt source
+freshness` writes `sources.json`; a step dbt Cloud stopped at the memory limit writes nothing.
+Like dbt Cloud's `target/` directory, files persist across a run's steps: the artifact at step
+N is the version written by the latest step at or before N.
+
+The JSON follows the schemas the files name (`run-results/v6`, `sources/v3`, dbt 1.9), field
+by field as dbt writes them: a seed's `compiled`, `compiled_code` and `relation_name` are null
+(a seed is no compiled node), a skipped node has no timing and a null message, a passing test
+a null message and `failures: 0`.
 
 `manifest.json` can be padded to any size (`artifact_size`); it is then produced as a stream
 of chunks with an exact `Content-Length`, so serving 200 MB keeps the emulator's memory flat.
@@ -18,183 +24,28 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from functools import lru_cache
+from datetime import UTC, datetime
 from typing import Any, Final
 
-from dbt_runs.testing._state import (
-    CANCELLED,
-    ERROR,
-    SUCCESS,
-    WRITES_ARTIFACTS,
-    Run,
-    StepPlan,
-    command_kind,
+from dbt_runs.testing._project import NODES, SOURCES, Node, resource_dir, sql, unique_id
+from dbt_runs.testing._results import (
+    NodeResult,
+    SourceResult,
+    is_killed,
+    node_results,
+    schema_name,
+    source_results,
 )
-from dbt_runs.testing._wire import artifact_ts, run_ts
+from dbt_runs.testing._state import CANCELLED, WRITES_ARTIFACTS, Run, StepPlan, command_kind
+from dbt_runs.testing._wire import artifact_ts
 
 DBT_VERSION: Final = "1.9.1"
 #: Where dbt Cloud runs a job (only ever printed in logs and artifacts; nothing is written).
-_JOB_DIR: Final = "/tmp/jobs"  # noqa: S108
+JOB_DIR: Final = "/tmp/jobs"  # noqa: S108
 
 _RUN_RESULTS_KINDS: Final = frozenset(
     {"build", "run", "test", "seed", "snapshot", "compile", "retry", "docs", "clone", "show"}
 )
-_SELECTS: Final = {
-    "build": ("seed", "model", "snapshot", "test"),
-    "run": ("model",),
-    "test": ("test",),
-    "seed": ("seed",),
-    "snapshot": ("snapshot",),
-    "compile": ("model", "test"),
-    "retry": ("model", "test"),
-    "clone": ("model",),
-    "show": ("model",),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Node:
-    """One node of the emulated project."""
-
-    resource_type: str  # model | seed | test | snapshot
-    name: str
-    path: str  # relative to the project's resource directory
-    depends_on: tuple[str, ...]  # names of parent nodes
-    materialized: str
-
-
-_NODES: Final = (
-    Node("seed", "raw_customers", "raw_customers.csv", (), "seed"),
-    Node("seed", "raw_orders", "raw_orders.csv", (), "seed"),
-    Node("seed", "raw_payments", "raw_payments.csv", (), "seed"),
-    Node("model", "stg_customers", "staging/stg_customers.sql", ("raw_customers",), "view"),
-    Node("model", "stg_orders", "staging/stg_orders.sql", ("raw_orders",), "view"),
-    Node("model", "stg_payments", "staging/stg_payments.sql", ("raw_payments",), "view"),
-    Node(
-        "model",
-        "customers",
-        "customers.sql",
-        ("stg_customers", "stg_orders", "stg_payments"),
-        "table",
-    ),
-    Node("model", "orders", "orders.sql", ("stg_orders", "stg_payments"), "table"),
-    Node("snapshot", "orders_snapshot", "orders_snapshot.sql", ("stg_orders",), "snapshot"),
-    Node("test", "unique_customers_customer_id", "schema.yml", ("customers",), "test"),
-    Node("test", "not_null_customers_customer_id", "schema.yml", ("customers",), "test"),
-    Node("test", "unique_orders_order_id", "schema.yml", ("orders",), "test"),
-    Node("test", "not_null_orders_order_id", "schema.yml", ("orders",), "test"),
-    Node(
-        "test",
-        "accepted_values_orders_status__placed__shipped__completed__returned",
-        "schema.yml",
-        ("orders",),
-        "test",
-    ),
-    Node(
-        "test",
-        "relationships_orders_customer_id__customer_id__ref_customers_",
-        "schema.yml",
-        ("orders", "customers"),
-        "test",
-    ),
-)
-_SOURCES: Final = (("ecom", "raw_events"), ("stripe", "payments"))
-
-
-def unique_id(project: str, node: Node) -> str:
-    """dbt's unique id: `model.jaffle_shop.orders`."""
-    return f"{node.resource_type}.{project}.{node.name}"
-
-
-def _resource_dir(node: Node) -> str:
-    return {"seed": "seeds", "snapshot": "snapshots"}.get(node.resource_type, "models")
-
-
-@lru_cache(maxsize=64)
-def selected_nodes(kind: str) -> tuple[Node, ...]:
-    """The nodes a subcommand runs, in execution order."""
-    types = _SELECTS.get(kind, ())
-    order = {"seed": 0, "model": 1, "snapshot": 2, "test": 3}
-    return tuple(
-        sorted(
-            (n for n in _NODES if n.resource_type in types),
-            key=lambda n: order[n.resource_type],
-        )
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class NodeResult:
-    """How one node went in one step."""
-
-    node: Node
-    status: str  # success | error | skipped | pass | fail
-    message: str
-    started_at: float
-    finished_at: float
-    rows: int
-
-
-def _downstream_of(name: str) -> set[str]:
-    out: set[str] = set()
-    frontier = {name}
-    while frontier:
-        nxt = {n.name for n in _NODES if frontier & set(n.depends_on)} - out
-        out |= nxt
-        frontier = nxt
-    return out
-
-
-def _culprit(nodes: tuple[Node, ...]) -> Node:
-    """The node a failing step fails on: `orders` if it runs, else a test of it, else the
-    first node."""
-    for node in nodes:
-        if node.name == "orders":
-            return node
-    for node in nodes:
-        if node.resource_type == "test" and "orders" in node.depends_on:
-            return node
-    return nodes[0]
-
-
-def node_results(run: Run, step: StepPlan, project: str) -> list[NodeResult]:
-    """The results a step's dbt invocation produced (empty for steps that run no nodes)."""
-    if step.command is None:
-        return []
-    nodes = selected_nodes(command_kind(step.command))
-    if not nodes:
-        return []
-    end = step.finished_at if step.finished_at is not None else step.started_at
-    k = 1.0 / run.speed  # the nominal seconds below shrink with the run's other phases
-    span = max(0.5 * k, end - step.started_at - 2.0 * k)
-    each = span / len(nodes)
-    culprit = _culprit(nodes) if step.status == ERROR else None
-    skipped = _downstream_of(culprit.name) if culprit and culprit.resource_type != "test" else set()
-    out: list[NodeResult] = []
-    t = step.started_at + 1.5 * k
-    for i, node in enumerate(nodes):
-        rows = 50 + (run.id * 7 + i * 13) % 900
-        if node is culprit and node.resource_type == "test":
-            status, message = "fail", "Got 3 results, configured to fail if != 0"
-        elif node is culprit:
-            path = f"{_resource_dir(node)}/{node.path}"
-            status = "error"
-            message = (
-                f"Database Error in {node.resource_type} {node.name} ({path})\n"
-                "  100038 (22018): Numeric value 'N/A' is not recognized\n"
-                f"  compiled code at target/run/{project}/{path}"
-            )
-        elif node.name in skipped:
-            status, message = "skipped", "SKIP"
-        elif node.resource_type == "test":
-            status, message = "pass", "PASS"
-        elif node.resource_type == "seed":
-            status, message = "success", f"INSERT {rows}"
-        else:
-            status, message = "success", "SUCCESS 1"
-        out.append(NodeResult(node, status, message, t, t + each * 0.9, rows))
-        t += each
-    return out
 
 
 # -- which files exist --------------------------------------------------------------------
@@ -213,9 +64,9 @@ def _paths_written(command: str, results: list[NodeResult], project: str) -> lis
         paths.append("sources.json")
     for result in results:
         node = result.node
-        if result.status == "skipped":
-            continue
-        base = f"{project}/{_resource_dir(node)}/{node.path}"
+        if not result.compiled:
+            continue  # skipped, or stopped at compilation: dbt wrote no SQL for it
+        base = f"{project}/{resource_dir(node)}/{node.path}"
         if node.resource_type == "test":
             base = f"{project}/models/{node.path}/{node.name}.sql"
         if node.resource_type != "seed":
@@ -223,7 +74,7 @@ def _paths_written(command: str, results: list[NodeResult], project: str) -> lis
         if kind not in {"compile", "docs"}:
             paths.append(f"run/{base}")
     if kind == "docs":
-        for node in _NODES:
+        for node in NODES:
             if node.resource_type == "model":
                 paths.append(f"compiled/{project}/models/{node.path}")
     return paths
@@ -235,6 +86,8 @@ def artifact_index(run: Run, steps: list[StepPlan], project: str) -> dict[str, i
     for step in steps:
         if step.finished_at is None or step.command is None or step.status == CANCELLED:
             continue
+        if is_killed(run, step):
+            continue  # the process died at the memory limit before dbt wrote anything
         for path in _paths_written(step.command, node_results(run, step, project), project):
             index[path] = step.index
     return index
@@ -266,7 +119,8 @@ class Artifact:
     chunks: Any  # a callable returning an AsyncIterator[bytes]
 
 
-def _invocation_id(run: Run, step_index: int) -> str:
+def invocation_id(run: Run, step_index: int) -> str:
+    """The dbt invocation id of a step (the same in its logs and its artifacts)."""
     return str(
         uuid.UUID(bytes=hashlib.blake2b(f"{run.id}:{step_index}".encode(), digest_size=16).digest())
     )
@@ -288,19 +142,15 @@ def _metadata(run: Run, step: StepPlan, schema: str, project: str) -> dict[str, 
         "dbt_schema_version": f"https://schemas.getdbt.com/dbt/{schema}",
         "dbt_version": DBT_VERSION,
         "generated_at": artifact_ts(generated),
-        "invocation_id": _invocation_id(run, step.index),
+        "invocation_id": invocation_id(run, step.index),
         "env": _env(run),
         **({"project_name": project, "adapter_type": "snowflake"} if "manifest" in schema else {}),
     }
 
 
-def _schema_name(run: Run) -> str:
-    return run.trigger.schema_override or "analytics"
-
-
 def _node_json(run: Run, node: Node, project: str) -> dict[str, Any]:
     uid = unique_id(project, node)
-    schema = _schema_name(run)
+    schema = schema_name(run)
     return {
         "database": "ANALYTICS",
         "schema": schema,
@@ -308,7 +158,7 @@ def _node_json(run: Run, node: Node, project: str) -> dict[str, Any]:
         "resource_type": node.resource_type,
         "package_name": project,
         "path": node.path,
-        "original_file_path": f"{_resource_dir(node)}/{node.path}",
+        "original_file_path": f"{resource_dir(node)}/{node.path}",
         "unique_id": uid,
         "fqn": [project, *node.path.removesuffix(".sql").removesuffix(".csv").split("/")],
         "alias": node.name,
@@ -317,27 +167,13 @@ def _node_json(run: Run, node: Node, project: str) -> dict[str, Any]:
         "description": "",
         "depends_on": {
             "macros": [],
-            "nodes": [unique_id(project, n) for n in _NODES if n.name in node.depends_on],
+            "nodes": [unique_id(project, n) for n in NODES if n.name in node.depends_on],
         },
         "relation_name": f"ANALYTICS.{schema.upper()}.{node.name.upper()}"
         if node.resource_type != "test"
         else None,
-        "raw_code": _sql(node),
+        "raw_code": sql(node),
     }
-
-
-# The SQL below is the text of emulated dbt models, never executed anywhere (S608).
-def _sql(node: Node) -> str:
-    if node.resource_type == "seed":
-        return ""
-    if node.resource_type == "test":
-        parent = node.depends_on[0]
-        return f"-- test {node.name}\nselect * from {{{{ ref('{parent}') }}}} where 1=0"
-    parents = " union all ".join(
-        f"select * from {{{{ ref('{p}') }}}}"  # noqa: S608
-        for p in node.depends_on
-    )
-    return f"with source as ({parents or 'select 1 as id'})\nselect * from source"  # noqa: S608
 
 
 def manifest_parts(run: Run, step: StepPlan, project: str) -> tuple[str, list[str], str]:
@@ -346,26 +182,26 @@ def manifest_parts(run: Run, step: StepPlan, project: str) -> tuple[str, list[st
     head = head[:-1] + ', "nodes": {'
     entries = [
         f"{json.dumps(unique_id(project, n))}: {json.dumps(_node_json(run, n, project))}"
-        for n in _NODES
+        for n in NODES
     ]
     sources = {
-        f"source.{project}.{src}.{table}": {
-            "unique_id": f"source.{project}.{src}.{table}",
+        f"source.{project}.{s.source_name}.{s.name}": {
+            "unique_id": f"source.{project}.{s.source_name}.{s.name}",
             "resource_type": "source",
-            "source_name": src,
-            "name": table,
+            "source_name": s.source_name,
+            "name": s.name,
             "loaded_at_field": "_loaded_at",
             "freshness": {
-                "warn_after": {"count": 12, "period": "hour"},
-                "error_after": {"count": 24, "period": "hour"},
+                "warn_after": {"count": s.warn_after_hours, "period": "hour"},
+                "error_after": {"count": s.error_after_hours, "period": "hour"},
             },
         }
-        for src, table in _SOURCES
+        for s in SOURCES
     }
-    child_map: dict[str, list[str]] = {unique_id(project, n): [] for n in _NODES}
+    child_map: dict[str, list[str]] = {unique_id(project, n): [] for n in NODES}
     parent_map: dict[str, list[str]] = {}
-    for n in _NODES:
-        parents = [unique_id(project, p) for p in _NODES if p.name in n.depends_on]
+    for n in NODES:
+        parents = [unique_id(project, p) for p in NODES if p.name in n.depends_on]
         parent_map[unique_id(project, n)] = parents
         for p in parents:
             child_map[p].append(unique_id(project, n))
@@ -431,6 +267,77 @@ def _bytes_artifact(body: bytes, media_type: str) -> Artifact:
     return Artifact(media_type, len(body), chunks)
 
 
+def _query_id(run: Run, step: StepPlan, position: int) -> str:
+    """A Snowflake query id (`01b5d4c2-0000-7f1d-0000-2ab9000401f6`), fixed per node."""
+    h = hashlib.blake2b(f"{run.id}:{step.index}:{position}".encode(), digest_size=16).hexdigest()
+    return f"01{h[:6]}-0000-{h[6:10]}-0000-{h[10:22]}"
+
+
+def _adapter_response(run: Run, step: StepPlan, position: int, r: NodeResult) -> dict[str, Any]:
+    """dbt-snowflake's `adapter_response`: empty when the node ran no query to its end."""
+    if r.status in {"skipped", "error"}:
+        return {}
+    if r.node.resource_type == "seed":
+        message, code, rows = f"INSERT {r.rows}", "INSERT", r.rows
+    else:
+        message, code, rows = "SUCCESS 1", "SUCCESS", 1
+    return {
+        "_message": message,
+        "code": code,
+        "rows_affected": rows,
+        "query_id": _query_id(run, step, position),
+    }
+
+
+def _timing(r: NodeResult) -> list[dict[str, str]]:
+    """dbt's `timing`: compile then execute; only compile for a node that did not compile,
+    nothing for a skipped one."""
+    if r.status == "skipped":
+        return []
+    compile_end = min(r.started_at + 0.011, r.finished_at)
+    out = [
+        {
+            "name": "compile",
+            "started_at": artifact_ts(r.started_at),
+            "completed_at": artifact_ts(compile_end),
+        }
+    ]
+    if r.executed:
+        out.append(
+            {
+                "name": "execute",
+                "started_at": artifact_ts(min(r.started_at + 0.012, r.finished_at)),
+                "completed_at": artifact_ts(r.finished_at),
+            }
+        )
+    return out
+
+
+def _result_json(
+    run: Run, step: StepPlan, project: str, position: int, threads: int, r: NodeResult
+) -> dict[str, Any]:
+    """One `results[]` entry of `run_results.json` (`RunResultOutput`, run-results v6)."""
+    node = r.node
+    # dbt fills compiled, compiled_code and relation_name only for compiled node types, which
+    # a seed is not (dbt-core 1.9 `process_run_result`); a test has no relation.
+    compiled_type = node.resource_type != "seed"
+    return {
+        "status": r.status,
+        "timing": _timing(r),
+        "thread_id": f"Thread-{position % threads + 1} (worker)",
+        "execution_time": 0.0 if r.status == "skipped" else round(r.finished_at - r.started_at, 6),
+        "adapter_response": _adapter_response(run, step, position, r),
+        "message": r.message,
+        "failures": r.failures,
+        "unique_id": unique_id(project, node),
+        "compiled": r.compiled if compiled_type else None,
+        "compiled_code": sql(node) if compiled_type and r.compiled else None,
+        "relation_name": f"ANALYTICS.{schema_name(run).upper()}.{node.name.upper()}"
+        if compiled_type and node.resource_type != "test"
+        else None,
+    }
+
+
 def run_results(run: Run, step: StepPlan, project: str, threads: int) -> bytes:
     """`run_results.json` for the dbt invocation of `step`."""
     results = node_results(run, step, project)
@@ -438,39 +345,7 @@ def run_results(run: Run, step: StepPlan, project: str, threads: int) -> bytes:
     end = step.finished_at if step.finished_at is not None else step.started_at
     doc = {
         "metadata": _metadata(run, step, "run-results/v6.json", project),
-        "results": [
-            {
-                "status": r.status,
-                "timing": [
-                    {
-                        "name": "compile",
-                        "started_at": artifact_ts(r.started_at),
-                        "completed_at": artifact_ts(r.started_at + 0.011),
-                    },
-                    {
-                        "name": "execute",
-                        "started_at": artifact_ts(r.started_at + 0.012),
-                        "completed_at": artifact_ts(r.finished_at),
-                    },
-                ],
-                "thread_id": f"Thread-{i % threads + 1} (worker)",
-                "execution_time": round(r.finished_at - r.started_at, 6),
-                "adapter_response": {}
-                if r.status == "skipped"
-                else {"_message": r.message, "code": "SUCCESS", "rows_affected": r.rows},
-                "message": r.message,
-                "failures": {"pass": 0, "fail": 3}.get(r.status)
-                if r.node.resource_type == "test"
-                else None,
-                "unique_id": unique_id(project, r.node),
-                "compiled": r.node.resource_type != "seed",
-                "compiled_code": _sql(r.node) if r.node.resource_type != "seed" else None,
-                "relation_name": None
-                if r.node.resource_type == "test"
-                else f"ANALYTICS.{_schema_name(run).upper()}.{r.node.name.upper()}",
-            }
-            for i, r in enumerate(results)
-        ],
+        "results": [_result_json(run, step, project, i, threads, r) for i, r in enumerate(results)],
         "elapsed_time": round(end - step.started_at, 6),
         "args": {
             "which": "generate" if kind == "docs" else kind,
@@ -478,7 +353,7 @@ def run_results(run: Run, step: StepPlan, project: str, threads: int) -> bytes:
             "target": run.trigger.target_name_override or run.job.target_name,
             "threads": run.trigger.threads_override or threads,
             "write_json": True,
-            "profiles_dir": f"{_JOB_DIR}/{run.id}/.dbt",
+            "profiles_dir": f"{JOB_DIR}/{run.id}/.dbt",
             "invocation_command": step.command,
         },
     }
@@ -488,14 +363,14 @@ def run_results(run: Run, step: StepPlan, project: str, threads: int) -> bytes:
 def catalog(run: Run, step: StepPlan, project: str) -> bytes:
     """`catalog.json` from `dbt docs generate`."""
     nodes = {}
-    for node in _NODES:
+    for node in NODES:
         if node.resource_type not in {"model", "seed", "snapshot"}:
             continue
         uid = unique_id(project, node)
         nodes[uid] = {
             "metadata": {
                 "type": "VIEW" if node.materialized == "view" else "BASE TABLE",
-                "schema": _schema_name(run).upper(),
+                "schema": schema_name(run).upper(),
                 "name": node.name.upper(),
                 "database": "ANALYTICS",
                 "comment": None,
@@ -522,33 +397,61 @@ def catalog(run: Run, step: StepPlan, project: str) -> bytes:
     return json.dumps(doc).encode()
 
 
+def _freshness_ts(ts: float) -> str:
+    """`max_loaded_at`/`snapshotted_at`: an aware ISO timestamp (`...+00:00`), as dbt-core's
+    freshness tests expect them."""
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def _source_json(run: Run, step: StepPlan, project: str, i: int, r: SourceResult) -> dict[str, Any]:
+    """One `results[]` entry of `sources.json` (sources v3): `SourceFreshnessOutput`, or
+    `SourceFreshnessRuntimeError` when the freshness query failed."""
+    uid = f"source.{project}.{r.source.source_name}.{r.source.name}"
+    if r.status == "runtime error":
+        return {"unique_id": uid, "error": r.error, "status": r.status}
+    snapshotted = r.finished_at
+    return {
+        "unique_id": uid,
+        "max_loaded_at": _freshness_ts(snapshotted - r.age),
+        "snapshotted_at": _freshness_ts(snapshotted),
+        "max_loaded_at_time_ago_in_s": r.age,
+        "status": r.status,
+        "criteria": {
+            "warn_after": {"count": r.source.warn_after_hours, "period": "hour"},
+            "error_after": {"count": r.source.error_after_hours, "period": "hour"},
+            "filter": None,
+        },
+        "adapter_response": {
+            "_message": "SUCCESS 1",
+            "code": "SUCCESS",
+            "rows_affected": 1,
+            "query_id": _query_id(run, step, i),
+        },
+        "timing": [
+            {
+                "name": "compile",
+                "started_at": artifact_ts(r.started_at),
+                "completed_at": artifact_ts(r.started_at + 0.002),
+            },
+            {
+                "name": "execute",
+                "started_at": artifact_ts(r.started_at + 0.003),
+                "completed_at": artifact_ts(r.finished_at),
+            },
+        ],
+        "thread_id": f"Thread-{i + 1} (worker)",
+        "execution_time": round(r.finished_at - r.started_at, 6),
+    }
+
+
 def sources(run: Run, step: StepPlan, project: str) -> bytes:
     """`sources.json` from `dbt source freshness`."""
     at = step.finished_at if step.finished_at is not None else step.started_at
-    results = []
-    for i, (src, table) in enumerate(_SOURCES):
-        age = 3600.0 * (i + 1) + (run.id % 600)
-        results.append(
-            {
-                "unique_id": f"source.{project}.{src}.{table}",
-                "max_loaded_at": artifact_ts(at - age),
-                "snapshotted_at": artifact_ts(at),
-                "max_loaded_at_time_ago_in_s": age,
-                "status": "pass",
-                "criteria": {
-                    "warn_after": {"count": 12, "period": "hour"},
-                    "error_after": {"count": 24, "period": "hour"},
-                    "filter": None,
-                },
-                "adapter_response": {},
-                "timing": [],
-                "thread_id": f"Thread-{i + 1}",
-                "execution_time": 0.41 + i / 10,
-            }
-        )
     doc = {
         "metadata": _metadata(run, step, "sources/v3.json", project),
-        "results": results,
+        "results": [
+            _source_json(run, step, project, i, r) for i, r in enumerate(source_results(run, step))
+        ],
         "elapsed_time": round(at - step.started_at, 6),
     }
     return json.dumps(doc).encode()
@@ -574,126 +477,14 @@ def render(
         return _bytes_artifact(sources(run, step, project), "application/json")
     name = path.rsplit("/", 1)[-1]
     node = next(
-        (n for n in _NODES if n.name == name.removesuffix(".sql").removesuffix(".csv")), None
+        (n for n in NODES if n.name == name.removesuffix(".sql").removesuffix(".csv")), None
     )
     if path.endswith(".csv"):
         body = "id,first_name,last_name\n1,Michael,P.\n2,Shawn,M.\n3,Kathleen,P.\n"
         return _bytes_artifact(body.encode(), "text/csv")
-    text = _sql(node) if node is not None else "select 1"
+    text = sql(node) if node is not None else "select 1"
     if path.startswith("run/") and node is not None and node.resource_type == "model":
-        schema = _schema_name(run)
+        schema = schema_name(run)
         kind = "view" if node.materialized == "view" else "table"
         text = f"create or replace {kind} ANALYTICS.{schema}.{node.name} as (\n{text}\n);\n"
     return _bytes_artifact(text.encode(), "text/plain; charset=utf-8")
-
-
-# -- logs -----------------------------------------------------------------------------------
-
-
-def _clock(ts: float) -> str:
-    return (run_ts(ts) or "")[11:19]
-
-
-def step_logs(run: Run, step: StepPlan, now: float, project: str) -> tuple[str, str]:
-    """(logs, debug_logs) of a step as far as it got at `now`."""
-    lines: list[tuple[float, str]] = []
-    debug: list[tuple[float, str]] = []
-    t0 = step.started_at
-    k = 1.0 / run.speed  # the nominal seconds below shrink with the run's other phases
-    if step.command is None:
-        if step.index == 1:
-            lines = [
-                (t0, f"Cloning into '{_JOB_DIR}/{run.id}/target'..."),
-                (t0 + 1.2 * k, "Successfully cloned repository."),
-                (t0 + 1.3 * k, f"Checked out at {run.git_sha}."),
-            ]
-        else:
-            lines = [(t0, f"Writing profile to {_JOB_DIR}/{run.id}/.dbt/profiles.yml")]
-    else:
-        lines, debug = _dbt_lines(run, step, project)
-    if step.finished_at is None:
-        cutoff = now
-        lines = [(t, s) for t, s in lines if t <= cutoff]
-        debug = [(t, s) for t, s in debug if t <= cutoff]
-    elif step.status == CANCELLED:
-        lines = [(t, s) for t, s in lines if t <= step.finished_at]
-        lines.append((step.finished_at, "Cancelled by user."))
-        debug = [(t, s) for t, s in debug if t <= step.finished_at]
-    text = "\n".join(f"{_clock(t)}  {s}" for t, s in lines)
-    merged = sorted(lines + debug, key=lambda x: x[0])
-    debug_text = "\n".join(f"{_clock(t)}  {s}" for t, s in merged)
-    return text, debug_text
-
-
-def _dbt_lines(
-    run: Run, step: StepPlan, project: str
-) -> tuple[list[tuple[float, str]], list[tuple[float, str]]]:
-    assert step.command is not None
-    t0 = step.started_at
-    k = 1.0 / run.speed  # the nominal seconds below shrink with the run's other phases
-    kind = command_kind(step.command)
-    lines = [
-        (t0 + 0.1 * k, f"Running with dbt={DBT_VERSION}"),
-        (t0 + 0.4 * k, "Registered adapter: snowflake=1.9.0"),
-    ]
-    debug = [
-        (t0 + 0.05 * k, f"[debug] Sending event: invocation {_invocation_id(run, step.index)}"),
-        (t0 + 0.5 * k, "[debug] Acquiring new snowflake connection 'master'"),
-    ]
-    if kind == "deps":
-        end = step.finished_at or t0 + 5 * k
-        lines += [
-            (t0 + 1.0 * k, "Updating lock file in file path: package-lock.yml"),
-            (t0 + 2.0 * k, "Installing dbt-labs/dbt_utils"),
-            (end - 0.5 * k, "Installed from version 1.3.0"),
-        ]
-        return lines, debug
-    results = node_results(run, step, project)
-    lines.append(
-        (
-            t0 + 0.9 * k,
-            "Found 5 models, 3 seeds, 1 snapshot, 6 data tests, 2 sources, 611 macros",
-        )
-    )
-    total = len(results)
-    for i, r in enumerate(results, 1):
-        name = f"{_schema_name(run)}.{r.node.name}"
-        what = {"model": "sql table model", "seed": "seed file", "test": "test"}.get(
-            r.node.resource_type, "snapshot"
-        )
-        lines.append((r.started_at, f"{i} of {total} START {what} {name} [RUN]"))
-        debug.append((r.started_at + 0.01 * k, f"[debug] Began running node {r.node.name}"))
-        word = {"error": "ERROR", "fail": "FAIL", "skipped": "SKIP", "pass": "PASS"}.get(
-            r.status, "OK"
-        )
-        secs = r.finished_at - r.started_at
-        lines.append(
-            (r.finished_at, f"{i} of {total} {word} {what} {name} [{word} in {secs:.2f}s]")
-        )
-    end = step.finished_at if step.finished_at is not None else t0
-    errors = sum(r.status in ("error", "fail") for r in results)
-    skips = sum(r.status == "skipped" for r in results)
-    if kind == "docs":
-        lines.append((end - 0.2 * k, f"Catalog written to {_JOB_DIR}/{run.id}/target/catalog.json"))
-    elif kind == "source":
-        lines.append((end - 0.2 * k, "Done."))
-    elif results:
-        lines.append((end - 0.3 * k, f"Finished running {total} nodes in {end - t0:.2f}s."))
-        if errors:
-            failing = next(r for r in results if r.status in ("error", "fail"))
-            lines.append(
-                (end - 0.2 * k, "Completed with 1 error, 0 partial successes, 0 warnings:")
-            )
-            lines.append((end - 0.2 * k, failing.message))
-        else:
-            lines.append((end - 0.2 * k, "Completed successfully"))
-        passed = total - errors - skips
-        lines.append(
-            (
-                end - 0.1 * k,
-                f"Done. PASS={passed} WARN=0 ERROR={errors} SKIP={skips} NO-OP=0 TOTAL={total}",
-            )
-        )
-    if step.status == SUCCESS or step.status == ERROR:
-        debug.append((end, "[debug] Command end result"))
-    return lines, debug

@@ -18,7 +18,7 @@ from dbt_runs.testing import _wire
 from dbt_runs.testing._account import Account, RequestRecord
 from dbt_runs.testing._clock import Clock, ManualClock
 from dbt_runs.testing._faults import Faults
-from dbt_runs.testing._state import OUTCOMES, STEP_ID_FACTOR, Job, Outcome, Run
+from dbt_runs.testing._state import FAILURES, OUTCOMES, STEP_ID_FACTOR, Failure, Job, Outcome, Run
 from dbt_runs.testing._trigger import validate_trigger
 
 if TYPE_CHECKING:
@@ -197,6 +197,8 @@ class Emulator:
         timeout_seconds: int = 0,
         step_seconds: float = 40.0,
         outcome: Outcome = "success",
+        failure: Failure = "auto",
+        fails_at: str | None = None,
         threads: int = 4,
         target_name: str = "prod",
         dbt_version: str | None = None,
@@ -216,15 +218,25 @@ class Emulator:
             step_seconds: Nominal seconds each of its own commands takes (a `RealClock`'s
                 speed divides it).
             outcome: How its runs end: "success", "error" or "cancelled".
+            failure: How its failing runs fail: "auto" (its last command fails on its
+                natural node: a model's database error, or a failing test in `dbt test`),
+                "database", "compilation", "test", "freshness" (a stale source in a
+                `dbt source freshness` step) or "memory" (dbt Cloud stops the run at its
+                memory limit; the only one with a `status_message`).
+            fails_at: The command its failing runs stop at (default: the last of its own
+                commands); later steps never run. A freshness failure stops at
+                `dbt source freshness` and a failing test at the last command running tests.
             threads: The threads setting.
             target_name: The target name setting.
             dbt_version: Overrides the environment's version.
             cron: A schedule (informational; the emulator does not start scheduled runs).
             description: The job's description.
         """
-        _check_outcome(outcome)
+        _check_outcome(outcome, failure)
         if not execute_steps or any(not str(s).strip() for s in execute_steps):
             raise ValueError("execute_steps must be a non-empty list of dbt commands")
+        if fails_at is not None and fails_at not in execute_steps:
+            raise ValueError(f"fails_at must be one of execute_steps, got {fails_at!r}")
         state = self._account.state
         with self._account.moment() as now:
             if environment_id not in state.environments:
@@ -250,15 +262,23 @@ class Emulator:
                 cron=cron,
                 outcome=outcome,
                 step_seconds=step_seconds,
+                failure=failure,
+                fails_at=fails_at,
             )
         return job_id
 
-    def set_job_outcome(self, job_id: int, outcome: Outcome) -> None:
+    def set_job_outcome(
+        self, job_id: int, outcome: Outcome, *, failure: Failure | None = None
+    ) -> None:
         """How the job's next runs end: "success", "error" (at its last command) or
-        "cancelled". A trigger whose cause contains `[fail]` errors whatever this says."""
-        _check_outcome(outcome)
+        "cancelled", and, with `failure`, how they fail (see `add_job`). A trigger whose cause
+        contains `[fail]` (or `[fail:<failure>]`) errors whatever this says."""
+        _check_outcome(outcome, failure)
         with self._account.state.lock:
-            self._job(job_id).outcome = outcome
+            job = self._job(job_id)
+            job.outcome = outcome
+            if failure is not None:
+                job.failure = failure
 
     def set_job_duration(self, job_id: int, seconds: float) -> None:
         """Nominal seconds each of the job's own dbt commands takes in its next runs (a
@@ -455,6 +475,8 @@ class Emulator:
         return serve_in_thread(self.app, host, port)
 
 
-def _check_outcome(outcome: str) -> None:
+def _check_outcome(outcome: str, failure: str | None = None) -> None:
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
+    if failure is not None and failure not in FAILURES:
+        raise ValueError(f"failure must be one of {FAILURES}, got {failure!r}")

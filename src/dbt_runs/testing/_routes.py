@@ -52,6 +52,7 @@ _RUN_FILTERS_INT: Final = (
 )
 _RUN_FILTERS_LIST: Final = ("project_id__in", "status__in", "pk__in")
 _ORDER_FIELDS: Final = ("id", "created_at", "finished_at")
+_JOB_ORDER_FIELDS: Final = frozenset({"id", "name", "created_at", "updated_at"})
 
 
 class _RejectError(Exception):
@@ -412,9 +413,21 @@ class Router:
         return _artifact_response(artifact)
 
     async def get_job_artifact(self, request: Request, params: dict[str, str]) -> Response:
-        step = Query(request.query_params).integer("step")
+        query = Query(request.query_params)
+        step = query.integer("step")
+        # "a set of Run filters" (dbt's document); without one, successful runs only.
+        statuses = set(query.int_list("status__in") or ())
+        single = query.integer("status")
+        if single is not None:
+            statuses.add(single)
         with self._account.moment() as now:
-            artifact = self._account.job_artifact(self._job(params), params["path"], now, step=step)
+            artifact = self._account.job_artifact(
+                self._job(params),
+                params["path"],
+                now,
+                step=step,
+                statuses=statuses or (SUCCESS,),
+            )
         return _artifact_response(artifact)
 
     # -- steps -----------------------------------------------------------------------------
@@ -446,45 +459,43 @@ class Router:
         project = query.integer("project_id")
         projects = query.int_list("project_id__in")
         name = query.string("name__icontains")
-        order_by = query.string("order_by") or "id"
-        state_filter = query.string("state") or "active"
-        if state_filter not in {"active", "deleted", "all", "1", "2"}:
-            raise QueryError(
-                "state", f"'{state_filter}' is not valid under any of the given schemas"
-            )
+        pk = query.integer("pk")
         for key, value in (
             ("environment_id", env),
             ("project_id", project),
             ("project_id__in", projects),
             ("name__icontains", name),
+            ("pk", pk),
         ):
             if value is not None:
                 echo[key] = value
+        # Jobs list only active ones unless asked (runs list all): the captures' echo says so.
+        state_filter = _state_param(query, default="active")
+        order_by = query.string("order_by") or "id"
         field = order_by.lstrip("-")
-        if field not in {"id", "name", "created_at", "updated_at"}:
+        if field not in _JOB_ORDER_FIELDS:
             return bad_request({"order_by": f"'{order_by}' is not a valid ordering."})
-        state = self._account.state
-        with state.lock:
-            jobs = [
-                job
-                for job in state.jobs.values()
-                if (env is None or job.environment_id == env)
-                and (project is None or job.project_id == project)
-                and (projects is None or job.project_id in projects)
-                and (name is None or name.lower() in job.name.lower())
-                and (
-                    state_filter == "all"
-                    or (state_filter in {"active", "1"} and job.state == 1)
-                    or (state_filter in {"deleted", "2"} and job.state == 2)
-                )
-            ]
+        project_ids: set[int] | None = None
+        if project is not None or projects is not None:
+            project_ids = {project} if project is not None else set(projects or ())
+            if project is not None and projects is not None:
+                project_ids &= set(projects)
+        account = self._account
+        with account.moment() as now:
+            jobs = account.jobs(
+                state=state_filter,
+                environment_id=env,
+                project_ids=project_ids,
+                name_contains=name,
+                pk=pk,
+            )
             jobs.sort(key=lambda j: (getattr(j, field), j.id), reverse=order_by.startswith("-"))
             total = len(jobs)
             data = [
-                _wire.job_json(state, job, related=related) for job in jobs[offset : offset + limit]
+                self._job_body(request, job, related, now) for job in jobs[offset : offset + limit]
             ]
         extra = _wire.list_extra(
-            _wire.filters_echo(self._account.account_id, limit, offset, state_filter, echo),
+            _wire.filters_echo(account.account_id, limit, offset, state_filter, echo),
             order_by,
             len(data),
             total,
@@ -493,9 +504,20 @@ class Router:
 
     async def get_job(self, request: Request, params: dict[str, str]) -> Response:
         related = parse_include_related(Query(request.query_params))
-        with self._account.moment():
-            body = _wire.job_json(self._account.state, self._job(params), related=related)
+        with self._account.moment() as now:
+            body = self._job_body(request, self._job(params), related, now)
         return json_response(_wire.envelope(body))
+
+    def _job_body(self, request: Request, job: Job, related: frozenset[str], now: float) -> Any:
+        """A job as `GET jobs/` and `GET jobs/{id}/` return it, with the related runs asked
+        for (`most_recent_run`, `most_recent_completed_run`: null when there is none)."""
+        account = self._account
+        body = _wire.job_json(account.state, job, related=related)
+        for key, completed in (("most_recent_run", False), ("most_recent_completed_run", True)):
+            if key in related:
+                run = account.latest_run(job, now, completed=completed)
+                body[key] = None if run is None else self._run_body(request, run, frozenset(), now)
+        return body
 
     async def trigger_run(self, request: Request, params: dict[str, str]) -> Response:
         body = await _read_body(request)
@@ -541,10 +563,10 @@ def _paging(query: Query) -> tuple[int, int]:
     return limit, offset
 
 
-def _state_param(query: Query) -> str:
+def _state_param(query: Query, default: str = "all") -> str:
     value = query.string("state")
     if value is None:
-        return "all"
+        return default
     text = value.strip().lower()
     mapping = {
         "1": "active",

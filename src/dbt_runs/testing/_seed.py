@@ -1,31 +1,50 @@
-"""Seed data: one account with a project, three environments, five jobs and N past runs.
+"""Seed data: one account with two projects, four environments, eight jobs and N past runs.
+
+Project 1 (Analytics, environments 1 Production, 2 CI, 3 Development):
 
 - job 1, Daily build: `dbt build`; succeeds in about 55 emulated seconds.
-- job 2, Hourly models with docs: source freshness, `dbt run`, `dbt test`, docs generate;
-  its runs have `catalog.json` and `sources.json`.
+- job 2, Hourly models with docs: source freshness (its "Run source freshness" setting),
+  `dbt run`, `dbt test`, docs generate; its runs have `catalog.json` and `sources.json`.
 - job 3, Nightly snapshots: `dbt snapshot`, `dbt run`; fails at its last command (Error, 20).
 - job 4, CI checks: a CI job (parallel, never queued behind another run).
 - job 5, Full refresh: takes 15 minutes but its timeout is 10, so it ends Cancelled (30) with
   dbt's timeout message.
+- job 6, Nightly pipeline: nine steps (seed, source freshness, staging, the rest, test,
+  snapshot); its failing runs stop in the middle, at `dbt run --exclude staging`, or at the
+  freshness check or the tests, and never reach the steps after.
+- job 7, Source freshness: `dbt source freshness` alone; a stale source fails it. It has no
+  past runs (so its job artifacts are a 404 until one of its runs succeeds), and every seeded
+  success still has a `run_results.json`, as clients written for the five first jobs expect.
+
+Project 2 (Marketing, environment 4 Production):
+
+- job 8, Daily build: `dbt build`, the same name as job 1, so that finding a job by name
+  can meet two.
 
 Past runs are spread backwards from the clock's start, a few minutes apart, with a realistic
-mix of statuses. Each costs one small object and is planned at creation; nothing is rendered
-until asked for.
+mix of statuses. Failing runs fail in varied ways (`Failure`: a database error, a compilation
+error, a failing test, a stale source, the memory limit) and some successful ones carry
+warnings, each fixed by the seed and the run's id. Each run costs one small object and is
+planned at creation; nothing is rendered until asked for.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
+from collections.abc import Sequence
 from typing import Final
 
 from dbt_runs.testing._state import (
     Environment,
+    Failure,
     Job,
     Outcome,
     Project,
     Run,
     State,
     Trigger,
+    command_kind,
 )
 
 #: Average emulated seconds between two seeded runs.
@@ -37,9 +56,10 @@ _DAY: Final = 86400.0
 
 
 def seed_catalog(state: State, now: float) -> None:
-    """Add the project, environments and jobs (ids 1..5)."""
+    """Add the projects, environments and jobs (ids 1..8)."""
     created = now - 400 * _DAY
     state.projects[1] = Project(1, "Analytics", "jaffle_shop", created)
+    state.projects[2] = Project(2, "Marketing", "marketing", created + 200 * _DAY)
     state.environments[1] = Environment(
         1, 1, "Production", "deployment", "production", "versionless", "Snowflake", created
     )
@@ -48,6 +68,9 @@ def seed_catalog(state: State, now: float) -> None:
     )
     state.environments[3] = Environment(
         3, 1, "Development", "development", None, "versionless", "Snowflake", created
+    )
+    state.environments[4] = Environment(
+        4, 2, "Production", "deployment", "production", "versionless", "Snowflake", created
     )
     jobs = [
         Job(
@@ -115,25 +138,114 @@ def seed_catalog(state: State, now: float) -> None:
             timeout_seconds=600,
             step_seconds=900.0,
         ),
+        Job(
+            6,
+            1,
+            1,
+            "Nightly pipeline",
+            (
+                "dbt seed",
+                "dbt source freshness",
+                "dbt run --select staging",
+                "dbt run --exclude staging",
+                "dbt test",
+                "dbt snapshot",
+            ),
+            created + 180 * _DAY,
+            created + 210 * _DAY,
+            description="Loads seeds, checks the sources, builds staging then the rest, "
+            "tests and snapshots: one step per command.",
+            cron="0 3 * * *",
+            step_seconds=20.0,
+            fails_at="dbt run --exclude staging",
+        ),
+        Job(
+            7,
+            1,
+            1,
+            "Source freshness",
+            ("dbt source freshness",),
+            created + 190 * _DAY,
+            created + 190 * _DAY,
+            description="Checks that the raw sources were loaded recently.",
+            cron="0 * * * *",
+            failure="freshness",
+        ),
+        Job(
+            8,
+            2,
+            4,
+            "Daily build",
+            ("dbt build",),
+            created + 200 * _DAY,
+            created + 230 * _DAY,
+            description="Builds the marketing project once a day.",
+            cron="0 7 * * *",
+            step_seconds=30.0,
+        ),
     ]
     for job in jobs:
         state.jobs[job.id] = job
 
 
-# (job id, weight, probability of error, probability of a user cancel)
+# (job id, weight, probability of error, probability of a user cancel); job 7 has no history.
 _MIX: Final = (
     (1, 0.30, 0.05, 0.02),
     (2, 0.40, 0.06, 0.01),
     (3, 0.08, 0.75, 0.0),
     (4, 0.17, 0.22, 0.05),
     (5, 0.05, 0.0, 0.0),
+    (6, 0.06, 0.30, 0.0),
+    (8, 0.06, 0.08, 0.01),
 )
 _SHA_ALPHABET: Final = "0123456789abcdef"
+#: How often each way of failing comes up among seeded failing runs that can fail that way.
+_FAILURE_WEIGHTS: Final[tuple[tuple[Failure, int], ...]] = (
+    ("database", 6),
+    ("compilation", 3),
+    ("test", 4),
+    ("freshness", 5),
+    ("memory", 1),
+)
+#: The share of seeded successful runs whose tests or sources warn.
+_WARNINGS: Final = 0.25
 
 
 def git_sha(rng: random.Random) -> str:
     """A plausible 40-character commit sha."""
     return "".join(rng.choice(_SHA_ALPHABET) for _ in range(40))
+
+
+def _draw(seed: int, run_id: int, salt: str) -> float:
+    """A number in [0, 1) fixed by the seed and the run id (the main generator's sequence,
+    and so every other seeded value, stays as it was)."""
+    digest = hashlib.blake2b(f"{seed}:{run_id}:{salt}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def seeded_failure(job: Job, commands: Sequence[str], seed: int, run_id: int) -> Failure:
+    """How a seeded failing run fails: one of the ways its commands can fail (a freshness
+    check only where the job runs one as a step of its own: the check its "Run source
+    freshness" setting adds never fails a run)."""
+    kinds = {command_kind(c) for c in commands}
+    checkbox = 1 if job.run_generate_sources else 0
+    explicit_sources = sum(command_kind(c) == "source" for c in commands) > checkbox
+    possible = set()
+    if kinds & {"build", "run", "seed", "snapshot", "test"}:
+        possible |= {"database", "compilation", "memory"}
+    if kinds & {"build", "test"}:
+        possible.add("test")
+    if explicit_sources:
+        possible.add("freshness")
+    choices = [(kind, weight) for kind, weight in _FAILURE_WEIGHTS if kind in possible]
+    if not choices:
+        return job.failure
+    pick = _draw(seed, run_id, "failure") * sum(weight for _, weight in choices)
+    for kind, weight in choices:
+        if pick < weight:
+            return kind
+        pick -= weight
+    return choices[-1][0]
 
 
 def seed_runs(state: State, count: int, now: float, seed: int) -> None:
@@ -182,12 +294,13 @@ def seed_runs(state: State, count: int, now: float, seed: int) -> None:
             trigger = scheduled[job.id]
         else:
             trigger = Trigger("Triggered via API", "api")
+        commands = job.commands()
         run = Run(
             run_id,
             job,
             trigger,
             t,
-            job.commands(),
+            commands,
             outcome,
             job.timeout_seconds,
             "versionless",
@@ -195,6 +308,8 @@ def seed_runs(state: State, count: int, now: float, seed: int) -> None:
             shas[run_id % len(shas)],
             factor=0.55 + rand() * 0.9,
             environment=state.environments[job.environment_id],
+            failure=seeded_failure(job, commands, seed, run_id) if outcome == "error" else "auto",
+            warnings=outcome == "success" and _draw(seed, run_id, "warnings") < _WARNINGS,
         )
         dequeue = t + 0.07 + rand() * 3
         if job.serial:

@@ -28,6 +28,8 @@ from dbt_runs.testing._humanize import humanize_seconds
 __all__ = [
     "CANCELLED",
     "ERROR",
+    "FAILURES",
+    "MEMORY_LIMIT_MESSAGE",
     "QUEUED",
     "RUNNING",
     "STARTING",
@@ -35,6 +37,7 @@ __all__ = [
     "TERMINAL",
     "WRITES_ARTIFACTS",
     "Environment",
+    "Failure",
     "Job",
     "Outcome",
     "Project",
@@ -55,6 +58,25 @@ TERMINAL: Final = frozenset({SUCCESS, ERROR, CANCELLED})
 Outcome = Literal["success", "error", "cancelled"]
 OUTCOMES: Final = ("success", "error", "cancelled")
 
+#: How an erroring run fails (`Run.failure`):
+#: - "auto": its failing command fails on the node it would naturally fail on (a model's
+#:   database error, or a failing test in a command that runs only tests);
+#: - "database": a node's query fails (`Database Error in model orders (...)`);
+#: - "compilation": a node does not compile (`Compilation Error in model orders (...)`);
+#: - "test": a test fails (`status: "fail"`, `failures` > 0);
+#: - "freshness": `dbt source freshness` finds a stale source (`status: "error"`);
+#: - "memory": dbt Cloud stops the run at its memory limit; the only kind with a
+#:   `status_message` (see `MEMORY_LIMIT_MESSAGE`).
+Failure = Literal["auto", "database", "compilation", "test", "freshness", "memory"]
+FAILURES: Final[tuple[Failure, ...]] = (
+    "auto",
+    "database",
+    "compilation",
+    "test",
+    "freshness",
+    "memory",
+)
+
 #: Nominal seconds from creation to dequeue for a run nobody blocks.
 QUEUE_SECONDS: Final = 1.0
 #: Nominal seconds spent "Starting" (pod preparation) before a run runs; real ones show about 4.
@@ -65,6 +87,18 @@ STEP_ID_FACTOR: Final = 100
 MAX_STEPS: Final = STEP_ID_FACTOR - 1
 
 CANCELLED_BY_USER: Final = "Cancelled by user."
+#: dbt leaves `status_message` null when a dbt command fails: the errored-run example of its
+#: webhook docs (docs.getdbt.com/docs/deploy/webhooks, `job.run.errored`) carries
+#: `"runStatusMessage": "None"`, and dbt's own GitHub Action (dbt-labs/dbt-cloud-job-action)
+#: and MCP server (dbt-labs/dbt-mcp `get_job_run_error`) read the failed step's logs and
+#: `run_results.json` instead. It sets one when dbt Cloud itself ends the run: a user cancel,
+#: a timeout, or the memory limit, where "the run is terminated with a 'memory limit error'
+#: message" (docs/deploy/job-scheduler.md, "Job memory"). That message's exact wording is
+#: not published: this one is ours around dbt's words.
+MEMORY_LIMIT_MESSAGE: Final = (
+    "Memory limit error: this run was terminated because it reached the memory limit of "
+    "its run environment."
+)
 
 # Nominal durations (seconds) of the steps dbt Cloud adds around a job's own commands.
 _CLONE_SECONDS: Final = 3.0
@@ -126,6 +160,12 @@ class Job:
     state: int = 1
     #: How live runs of this job end unless a trigger's cause says `[fail]`.
     outcome: Outcome = "success"
+    #: How its runs fail when they do (see `Failure`).
+    failure: Failure = "auto"
+    #: The command its failing runs stop at (None: the last command of the job's own work).
+    #: A freshness failure stops at `dbt source freshness`, a failing test at the last
+    #: command that runs tests, wherever this points.
+    fails_at: str | None = None
     #: Nominal duration of each of the job's own dbt commands, in emulated seconds.
     step_seconds: float = 40.0
     deferring_job_definition_id: int | None = None
@@ -182,6 +222,11 @@ class StepPlan:
     finished_at: float | None
     #: Fraction of the step done (1.0 when finished): how much of its log exists.
     progress: float
+    #: When the step was planned to end, and how: a step's log is written from its plan
+    #: and shown up to `now`, so that a running step's log only ever grows (as dbt's does)
+    #: and a cancelled one is its plan cut short.
+    planned_end: float = 0.0
+    planned_status: int = SUCCESS
 
 
 def step_name(command: str) -> str:
@@ -230,6 +275,40 @@ def _main_index(commands: Sequence[str]) -> int:
     return len(commands) - 1
 
 
+#: Subcommands whose nodes include tests.
+_RUNS_TESTS: Final = frozenset({"build", "test"})
+
+
+def failing_command_index(
+    commands: Sequence[str],
+    failure: str,
+    fails_at: str | None = None,
+    checkbox: int | None = None,
+) -> int:
+    """Index (into commands) of the command a run failing with `failure` stops at.
+
+    A freshness failure stops at the first `dbt source freshness` command, a failing test at
+    the last command that runs tests; any other failure at `fails_at` when the run has that
+    command, else at the last command of the job's own work (`_main_index`). A kind the
+    commands cannot produce (no freshness step, no tests) falls back to the latter.
+
+    `checkbox` is the index of the freshness step the job's "Run source freshness" setting
+    added: dbt runs it first and it "won't break subsequent steps if it fails"
+    (docs/deploy/source-freshness.md), so no failure stops there.
+    """
+    if failure == "freshness":
+        for i, command in enumerate(commands):
+            if command_kind(command) == "source" and i != checkbox:
+                return i
+    elif failure == "test":
+        for i in range(len(commands) - 1, -1, -1):
+            if command_kind(commands[i]) in _RUNS_TESTS:
+                return i
+    if fails_at is not None and fails_at in commands:
+        return commands.index(fails_at)
+    return _main_index(commands)
+
+
 @dataclass(slots=True, eq=False)
 class Run:
     """A run and its planned timeline (times in emulated epoch seconds)."""
@@ -250,6 +329,10 @@ class Run:
     #: the run was triggered under.
     speed: float = 1.0
     retrying_run_id: int | None = None
+    #: How the run fails when its outcome is "error" (see `Failure`).
+    failure: Failure = "auto"
+    #: Whether a successful run's tests and sources warn (`status: "warn"`).
+    warnings: bool = False
     # The plan: set when the run leaves the queue (or is cancelled before it does).
     dequeued_at: float | None = None
     started_at: float | None = None
@@ -306,7 +389,13 @@ class Run:
         return out
 
     def failing_step_index(self) -> int:
-        """1-based index of the step where an `error` or `cancelled` outcome stops the run."""
+        """1-based index of the step where an `error` outcome stops the run."""
+        checkbox = 1 if self.job.run_generate_sources else None
+        at = failing_command_index(self.commands, self.failure, self.job.fails_at, checkbox)
+        return 2 + at + 1
+
+    def cancelled_step_index(self) -> int:
+        """1-based index of the step where a `cancelled` outcome stops the run."""
         return 2 + _main_index(self.commands) + 1
 
     def plan(self, dequeued_at: float) -> None:
@@ -319,8 +408,11 @@ class Run:
         message: str | None = None
         if self.outcome == "error":
             stop, last_status, final = self.failing_step_index(), ERROR, ERROR
+            if self.failure == "memory":
+                message = MEMORY_LIMIT_MESSAGE
+                durations[stop - 1] *= 0.6  # dbt Cloud stops the step partway through
         elif self.outcome == "cancelled":
-            stop, last_status, final = self.failing_step_index(), CANCELLED, CANCELLED
+            stop, last_status, final = self.cancelled_step_index(), CANCELLED, CANCELLED
             message = CANCELLED_BY_USER
             durations[stop - 1] /= 2
         finished = started + sum(durations[:stop])
@@ -382,19 +474,46 @@ class Run:
         out: list[StepPlan] = []
         begin = started
         last = self.executed_steps - 1
+        failing = self.failing_step_index() if self.outcome == "error" else None
         for i in range(self.executed_steps):
             if begin > now:
                 break
-            end = begin + durations[i]
+            planned = begin + durations[i]
+            planned_status = ERROR if i + 1 == failing else SUCCESS
+            end = planned
             if i == last and self.finished_at is not None:
                 end = self.finished_at
             if end <= now:
                 status = self.last_step_status if i == last else SUCCESS
-                out.append(StepPlan(i + 1, names[i], commands[i], status, begin, end, 1.0))
+                out.append(
+                    StepPlan(
+                        i + 1,
+                        names[i],
+                        commands[i],
+                        status,
+                        begin,
+                        end,
+                        1.0,
+                        planned,
+                        planned_status,
+                    )
+                )
             else:
                 span = end - begin
                 progress = (now - begin) / span if span > 0 else 0.0
-                out.append(StepPlan(i + 1, names[i], commands[i], RUNNING, begin, None, progress))
+                out.append(
+                    StepPlan(
+                        i + 1,
+                        names[i],
+                        commands[i],
+                        RUNNING,
+                        begin,
+                        None,
+                        progress,
+                        planned,
+                        planned_status,
+                    )
+                )
             begin = end
         return out
 

@@ -175,6 +175,8 @@ def retry_not_supported_reason(state: State, run: Run, now: float) -> str | None
         return "RETRY_NOT_LATEST_RUN"
     if _version_too_old(run.dbt_version):
         return "RETRY_UNSUPPORTED_VERSION"
+    if run.failure == "memory":
+        return "RETRY_NO_RUN_RESULTS"  # dbt was stopped before it wrote run_results.json
     executed = run.executed_steps - 2  # commands that ran; the failing one is the last
     if executed < 1:
         return "RETRY_NO_RUN_RESULTS"
@@ -268,7 +270,10 @@ def run_json(
         for i, command in enumerate(executed):
             kind = command_kind(command)
             ok = i < last or run.last_step_status == SUCCESS
-            if kind in WRITES_ARTIFACTS and (ok or run.last_step_status == ERROR):
+            # A failing step writes its artifacts too, unless dbt Cloud stopped it at the
+            # memory limit.
+            wrote = ok or (run.last_step_status == ERROR and run.failure != "memory")
+            if kind in WRITES_ARTIFACTS and wrote:
                 saved = True
             if ok and kind == "docs":
                 docs = True

@@ -1,9 +1,11 @@
 """The MCP server: dbt Cloud runs as tools for AI agents (port 9090 under `dbt-runs serve`).
 
 The seed's four tools keep their names and hints: `trigger-job-run`, `list-runs`, `get-run`
-and `list-run-artifacts`. Three extensions go beyond it: `get-run-artifact` (inline content
+and `list-run-artifacts`. The extensions go beyond it: `get-run-artifact` (inline content
 under a size cap, or an outline to narrow with), `wait-for-run` (bounded, with progress
-notifications) and `cancel-run`. `read_only=True` hides the tools that change anything.
+notifications), `get-run-errors` (why a run failed, compact for a model's context),
+`cancel-run`, `retry-run`, `rerun-job` and `list-jobs`. `read_only=True` hides the tools that
+change anything.
 
 - [`create_server`][dbt_runs.expose.mcp.create_server]: the `MCPServer`, for in-process use
   (`mcp.Client(server)`) or your own transport.

@@ -3,16 +3,18 @@
 Arguments: every argument of every tool is a `dbt_runs._fields.Field`. dbt's inputs are the
 core declarations (`RUN_ID`, `TRIGGER_FIELDS`, `LIST_FILTERS`, ...); the few arguments only the
 MCP server has (`view`, `include_sql`, `pointer`, `fields`, `timeout_seconds`,
-`poll_interval_seconds`) are declared here with the same classes, so they publish their JSON
-Schema and check their values exactly as the core fields do. Their descriptions are written
-for a model choosing a tool and filling its arguments.
+`poll_interval_seconds`, `get-run-errors`' `view`) are declared here with the same classes, so
+they publish their JSON Schema and check their values exactly as the core fields do. Their
+descriptions are written for a model choosing a tool and filling its arguments.
 
 Results: one `TypedDict` per answer. `MCPServer` derives each tool's `outputSchema` from them
 and checks every successful result against them. They describe dbt's own JSON bodies
 (`{"status": ..., "data": ..., "extra": ...}`) leniently on purpose: dbt adds fields over time
 and sends `null` where its spec says nothing, so only the envelope keys are required, every run
 field is optional and nullable (`anyOf` with `null`, never a `type` array, which strict
-validators warn about) and unknown fields are allowed.
+validators warn about) and unknown fields are allowed. `RunErrorsAnswer` is the one answer that
+is not dbt's: it describes `dbt_runs._diagnose.as_json`, the JSON every surface gives of
+`get_run_errors`, so its keys are required where `as_json` always writes them.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from dbt_runs._fields import Choice, Field, FieldError, Flag, Number, Text, show
 
 __all__ = [
     "COMPACT_RUN_FIELDS",
+    "ERRORS_VIEW",
     "FIELDS",
     "INCLUDE_SQL",
     "POINTER",
@@ -37,11 +40,15 @@ __all__ = [
     "WAIT_TIMEOUT",
     "ArtifactAnswer",
     "ArtifactListBody",
+    "Job",
+    "JobPageBody",
     "Keys",
     "Run",
     "RunBody",
+    "RunErrorsAnswer",
     "RunPageBody",
     "Status",
+    "TriggerBody",
     "WaitAnswer",
 ]
 
@@ -110,6 +117,14 @@ WAIT_TIMEOUT: Final = Number(
     "latest state; call again to keep waiting. Many MCP clients abandon a tool call after 60 s, "
     "so stay under that unless your client resets its timeout on progress notifications.",
     maximum=3600,
+)
+ERRORS_VIEW: Final = Choice(
+    "view",
+    "'compact' (default) keeps what explains the failure within about 5,000 tokens: messages "
+    "cut to 300 characters, at most 20 nodes and 10 log lines a step (more_nodes counts the "
+    "rest; truncated says when more was dropped to fit). 'full' keeps every node, message and "
+    "log line asked for.",
+    choices=("compact", "full"),
 )
 POLL_INTERVAL: Final = Number(
     "poll_interval_seconds",
@@ -195,12 +210,61 @@ class PageExtra(TypedDict, total=False):
     pagination: Pagination | None
 
 
+class TriggerBody(TypedDict):
+    """dbt's response body: {status, data: the run}; reused is true when no run was
+    triggered because the job already had one going (if_running 'reuse')."""
+
+    reused: NotRequired[
+        Annotated[
+            bool,
+            Described(
+                description="true: if_running 'reuse' found this run of the job already "
+                "queued or running, and nothing was triggered (data is that run)."
+            ),
+        ]
+    ]
+    status: Status
+    data: Run
+
+
 class RunPageBody(TypedDict):
     """dbt's response body: {status, data: runs, extra: {filters, order_by, pagination}}.
     In the compact view each run keeps only the main fields."""
 
     status: Status
     data: list[Run]
+    extra: NotRequired[PageExtra]
+
+
+class Job(TypedDict, total=False):
+    """A dbt Cloud job definition as dbt returns it (more fields than listed here)."""
+
+    id: Annotated[int | None, Described(description="The job id (jobId in other tools).")]
+    account_id: int | None
+    project_id: int | None
+    environment_id: int | None
+    name: str | None
+    description: str | None
+    dbt_version: str | None
+    execute_steps: Annotated[
+        list[str] | None, Described(description="The dbt commands each run executes.")
+    ]
+    job_type: str | None
+    state: Annotated[int | None, Described(description="1 active, 2 deleted.")]
+    generate_docs: bool | None
+    run_generate_sources: bool | None
+    triggers: dict[str, Any] | None
+    settings: dict[str, Any] | None
+    schedule: dict[str, Any] | None
+    created_at: str | None
+    updated_at: str | None
+
+
+class JobPageBody(TypedDict):
+    """dbt's response body: {status, data: jobs, extra: {filters, order_by, pagination}}."""
+
+    status: Status
+    data: list[Job]
     extra: NotRequired[PageExtra]
 
 
@@ -265,6 +329,101 @@ class WaitAnswer(TypedDict):
 
     data: Run
     wait: WaitState
+
+
+class ErrorsRun(TypedDict):
+    """The run's outcome."""
+
+    id: int
+    job_definition_id: int | None
+    status: Annotated[int | None, Described(description=f"Run status: {RUN_STATUS_TEXT}.")]
+    status_humanized: str | None
+    status_message: Annotated[
+        str | None, Described(description="dbt's reason, e.g. why the run was cancelled.")
+    ]
+    finished_at: str | None
+    href: Annotated[str | None, Described(description="The run's page in dbt Cloud.")]
+
+
+class FailedNode(TypedDict):
+    """A model, test, seed or snapshot that failed (or warned)."""
+
+    unique_id: Annotated[str, Described(description="e.g. model.shop.orders")]
+    resource_type: str | None
+    status: Annotated[str, Described(description="error, fail, warn or runtime error.")]
+    message: Annotated[
+        str | None, Described(description="dbt's message: the database or compilation error.")
+    ]
+    failures: Annotated[int | None, Described(description="Rows a failing test found.")]
+    relation_name: str | None
+    compiled_path: Annotated[
+        str | None,
+        Described(description="The compiled SQL, as a path for get-run-artifact (with step)."),
+    ]
+    execution_time: float | None
+    started_at: str | None
+    completed_at: str | None
+
+
+class FailedSource(TypedDict):
+    """A source whose freshness check failed (or warned)."""
+
+    unique_id: str
+    status: str
+    max_loaded_at: str | None
+    snapshotted_at: str | None
+    age_seconds: float | None
+    criteria: dict[str, Any] | None
+    message: str | None
+
+
+class FailedStep(TypedDict):
+    """A run step that failed (or warned, when warnings were asked for)."""
+
+    index: Annotated[
+        int, Described(description="The step's 1-based index: get-run-artifact's step.")
+    ]
+    name: Annotated[str | None, Described(description="e.g. Invoke dbt with `dbt build`")]
+    status: int | None
+    status_humanized: str | None
+    duration_seconds: float | None
+    source: Annotated[
+        str,
+        Described(
+            description="Where nodes/freshness come from: run_results.json, sources.json, or "
+            "logs when the step saved no artifact (error_lines then say why it failed)."
+        ),
+    ]
+    nodes: list[FailedNode]
+    more_nodes: NotRequired[
+        Annotated[int, Described(description="Failing nodes left out to keep the answer small.")]
+    ]
+    freshness: list[FailedSource]
+    more_freshness: NotRequired[
+        Annotated[int, Described(description="Failing sources left out to keep it small.")]
+    ]
+    error_lines: Annotated[
+        list[str], Described(description="The error lines of the step's log (source 'logs').")
+    ]
+    log_tail: Annotated[list[str], Described(description="The step's last log lines.")]
+
+
+class RunErrorsAnswer(TypedDict):
+    """Why a run failed: the run's outcome and each failed step with its failing nodes and
+    sources and its logs. A run that did not fail has no steps."""
+
+    run: ErrorsRun
+    steps: list[FailedStep]
+    more_steps: NotRequired[
+        Annotated[int, Described(description="Failed steps left out (the last ones) to fit.")]
+    ]
+    truncated: Annotated[
+        bool,
+        Described(
+            description="true when log lines and nodes were dropped to fit; view 'full' has "
+            "them all."
+        ),
+    ]
 
 
 COMPACT_RUN_FIELDS: Final[tuple[str, ...]] = (

@@ -29,12 +29,17 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from mcp.server.mcpserver import Context, MCPServer
 
+from dbt_runs._diagnose import DEFAULT_LOG_LINES, as_json
 from dbt_runs._fields import (
     ARTIFACT_PATH,
+    IF_RUNNING,
     INCLUDE_RELATED_RUN,
+    INCLUDE_WARNINGS,
+    JOB_FILTERS,
     JOB_ID,
     LIMIT,
     LIST_FILTERS,
+    LOG_LINES,
     OFFSET,
     RUN_ID,
     STEP,
@@ -44,14 +49,18 @@ from dbt_runs._operations import (
     CANCEL_RUN,
     GET_RUN,
     GET_RUN_ARTIFACT,
+    LIST_JOBS,
     LIST_RUN_ARTIFACTS,
     LIST_RUNS,
+    RERUN_JOB,
+    RETRY_RUN,
     TRIGGER_RUN,
 )
 from dbt_runs._version import __version__
 from dbt_runs.expose.mcp._extensions import read_artifact, wait
 from dbt_runs.expose.mcp._schemas import (
     COMPACT_RUN_FIELDS,
+    ERRORS_VIEW,
     FIELDS,
     INCLUDE_SQL,
     POINTER,
@@ -60,8 +69,11 @@ from dbt_runs.expose.mcp._schemas import (
     WAIT_TIMEOUT,
     ArtifactAnswer,
     ArtifactListBody,
+    JobPageBody,
     RunBody,
+    RunErrorsAnswer,
     RunPageBody,
+    TriggerBody,
     WaitAnswer,
 )
 from dbt_runs.expose.mcp._wrapper import Answer, RunsServer, listed, passthrough
@@ -79,7 +91,7 @@ DEFAULT_CAUSE: Final = "Triggered by the dbt-runs MCP server"
 SEED_TOOLS: Final = ("trigger-job-run", "list-runs", "get-run", "list-run-artifacts")
 """The four tools the seed spec fixes (names and hints); the others are extensions."""
 
-WRITE_TOOLS: Final = frozenset({"trigger-job-run", "cancel-run"})
+WRITE_TOOLS: Final = frozenset({"trigger-job-run", "cancel-run", "retry-run", "rerun-job"})
 """The tools whose dbt operation changes runs (`Operation.changes_runs`), which a read-only
 server leaves out. The server decides from the operations themselves; the tests hold this
 name list to them."""
@@ -87,11 +99,17 @@ name list to them."""
 _INSTRUCTIONS = """\
 Tools for dbt Cloud job runs (dbt Cloud Administrative API v2).
 Run status codes: 1 Queued, 2 Starting, 3 Running, 10 Success, 20 Error, 30 Cancelled.
-Typical flow: trigger-job-run (returns the new run's id) -> wait-for-run -> if it failed,
-get-run with include_related=['run_steps'] -> list-run-artifacts -> get-run-artifact
-(e.g. run_results.json with pointer '/results' and fields ['unique_id','status','message']).
-trigger-job-run starts a new run every time it is called: never call it again to retry a
-call whose outcome is unclear; look with list-runs (job_definition_id, order_by '-id') first.
+Typical flow: list-jobs (find a job's id by name) -> trigger-job-run (returns the new run's
+id; if_running 'reuse' follows a run already going instead of queueing another) ->
+wait-for-run.
+When a run failed (status 20, or wait-for-run's outcome 'error'), call get-run-errors first:
+it names the failed steps, their failing models and tests with dbt's messages, and their log
+lines, without reading raw artifacts. Only then, for detail, get-run-artifact (with the step
+get-run-errors gives, e.g. a node's compiled_path). Once fixed, retry-run resumes the failed
+run from its point of failure; rerun-job does the same knowing only the job.
+trigger-job-run, retry-run and rerun-job start a new run every time they are called: never
+call one again because its outcome is unclear; look with list-runs (job_definition_id,
+order_by '-id') first.
 Arguments are checked strictly: numbers as JSON numbers, lists as JSON arrays.
 accountId may be omitted when the server has a default account.\
 """
@@ -101,15 +119,16 @@ def create_server(client: AsyncRunsClient, *, read_only: bool = False) -> MCPSer
     """Build the MCP server exposing dbt Cloud runs through `client`.
 
     The seed's tools (`trigger-job-run`, `list-runs`, `get-run`, `list-run-artifacts`) keep
-    their names and hints; the extensions are `get-run-artifact`, `wait-for-run` and
-    `cancel-run`. Every tool sets `openWorldHint` and a human title. When the client has no
-    default account, `accountId` is a required argument of every tool.
+    their names and hints; the extensions are `get-run-artifact`, `wait-for-run`,
+    `get-run-errors`, `cancel-run`, `retry-run`, `rerun-job` and `list-jobs`. Every tool
+    sets `openWorldHint` and a human title. When the client has no default account,
+    `accountId` is a required argument of every tool.
 
     Args:
         client: The shared client every tool calls. The server does not close it: whoever
             opened it does, after the server stops.
         read_only: Hide every tool that changes something in dbt Cloud
-            (`trigger-job-run`, `cancel-run`).
+            (`trigger-job-run`, `cancel-run`, `retry-run`, `rerun-job`).
 
     Returns:
         The server, ready for `create_app` (HTTP), `run_stdio` or `mcp.Client(server)`.
@@ -128,7 +147,10 @@ def create_server(client: AsyncRunsClient, *, read_only: bool = False) -> MCPSer
         read_only=read_only,
         name=SERVER_NAME,
         title="dbt Cloud runs",
-        description="Trigger, inspect, wait for and cancel dbt Cloud job runs; read artifacts.",
+        description=(
+            "Trigger, inspect, wait for, diagnose, retry and cancel dbt Cloud job runs; find "
+            "jobs; read artifacts."
+        ),
         instructions=_INSTRUCTIONS,
         version=__version__,
         # MCPServer configures the root logger at this level when the host application has
@@ -138,16 +160,18 @@ def create_server(client: AsyncRunsClient, *, read_only: bool = False) -> MCPSer
     raw = client.with_raw_response
 
     @server.tool("trigger-job-run", **listed("Trigger a dbt Cloud job run", TRIGGER_RUN))
-    @server.takes(JOB_ID, optional=TRIGGER_FIELDS, defaults={"cause": DEFAULT_CAUSE})
-    async def trigger_job_run(**args: Any) -> Annotated[Answer, RunBody]:
+    @server.takes(JOB_ID, optional=(*TRIGGER_FIELDS, IF_RUNNING), defaults={"cause": DEFAULT_CAUSE})
+    async def trigger_job_run(**args: Any) -> Annotated[Answer, TriggerBody]:
         """Trigger a job run: start a new run of a dbt Cloud job now.
 
         Returns dbt's body {status, data: the new run} (status 1 Queued). Each call starts
         ANOTHER run (not idempotent): to follow the run, use wait-for-run or get-run with
-        data.id. Optional overrides apply to this run only.
+        data.id. Optional overrides apply to this run only. if_running 'reuse' returns the
+        job's run already queued or running instead (reused: true), 'fail' refuses naming it.
         """
         # The client omits every override not given (dbt rejects empty ones).
-        return await raw.trigger_run(**args)
+        answer = await raw.trigger_run(**args)
+        return passthrough(answer, _reused) if answer.reused else answer
 
     @server.tool("list-runs", **listed("List dbt Cloud runs", LIST_RUNS))
     @server.takes(
@@ -219,6 +243,64 @@ def create_server(client: AsyncRunsClient, *, read_only: bool = False) -> MCPSer
         """
         return await wait(client, ctx, **args)
 
+    @server.tool("get-run-errors", **listed("Why a run failed (extension)", GET_RUN))
+    @server.takes(
+        RUN_ID,
+        optional=(INCLUDE_WARNINGS, LOG_LINES, ERRORS_VIEW),
+        defaults={"view": "compact", "log_lines": DEFAULT_LOG_LINES},
+    )
+    async def get_run_errors(view: str, **args: Any) -> Annotated[Answer, RunErrorsAnswer]:
+        """Why a run failed (extension): its failed steps, their failing models, tests and
+        sources with dbt's own messages, and their log lines, in one small answer.
+
+        Call it FIRST when a run ended in Error (status 20, or wait-for-run's outcome
+        'error'), instead of reading run_results.json or step logs yourself. Each failed step
+        lists nodes (unique_id, status, message, compiled_path) read from that step's own
+        run_results.json (sources.json for source freshness), or error_lines from its log
+        when it saved no artifact, and log_tail, its last lines. A run that did not fail has
+        no steps (run.status_message says why a run was cancelled). For more detail use
+        get-run-artifact with the step's index as step.
+        """
+        errors = await client.get_run_errors(**args)
+        return as_json(errors, compact=view == "compact")
+
+    @server.tool("retry-run", **listed("Retry a failed run (extension)", RETRY_RUN))
+    @server.takes(RUN_ID)
+    async def retry_run(**args: Any) -> Annotated[Answer, RunBody]:
+        """Retry a failed run (extension): start a new run that resumes it from its point of
+        failure, so what already succeeded is not built again.
+
+        dbt allows it only for the latest run of a job, and only when that run failed
+        (get-run's data.can_retry); otherwise dbt refuses and says why (e.g.
+        RETRY_NOT_FAILED_RUN). Each call starts ANOTHER run (not idempotent). Returns dbt's
+        body {status, data: the new run}; follow it with wait-for-run.
+        """
+        return await raw.retry_run(**args)
+
+    @server.tool("rerun-job", **listed("Rerun a job from its failure (extension)", RERUN_JOB))
+    @server.takes(JOB_ID)
+    async def rerun_job(**args: Any) -> Annotated[Answer, RunBody]:
+        """Rerun a job (extension): dbt retries the job's latest run from its point of
+        failure when that run failed, and otherwise starts a fresh run of the job.
+
+        Use it when you know the job but not its failed run. dbt refuses while a run of the
+        job is in progress. Each call starts ANOTHER run (not idempotent). Returns dbt's
+        body {status, data: the run started}; follow it with wait-for-run.
+        """
+        return await raw.rerun_job(**args)
+
+    @server.tool("list-jobs", **listed("List dbt Cloud jobs (extension)", LIST_JOBS))
+    @server.takes(optional=(*JOB_FILTERS, LIMIT, OFFSET), defaults={"limit": 20})
+    async def list_jobs(**args: Any) -> Annotated[Answer, JobPageBody]:
+        """List jobs (extension): find a job's id (jobId for trigger-job-run and rerun-job,
+        job_definition_id for list-runs) by its name, project or environment.
+
+        Returns dbt's body {status, data: jobs, extra.pagination: {count, total_count}};
+        page with offset while offset + count < total_count. name_contains matches any part
+        of the name, in any case.
+        """
+        return await raw.list_jobs(**args)
+
     @server.tool(
         "cancel-run", **listed("Cancel a dbt Cloud run (extension)", CANCEL_RUN, destructive=True)
     )
@@ -235,6 +317,11 @@ def create_server(client: AsyncRunsClient, *, read_only: bool = False) -> MCPSer
 
 
 # --- views ----------------------------------------------------------------------------------
+
+
+def _reused(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    # First, so that the text a model reads starts by saying no run was triggered.
+    return {"reused": True, **body}
 
 
 def _compact_run(run: Any) -> Any:

@@ -49,6 +49,7 @@ from dbt_runs.errors import (
     APIConnectionError,
     APIStatusError,
     DbtRunsError,
+    RunInProgressError,
     TriggerOutcomeUnknownError,
 )
 
@@ -135,9 +136,22 @@ def _failure(exc: DbtRunsError) -> CallToolResult:
     if isinstance(exc, APIStatusError):
         return error(f"dbt Cloud answered HTTP {exc.status_code}: {exc.message}", exc.body)
     if isinstance(exc, TriggerOutcomeUnknownError):
+        # A trigger, retry or rerun: each starts another run if called again.
+        where = f"job_definition_id={exc.job_id} and " if exc.job_id is not None else ""
+        maybe = (
+            f" Runs that may be it: {', '.join(map(str, exc.candidate_run_ids))}."
+            if exc.candidate_run_ids
+            else ""
+        )
         return error(
-            f"{exc} Do not trigger again before checking: call list-runs with "
-            f"job_definition_id={exc.job_id} and order_by '-id' to see whether the run exists."
+            f"{exc} A run may have started. Do not trigger again before checking (nor retry "
+            f"or rerun): call list-runs with {where}order_by '-id' to see whether the run "
+            f"exists.{maybe}"
+        )
+    if isinstance(exc, RunInProgressError):
+        return error(
+            f"{exc}. Follow that run with wait-for-run (runId {exc.run.id}), or call again "
+            "with if_running 'queue' to start another run behind it."
         )
     if isinstance(exc, APIConnectionError):
         return error(f"Could not reach dbt Cloud: {exc}")

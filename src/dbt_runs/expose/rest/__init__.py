@@ -10,11 +10,18 @@
 | GET | `/runs/{runid}/artifacts` | `list_run_artifacts` |
 | GET | `/runs/{runid}/artifacts/{path}` | extension: `stream_run_artifact` |
 | POST | `/runs/{runid}/cancel` | extension: `cancel_run` |
+| POST | `/runs/{runid}/retry` | extension: `retry_run` |
+| GET | `/runs/{runid}/errors` | extension: `get_run_errors` (the adapter's own JSON) |
+| GET | `/jobs` | extension: `list_jobs` (one page, `Link` to the next) |
+| GET | `/jobs/{jobid}` | extension: `get_job` |
+| GET | `/jobs/{jobid}/artifacts/{path}` | extension: `get_job_artifact` |
+| POST | `/jobs/{jobid}/rerun` | extension: `rerun_job` |
 
 plus `GET /openapi.json` (the OpenAPI 3.1 document) and `GET /healthz` (liveness).
 
-Bodies and statuses are dbt's own, byte for byte; the adapter validates inputs first and
-answers its own errors (400, 404, 405, 413, 415, 502, 504) in dbt's envelope shape.
+Bodies and statuses are dbt's own, byte for byte (but for `/errors`, whose `data` is the
+SDK's `as_json`); the adapter validates inputs first and answers its own errors (400, 404,
+405, 409, 413, 415, 502, 504) in dbt's envelope shape.
 `dbt-runs serve` runs it on port 8080. See docs/rest.md.
 """
 

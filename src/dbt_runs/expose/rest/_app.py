@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -15,7 +15,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route as Route_
 
-from dbt_runs._operations import Result
+from dbt_runs._response import RawResponse
 from dbt_runs.errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -24,6 +24,7 @@ from dbt_runs.errors import (
     ConfigurationError,
     DbtRunsError,
     InvalidArgumentError,
+    RunInProgressError,
     TriggerOutcomeUnknownError,
 )
 from dbt_runs.expose._security import (
@@ -34,12 +35,12 @@ from dbt_runs.expose._security import (
 )
 from dbt_runs.expose.rest._openapi import build_document
 from dbt_runs.expose.rest._params import ParameterError, describe, read_path, read_query
-from dbt_runs.expose.rest._routes import UNAUTHENTICATED_PATHS, Route, served_routes
+from dbt_runs.expose.rest._routes import UNAUTHENTICATED_PATHS, Report, Route, served_routes
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-    from dbt_runs import AsyncRunsClient, RawResponse
+    from dbt_runs import ArtifactStream, AsyncRunsClient
 
 logger = logging.getLogger("dbt_runs.expose.rest")
 
@@ -68,8 +69,8 @@ def create_app(
             (`DBT_API_KEY`, `DBT_CLOUD_BASE_URL` or `DBT_CLOUD_HOST`, `DBT_CLOUD_ACCOUNT_ID`),
             which the app then opens and closes in its lifespan. A client you pass stays
             yours: the app never closes it.
-        read_only: Serve no route that changes a run (trigger, cancel): they answer 404 and
-            leave the OpenAPI document.
+        read_only: Serve no route that changes a run (trigger, cancel, retry, rerun): they
+            answer 404 and leave the OpenAPI document.
         server_token: Require `Authorization: Bearer <server_token>` on every route but
             `/healthz`. This is not the dbt token, which never leaves the client.
         allowed_hosts: Accept only these names in `Host`/`Origin` (the CLI passes the
@@ -158,8 +159,7 @@ def _endpoint(
             return Response(fixed, media_type=_JSON)
 
         return meta
-    operation = route.operation
-    assert operation is not None
+    operation, report = route.operation, route.report
     query, body = route.query, route.body
 
     async def endpoint(request: Request) -> Response:
@@ -180,11 +180,16 @@ def _endpoint(
             if content.strip():
                 _require_json(request)
             values.update(body.read(content))
-        if route.streams:
-            return await _stream_artifact(client, values)
+        if report is not None:
+            return await _report(client, report, values)
+        assert operation is not None
         call = getattr(client.with_raw_response, operation.name)
+        if route.streams:
+            # Each artifact the SDK reads (`get_*_artifact`) it also streams (`stream_*`).
+            opener = getattr(client, operation.name.replace("get_", "stream_", 1))
+            return await _stream_artifact(opener(**values))
         raw, response = await _call(call(**values))
-        if raw is not None and operation.result is Result.RUN_PAGE:
+        if raw is not None and route.pages:
             link = _next_link(request, raw.json(), values.get("offset", 0))
             if link is not None:
                 response.headers["Link"] = link
@@ -194,10 +199,20 @@ def _endpoint(
     return endpoint
 
 
-async def _stream_artifact(client: AsyncRunsClient, values: dict[str, Any]) -> Response:
+async def _report(client: AsyncRunsClient, report: Report, values: dict[str, Any]) -> Response:
+    """A several-request client method's result as our JSON, in dbt's success envelope."""
+    try:
+        result = await getattr(client, report.name)(**values)
+    except DbtRunsError as exc:
+        return _error_response(exc)
+    answer = RawResponse.enveloped(report.to_json(result), result)
+    return Response(answer.content, media_type=_JSON)
+
+
+async def _stream_artifact(opening: AbstractAsyncContextManager[ArtifactStream]) -> Response:
     stack = AsyncExitStack()
     try:
-        stream = await stack.enter_async_context(client.stream_run_artifact(**values))
+        stream = await stack.enter_async_context(opening)
     except DbtRunsError as exc:
         await stack.aclose()
         return _error_response(exc)
@@ -256,6 +271,9 @@ async def _call(call: Awaitable[RawResponse[Any]]) -> tuple[RawResponse[Any] | N
     if raw.reconciled:
         # The trigger's response was lost and the client found the run it had started.
         headers["x-dbt-runs-reconciled"] = "true"
+    if raw.reused:
+        # `if_running=reuse`: the job's run already going, nothing triggered.
+        headers["x-dbt-runs-reused"] = "true"
     return raw, Response(raw.content, status_code=raw.status_code, headers=headers)
 
 
@@ -294,6 +312,13 @@ def _error_response(exc: DbtRunsError) -> Response:
             502,
             f"dbt Cloud answered {exc.status_code} with a body that is not JSON.",
             exc.message,
+        )
+    if isinstance(exc, RunInProgressError):
+        return envelope_response(
+            409,
+            f"{exc} Follow that run, or trigger with if_running=queue to queue another.",
+            "if_running=fail: the job already has a run queued or running.",
+            data={"run_id": exc.run.id},
         )
     if isinstance(exc, TriggerOutcomeUnknownError):
         return envelope_response(

@@ -5,12 +5,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from dbt_runs import _fields as fields
 from dbt_runs._operations import Result
 from dbt_runs._version import __version__
 from dbt_runs.expose._security import SERVER_TOKEN_ENV
 from dbt_runs.expose.rest._routes import UNAUTHENTICATED_PATHS, Route
 
 _REF = "#/components/schemas/"
+
+
+def _envelope(data: dict[str, Any], *, page: bool = False) -> dict[str, Any]:
+    """dbt's success envelope around `data`; a page of a listing also has `extra`."""
+    properties = {"status": {"$ref": _REF + "Status"}, "data": data}
+    if page:
+        properties["extra"] = {"$ref": _REF + "ListExtra"}
+    return {"type": "object", "required": ["status", "data"], "properties": properties}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": _REF + name}
+
 
 _SCHEMAS: dict[str, Any] = {
     "Status": {
@@ -35,41 +49,145 @@ _SCHEMAS: dict[str, Any] = {
             "account_id": {"type": "integer"},
         },
     },
-    "RunEnvelope": {
+    "RunEnvelope": _envelope(_ref("Run")),
+    "RunListEnvelope": _envelope({"type": "array", "items": _ref("Run")}, page=True),
+    "Job": {
         "type": "object",
-        "required": ["status", "data"],
-        "properties": {"status": {"$ref": _REF + "Status"}, "data": {"$ref": _REF + "Run"}},
-    },
-    "RunListEnvelope": {
-        "type": "object",
-        "required": ["status", "data"],
+        "description": "A dbt Cloud job definition, exactly as dbt returned it.",
+        "required": ["id"],
         "properties": {
-            "status": {"$ref": _REF + "Status"},
-            "data": {"type": "array", "items": {"$ref": _REF + "Run"}},
-            "extra": {
+            "id": {"type": "integer"},
+            "name": {"type": ["string", "null"]},
+            "project_id": {"type": ["integer", "null"]},
+            "environment_id": {"type": ["integer", "null"]},
+            "execute_steps": {"type": ["array", "null"], "items": {"type": "string"}},
+        },
+    },
+    "JobEnvelope": _envelope(_ref("Job")),
+    "JobListEnvelope": _envelope({"type": "array", "items": _ref("Job")}, page=True),
+    "ListExtra": {
+        "type": "object",
+        "properties": {
+            "filters": {"type": "object"},
+            "order_by": {"type": ["string", "null"]},
+            "pagination": {
                 "type": "object",
                 "properties": {
-                    "filters": {"type": "object"},
-                    "order_by": {"type": ["string", "null"]},
-                    "pagination": {
-                        "type": "object",
-                        "properties": {
-                            "count": {"type": "integer"},
-                            "total_count": {"type": "integer"},
-                        },
-                    },
+                    "count": {"type": "integer"},
+                    "total_count": {"type": "integer"},
                 },
             },
         },
     },
-    "ArtifactListEnvelope": {
+    "RunErrors": {
         "type": "object",
-        "required": ["status", "data"],
+        "description": (
+            "Why a run failed, in the adapter's own shape (the same JSON the MCP tool "
+            "`get-run-errors` and the SDK's `as_json` give): the run's outcome, then each "
+            "failed step with its failing nodes and sources and its logs."
+        ),
+        "required": ["run", "steps", "truncated"],
+        "additionalProperties": False,
         "properties": {
-            "status": {"$ref": _REF + "Status"},
-            "data": {"type": ["array", "null"], "items": {"type": "string"}},
+            "run": {
+                "type": "object",
+                "required": ["id", "status", "status_humanized"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "job_definition_id": {"type": ["integer", "null"]},
+                    "status": {
+                        "type": ["integer", "null"],
+                        "description": "1 Queued, 2 Starting, 3 Running, 10 Success, 20 Error, "
+                        "30 Cancelled.",
+                    },
+                    "status_humanized": {"type": ["string", "null"]},
+                    "status_message": {
+                        "type": ["string", "null"],
+                        "description": "dbt's reason, e.g. why a run was cancelled.",
+                    },
+                    "finished_at": {"type": ["string", "null"], "format": "date-time"},
+                    "href": {"type": ["string", "null"]},
+                },
+            },
+            "steps": {
+                "type": "array",
+                "description": "The failed steps in order (and those that warned, when asked).",
+                "items": _ref("FailedStep"),
+            },
+            "more_steps": {
+                "type": "integer",
+                "description": "Failed steps left out to fit (compact form only).",
+            },
+            "truncated": {
+                "type": "boolean",
+                "description": "Always false here: only the compact form (MCP) is cut to size.",
+            },
         },
     },
+    "FailedStep": {
+        "type": "object",
+        "required": ["index", "name", "status", "source", "nodes", "freshness", "error_lines"],
+        "properties": {
+            "index": {"type": "integer", "description": "The step's 1-based index."},
+            "name": {"type": ["string", "null"], "description": "e.g. Invoke dbt with `dbt build`"},
+            "status": {"type": ["integer", "null"]},
+            "status_humanized": {"type": ["string", "null"]},
+            "duration_seconds": {"type": ["number", "null"]},
+            "source": {
+                "type": "string",
+                "description": (
+                    "Where `nodes`/`freshness` come from: `run_results.json`, `sources.json`, "
+                    "or `logs` when the step saved no artifact (then `error_lines` say why)."
+                ),
+            },
+            "nodes": {"type": "array", "items": _ref("FailedNode")},
+            "more_nodes": {
+                "type": "integer",
+                "description": "Failing nodes left out to fit (compact form only).",
+            },
+            "freshness": {"type": "array", "items": _ref("FailedSource")},
+            "more_freshness": {
+                "type": "integer",
+                "description": "Failing sources left out to fit (compact form only).",
+            },
+            "error_lines": {"type": "array", "items": {"type": "string"}},
+            "log_tail": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "FailedNode": {
+        "type": "object",
+        "required": ["unique_id", "status"],
+        "properties": {
+            "unique_id": {"type": "string", "description": "e.g. model.shop.orders"},
+            "resource_type": {"type": ["string", "null"]},
+            "status": {"type": "string", "description": "error, fail, warn or runtime error"},
+            "message": {"type": ["string", "null"]},
+            "failures": {"type": ["integer", "null"]},
+            "relation_name": {"type": ["string", "null"]},
+            "compiled_path": {
+                "type": ["string", "null"],
+                "description": "The compiled SQL as an artifact path, when dbt names the file.",
+            },
+            "execution_time": {"type": ["number", "null"]},
+            "started_at": {"type": ["string", "null"], "format": "date-time"},
+            "completed_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
+    "FailedSource": {
+        "type": "object",
+        "required": ["unique_id", "status"],
+        "properties": {
+            "unique_id": {"type": "string"},
+            "status": {"type": "string"},
+            "max_loaded_at": {"type": ["string", "null"], "format": "date-time"},
+            "snapshotted_at": {"type": ["string", "null"], "format": "date-time"},
+            "age_seconds": {"type": ["number", "null"]},
+            "criteria": {"type": ["object", "null"]},
+            "message": {"type": ["string", "null"]},
+        },
+    },
+    "RunErrorsEnvelope": _envelope(_ref("RunErrors")),
+    "ArtifactListEnvelope": _envelope({"type": ["array", "null"], "items": {"type": "string"}}),
     "Error": {
         "type": "object",
         "description": (
@@ -82,8 +200,9 @@ _SCHEMAS: dict[str, Any] = {
             "data": {
                 "anyOf": [{"type": "object"}, {"type": "null"}],
                 "description": (
-                    "For a 400, each invalid input and its problem; for a trigger whose "
-                    "outcome is unknown, `job_id`, `marker` and `candidate_run_ids`."
+                    "For a 400, each invalid input and its problem; for a run-creating request "
+                    "whose outcome is unknown, `job_id`, `marker` and `candidate_run_ids`; for "
+                    "a 409 (`if_running=fail`), the `run_id` of the job's run already going."
                 ),
             },
             "detail": {"type": "string"},
@@ -108,38 +227,61 @@ def _error(description: str) -> dict[str, Any]:
     return _json("Error", description)
 
 
+_RECONCILED = {
+    "description": (
+        "`true` when dbt's answer was lost and the client found the run carrying this "
+        "request's marker (the body is then that run, as dbt lists it)."
+    ),
+    "schema": {"type": "string", "enum": ["true"]},
+}
+_REUSED = {
+    "description": (
+        "`true` when `if_running=reuse` found the job's run already queued or running: the "
+        "body is that run, as dbt lists it, and nothing was triggered."
+    ),
+    "schema": {"type": "string", "enum": ["true"]},
+}
+_LINK = {
+    "description": 'The next page, as `<absolute URL>; rel="next"`, when there is one.',
+    "schema": {"type": "string"},
+}
+
+
 def _success(route: Route) -> dict[str, Any]:
     if route.meta == "health":
         return _json("Health", "The adapter is up.")
+    if route.report is not None:
+        return _json(
+            route.report.schema + "Envelope",
+            f"{route.report.summary}: the adapter's own JSON in `data`, in dbt's envelope.",
+        )
     if route.operation is None:
         return {
             "description": "This document.",
             "content": {"application/json": {"schema": {"type": "object"}}},
         }
-    result = route.operation.result
+    operation = route.operation
+    result = operation.result
     if result is Result.RUN:
         response = _json("RunEnvelope", "The run, in dbt's envelope, as dbt returned it.")
-        if route.operation.creates_run:
-            response["headers"] = {
-                "X-Dbt-Runs-Reconciled": {
-                    "description": (
-                        "`true` when dbt's answer was lost and the client found the run "
-                        "carrying this request's marker (the body is then that run, as dbt "
-                        "lists it)."
-                    ),
-                    "schema": {"type": "string", "enum": ["true"]},
-                }
-            }
+        headers = response.setdefault("headers", {})
+        if operation.creates_run:
+            headers["X-Dbt-Runs-Reconciled"] = _RECONCILED
+        if fields.IF_RUNNING in operation.options:
+            headers["X-Dbt-Runs-Reused"] = _REUSED
+        if not headers:
+            del response["headers"]
         return response
     if result is Result.RUN_PAGE:
         response = _json("RunListEnvelope", "One page of runs, in dbt's envelope.")
-        response["headers"] = {
-            "Link": {
-                "description": 'The next page, as `<absolute URL>; rel="next"`, when there is one.',
-                "schema": {"type": "string"},
-            }
-        }
+        response["headers"] = {"Link": _LINK}
         return response
+    if result is Result.JOB_PAGE:
+        response = _json("JobListEnvelope", "One page of jobs, in dbt's envelope.")
+        response["headers"] = {"Link": _LINK}
+        return response
+    if result is Result.JOB:
+        return _json("JobEnvelope", "The job, in dbt's envelope, as dbt returned it.")
     if result is Result.ARTIFACT_PATHS:
         return _json("ArtifactListEnvelope", "The artifact paths, in dbt's envelope.")
     return {
@@ -165,7 +307,7 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
 
 def _responses(route: Route, *, secured: bool) -> dict[str, Any]:
     responses: dict[str, Any] = {"200": _success(route)}
-    if route.operation is None:
+    if route.meta is not None:
         if secured and route.path not in UNAUTHENTICATED_PATHS:
             responses["401"] = _error("Missing or wrong bearer token.")
         return responses
@@ -177,6 +319,12 @@ def _responses(route: Route, *, secured: bool) -> dict[str, Any]:
     )
     responses["403"] = _error("dbt refused: the token is not scoped to this account.")
     responses["404"] = _error("dbt has no such run, job or artifact.")
+    operation = route.operation
+    if operation is not None and fields.IF_RUNNING in operation.options:
+        responses["409"] = _error(
+            "`if_running=fail` and the job already has a run queued or running: nothing was "
+            "triggered; `data.run_id` names that run."
+        )
     if route.body is not None:
         responses["413"] = _error("The request body is over the size limit.")
         responses["415"] = _error("The body is not `application/json`.")
@@ -189,8 +337,9 @@ def _responses(route: Route, *, secured: bool) -> dict[str, Any]:
     }
     unknown = (
         " For a run-creating request whose answer was lost and whose run could not be found, "
-        "a 502 that says the run may have started, with `data.marker` to look for."
-        if route.operation.creates_run
+        "a 502 that says the run may have started, with `data.marker` to look for (a "
+        "trigger's) and `data.candidate_run_ids`."
+        if operation is not None and operation.creates_run
         else ""
     )
     responses["502"] = _error(
@@ -242,8 +391,10 @@ def build_document(routes: Sequence[Route], *, secured: bool) -> dict[str, Any]:
             "description": (
                 "The runs surface of the dbt Cloud Administrative API, served by "
                 "`dbt_runs.expose.rest`. Bodies and statuses are dbt's own; the adapter adds "
-                "input validation, a `Link` header on run lists, and two extensions (marked "
-                "`x-extension: true`): artifact download and run cancellation."
+                "input validation, a `Link` header on lists, and extensions (marked "
+                "`x-extension: true`): artifact downloads, cancelling, retrying and rerunning, "
+                "jobs, and why a run failed (the only answer whose `data` is the adapter's "
+                "own JSON)."
             ),
         },
         "tags": [
