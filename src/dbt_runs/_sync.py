@@ -542,7 +542,8 @@ class SyncArtifactStream:
     """An artifact being downloaded, for synchronous code: iterate over it for its bytes.
 
     Attributes:
-        run_id: The run.
+        run_id: The run (None for a job's artifact).
+        job_id: The job, for a job's artifact.
         path: The artifact path.
         step: The step asked for (None: the last step).
         status_code: The HTTP status.
@@ -554,6 +555,7 @@ class SyncArtifactStream:
         self._client = client
         self._stream = stream
         self.run_id = stream.run_id
+        self.job_id = stream.job_id
         self.path = stream.path
         self.step = stream.step
         self.status_code = stream.status_code
@@ -728,6 +730,7 @@ class RunsClient:
     get_job = _blocking(AsyncRunsClient.get_job)
     find_job = _blocking(AsyncRunsClient.find_job)
     get_job_artifact = _blocking(AsyncRunsClient.get_job_artifact)
+    stream_job_artifact = _blocking_context(AsyncRunsClient.stream_job_artifact, SyncArtifactStream)
     list_run_artifacts = _blocking(AsyncRunsClient.list_run_artifacts)
     get_run_artifact = _blocking(AsyncRunsClient.get_run_artifact)
     get_run_artifact_json = _blocking(AsyncRunsClient.get_run_artifact_json)

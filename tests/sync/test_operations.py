@@ -198,12 +198,15 @@ def test_jobs(client: RunsClient) -> None:
     assert jobs
     assert all(isinstance(job, Job) for job in jobs)
     assert client.get_job(1).id == 1
-    assert client.find_job("daily build").id == 1
+    assert client.find_job("daily build", project_id=1).id == 1
     with pytest.raises(JobLookupError):
         client.find_job("no such job")
     run = client.wait_for_run(client.trigger_run(1, cause="job artifact"))
-    manifest = json.loads(client.get_job_artifact(1, "manifest.json"))
-    assert manifest["metadata"]
+    data = client.get_job_artifact(1, "manifest.json")
+    assert json.loads(data)["metadata"]
+    with client.stream_job_artifact(1, "manifest.json") as stream:
+        assert (stream.job_id, stream.run_id) == (1, None)
+        assert b"".join(stream) == data
     assert run.job_definition_id == 1
 
 

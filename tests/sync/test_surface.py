@@ -119,7 +119,8 @@ def test_callbacks_are_every_parameter_that_takes_one() -> None:
 
 def _sync_docs() -> Iterator[tuple[str, str]]:
     for name in [*ASYNC_METHODS, *ASYNC_PROPERTIES]:
-        yield f"RunsClient.{name}", getattr(RunsClient, name).__doc__ or ""
+        if hasattr(RunsClient, name):  # a missing twin fails the test made to say so
+            yield f"RunsClient.{name}", getattr(RunsClient, name).__doc__ or ""
     for cls in (RunsClient, SyncRunPaginator, SyncArtifactStream, SyncRawRunsClient):
         yield cls.__name__, cls.__doc__ or ""
 
