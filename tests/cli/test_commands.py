@@ -6,26 +6,14 @@ import json
 import re
 from pathlib import Path
 
-from cli_support import TOKEN, Served
+from cli_support import TOKEN, Served, error_line
 
 from dbt_runs.cli._output import ExitCode
-
-ERROR_LINE = re.compile(r"^dbt-runs: error: .+ \[exit (\d+)\]$")
 
 
 def without_href(run: dict[str, object]) -> dict[str, object]:
     # dbt's href names the host the request came to; the emulator's own view has no port.
     return {k: v for k, v in run.items() if k != "href"}
-
-
-def error_line(stderr: str) -> tuple[str, int]:
-    """The one error line (asserting there is exactly one and no traceback)."""
-    assert "Traceback" not in stderr
-    lines = [line for line in stderr.splitlines() if line.startswith("dbt-runs: error:")]
-    assert len(lines) == 1, stderr
-    match = ERROR_LINE.match(lines[0])
-    assert match, lines[0]
-    return lines[0], int(match.group(1))
 
 
 # -- runs list -------------------------------------------------------------------------------

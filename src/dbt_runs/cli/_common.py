@@ -25,7 +25,7 @@ import attrs
 import click
 
 from dbt_runs._fields import Field, FieldError, Flag
-from dbt_runs.cli._output import ExitCode, Redactor, echo, silence
+from dbt_runs.cli._output import ExitCode, ListFormat, Redactor, echo, silence
 
 if TYPE_CHECKING:
     from dbt_runs import AsyncRunsClient
@@ -38,6 +38,8 @@ __all__ = [
     "execute",
     "fail",
     "field_option",
+    "given",
+    "listing_options",
     "option_group",
 ]
 
@@ -90,6 +92,11 @@ def field_option(field: Field[Any], **more: Any) -> Decorator:
 
         return click.option(field.flag, field.name, multiple=True, callback=read_all, **options)
     return click.option(field.flag, field.name, type=_FieldType(field), **options)
+
+
+def given(**values: Any) -> dict[str, Any]:
+    """The flags that were given, as SDK arguments (the SDK's own defaults for the rest)."""
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def option_group(
@@ -205,6 +212,32 @@ connection_options = option_group(
     _settings,
 )
 """The shared connection flags; the command receives a `Settings` as `settings`."""
+
+
+def _listing_format(as_json: bool, as_jsonl: bool) -> ListFormat:
+    if as_json and as_jsonl:
+        raise click.UsageError("--json and --jsonl cannot be used together.")
+    return "json" if as_json else "jsonl" if as_jsonl else "table"
+
+
+def listing_options(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """`--json` and `--jsonl` for a listing of `what` ("run", "job"): the command receives
+    `fmt`, a `ListFormat`."""
+    return option_group(
+        "fmt",
+        [
+            click.option(
+                "--json",
+                "as_json",
+                is_flag=True,
+                help=f"Print a JSON array of dbt's {what} objects.",
+            ),
+            click.option(
+                "--jsonl", "as_jsonl", is_flag=True, help=f"Print one dbt {what} object per line."
+            ),
+        ],
+        _listing_format,
+    )
 
 
 class _DebugLogHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -24,9 +24,9 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import IO, TYPE_CHECKING, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final, Literal, Protocol, TypeVar
 
 import click
 
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EXIT_CODES_HELP",
     "ExitCode",
+    "ListFormat",
     "LiveStatusLine",
     "PlainStatusLines",
     "Redactor",
@@ -47,6 +48,7 @@ __all__ = [
     "format_seconds",
     "format_table",
     "is_interactive",
+    "print_listing",
     "run_summary",
     "run_view",
     "runs_table",
@@ -406,6 +408,46 @@ def run_summary(run: Run) -> str:
     if run.href:
         lines.append(f"  url        {run.href}")
     return "\n".join(lines)
+
+
+ListFormat = Literal["table", "json", "jsonl"]
+"""How a listing is printed: aligned columns, one JSON array, or one JSON object a line."""
+
+
+class _Listed(Protocol):
+    @property
+    def raw(self) -> Mapping[str, Any]: ...
+
+
+ListedT = TypeVar("ListedT", bound=_Listed)
+
+
+async def print_listing(
+    items: AsyncIterable[ListedT],
+    fmt: ListFormat,
+    *,
+    table: Callable[[Sequence[ListedT]], str],
+    nothing: str,
+) -> int:
+    """Print a listing (runs, jobs) as `fmt` asks; how many items it printed.
+
+    `jsonl` prints each of dbt's objects as it arrives, so that a listing of 100,000 runs is
+    never held in memory; a table or an array needs them all first. An empty table prints
+    `nothing` on stderr instead, so that stdout stays empty.
+    """
+    shown: list[ListedT] = []
+    count = 0
+    async for item in items:
+        count += 1
+        if fmt == "jsonl":
+            click.echo(dump_json(item.raw, indent=None))
+        else:
+            shown.append(item)
+    if fmt == "json":
+        click.echo(dump_json([item.raw for item in shown]))
+    elif fmt == "table":
+        click.echo(table(shown) if shown else nothing, err=not shown)
+    return count
 
 
 def run_view(run: Run, *, as_json: bool) -> str:

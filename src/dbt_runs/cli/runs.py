@@ -20,13 +20,17 @@ from dbt_runs.cli._common import (
     connection_options,
     execute,
     field_option,
+    given,
+    listing_options,
     option_group,
 )
 from dbt_runs.cli._output import (
     EXIT_CODES_HELP,
     ExitCode,
+    ListFormat,
     dump_json,
     echo,
+    print_listing,
     run_view,
     runs_table,
     status_name,
@@ -57,13 +61,8 @@ _LIST_FILTERS: Final = [
 ]
 
 
-def _given(**values: Any) -> dict[str, Any]:
-    """The flags that were given, as SDK arguments (the SDK's own defaults for the rest)."""
-    return {name: value for name, value in values.items() if value is not None}
-
-
-_trigger_fields = option_group("fields", _TRIGGER_FIELDS, _given)
-_list_filters = option_group("filters", _LIST_FILTERS, _given)
+_trigger_fields = option_group("fields", _TRIGGER_FIELDS, given)
+_list_filters = option_group("filters", _LIST_FILTERS, given)
 
 
 @attrs.frozen
@@ -166,16 +165,10 @@ def trigger(job_id: int, fields: dict[str, Any], start: _Start, settings: Settin
     help="Show at most this many runs.",
 )
 @click.option("--all", "all_runs", is_flag=True, help="Show every matching run (ignores --limit).")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of dbt's run objects.")
-@click.option("--jsonl", "as_jsonl", is_flag=True, help="Print one dbt run object per line.")
+@listing_options("run")
 @connection_options
 def list_runs(
-    filters: dict[str, Any],
-    limit: int,
-    all_runs: bool,
-    as_json: bool,
-    as_jsonl: bool,
-    settings: Settings,
+    filters: dict[str, Any], limit: int, all_runs: bool, fmt: ListFormat, settings: Settings
 ) -> None:
     """List runs, newest first, as a table (or JSON).
 
@@ -184,31 +177,15 @@ def list_runs(
       dbt-runs runs list --job 42 --status error --status cancelled
       dbt-runs runs list --all --jsonl > runs.jsonl
     """
-    if as_json and as_jsonl:
-        raise click.UsageError("--json and --jsonl cannot be used together.")
     paging: dict[str, Any] = {} if all_runs else {"limit": min(limit, 100), "max_items": limit}
 
     async def work(client: AsyncRunsClient) -> ExitCode:
         pager = client.list_runs(**filters, include_related=["trigger"], **paging)
-        shown: list[Run] = []
-        async for run in pager:
-            if as_jsonl:
-                # Streamed as it arrives: `--all --jsonl` over 100k runs never buffers them.
-                click.echo(dump_json(run.raw, indent=None))
-            else:
-                shown.append(run)
+        # Streamed as they arrive with --jsonl: `--all --jsonl` over 100k runs never buffers.
+        shown = await print_listing(pager, fmt, table=runs_table, nothing="No runs match.")
         total = (await pager).total_count  # the first page is cached: no extra request
-        if as_json:
-            click.echo(dump_json([r.raw for r in shown]))
-        elif not as_jsonl:
-            if not shown:
-                click.echo("No runs match.", err=True)
-                return ExitCode.SUCCESS
-            click.echo(runs_table(shown))
-            if total is not None and total > len(shown) and not all_runs:
-                click.echo(
-                    f"{len(shown)} of {total} runs; use --limit N or --all for more.", err=True
-                )
+        if fmt == "table" and shown and total is not None and total > shown and not all_runs:
+            click.echo(f"{shown} of {total} runs; use --limit N or --all for more.", err=True)
         return ExitCode.SUCCESS
 
     execute(settings, work)
