@@ -20,6 +20,7 @@ LEAVES = [
     ["runs", "wait"],
     ["runs", "cancel"],
     ["runs", "retry"],
+    ["jobs", "list"],
     ["artifacts", "list"],
     ["artifacts", "download"],
 ]
@@ -30,14 +31,14 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> click.testing.Resul
     return CliRunner().invoke(_build(), list(args), env=env, catch_exceptions=False)
 
 
-def test_the_top_level_lists_runs_and_artifacts() -> None:
+def test_the_top_level_lists_runs_jobs_and_artifacts() -> None:
     result = invoke("--help")
     assert result.exit_code == 0
-    assert "runs" in result.output
-    assert "artifacts" in result.output
+    for group in ("runs", "jobs", "artifacts"):
+        assert f"  {group} " in result.output, group
 
 
-@pytest.mark.parametrize("group", ["runs", "artifacts"])
+@pytest.mark.parametrize("group", ["runs", "jobs", "artifacts"])
 def test_groups_list_their_commands(group: str) -> None:
     result = invoke(group, "--help")
     assert result.exit_code == 0
@@ -73,7 +74,7 @@ def test_waiting_commands_document_every_exit_code(leaf: list[str]) -> None:
     "args",
     [
         ["runs", "trigger"],  # missing JOB_ID
-        ["runs", "trigger", "abc"],
+        ["runs", "trigger", "99999999999999999999"],  # digits are an id: too large
         ["runs", "trigger", "0"],
         ["runs", "trigger", "1", "--timeout", "-5"],
         ["runs", "get", "-3"],
@@ -83,6 +84,9 @@ def test_waiting_commands_document_every_exit_code(leaf: list[str]) -> None:
         ["runs", "nope"],
         ["artifacts", "download", "1"],
         ["artifacts", "download", "1", "run_results.json", "--step", "0"],
+        ["runs", "trigger", "1", "--project", "1"],
+        ["jobs", "list", "--json", "--jsonl"],
+        ["jobs", "list", "--environment", "x"],
     ],
 )
 def test_usage_errors_exit_2_before_anything_is_sent(args: list[str]) -> None:
@@ -106,6 +110,7 @@ def test_the_runs_commands_import_no_server_library() -> None:
         "from dbt_runs.cli import _build\n"
         "cli = _build()\n"
         "for args in (['runs', '--help'], ['runs', 'trigger', '--help'],"
+        " ['jobs', 'list', '--help'],"
         " ['artifacts', 'download', '--help']):\n"
         "    assert CliRunner().invoke(cli, args).exit_code == 0, args\n"
         "print(','.join(sorted(m for m in ('starlette', 'uvicorn', 'mcp') if m in sys.modules)))\n"

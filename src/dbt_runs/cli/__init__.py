@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "runs",
         "Trigger, list, get, wait for, cancel and retry runs.",
     ),
+    "jobs": ("dbt_runs.cli.jobs", "jobs", "List jobs: their ids, names and schedules."),
     "artifacts": ("dbt_runs.cli.artifacts", "artifacts", "List and download a run's artifacts."),
     "serve": (
         "dbt_runs.cli.serve",

@@ -74,6 +74,7 @@ def field_option(field: Field[Any], **more: Any) -> Decorator:
 
     A list field is repeated (`--status error --status cancelled`) and its values are read
     together; a true/false field is a `--x/--no-x` pair whose absence leaves it unset.
+    `more` goes to `click.option` (a `help` or a `type` of the command's own, say).
     """
     options = {"help": field.doc, "metavar": field.metavar, **more}
     if isinstance(field, Flag):
@@ -91,7 +92,8 @@ def field_option(field: Field[Any], **more: Any) -> Decorator:
                 raise click.BadParameter(str(exc), ctx, param) from None
 
         return click.option(field.flag, field.name, multiple=True, callback=read_all, **options)
-    return click.option(field.flag, field.name, type=_FieldType(field), **options)
+    options.setdefault("type", _FieldType(field))
+    return click.option(field.flag, field.name, **options)
 
 
 def given(**values: Any) -> dict[str, Any]:
@@ -283,6 +285,7 @@ def execute(settings: Settings, work: Callable[[AsyncRunsClient], Awaitable[Exit
         ConfigurationError,
         DbtRunsError,
         InvalidArgumentError,
+        JobLookupError,
     )
 
     redact = Redactor([os.environ.get(_TOKEN_ENV)])
@@ -312,8 +315,9 @@ def execute(settings: Settings, work: Callable[[AsyncRunsClient], Awaitable[Exit
         fail(code, "interrupted", redact)
     except (click.exceptions.Exit, click.ClickException):
         raise
-    except (ConfigurationError, InvalidArgumentError, ArtifactWriteError) as exc:
-        # A bad flag, a bad setting, or an --output that cannot be written: fix the command.
+    except (ConfigurationError, InvalidArgumentError, ArtifactWriteError, JobLookupError) as exc:
+        # A bad flag, a bad setting, an --output that cannot be written, a job name that is
+        # no job's (or several jobs'): fix the command.
         code = ExitCode.USAGE
         _report(exc, code, settings, redact)
     except DbtRunsError as exc:

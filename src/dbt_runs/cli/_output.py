@@ -31,7 +31,7 @@ from typing import IO, TYPE_CHECKING, Any, Final, Literal, Protocol, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from dbt_runs.models import Run, RunStep
+    from dbt_runs.models import Job, Run, RunStep
 
 __all__ = [
     "EXIT_CODES_HELP",
@@ -48,6 +48,7 @@ __all__ = [
     "format_seconds",
     "format_table",
     "is_interactive",
+    "jobs_table",
     "print_listing",
     "run_summary",
     "run_view",
@@ -408,6 +409,34 @@ def run_summary(run: Run) -> str:
     if run.href:
         lines.append(f"  url        {run.href}")
     return "\n".join(lines)
+
+
+def _schedule(job: Job) -> str:
+    # dbt keeps a job's cron even when its schedule trigger is off: only an active one counts.
+    if not (job.triggers or {}).get("schedule"):
+        return "-"
+    cron = (job.schedule or {}).get("cron")
+    return job.cron_humanized or (str(cron) if cron else "-")
+
+
+def jobs_table(items: Sequence[Job]) -> str:
+    """`jobs list`: one row a job."""
+    rows = [
+        [
+            str(job.id if job.id is not None else "-"),
+            job.name or "-",
+            str(job.project_id if job.project_id is not None else "-"),
+            str(job.environment_id if job.environment_id is not None else "-"),
+            job.job_type or "-",
+            _schedule(job),
+        ]
+        for job in items
+    ]
+    return format_table(
+        ["ID", "NAME", "PROJECT", "ENVIRONMENT", "TYPE", "SCHEDULE"],
+        rows,
+        max_widths={"NAME": 50, "SCHEDULE": 40},
+    )
 
 
 ListFormat = Literal["table", "json", "jsonl"]

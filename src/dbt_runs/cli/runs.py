@@ -2,7 +2,8 @@
 
 These commands need only click and the core SDK (never the server extra). The flags they share
 (connection, waiting) and the way they end (exit codes, the error line) live in `_common` and
-`_wait`; what they print, in `_output`.
+`_wait`; what they print, in `_output`; how a job is named, in
+`_job_ref`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import click
 from dbt_runs import _fields
 from dbt_runs.cli._common import (
     CONTEXT,
+    Decorator,
     Settings,
     connection_options,
     execute,
@@ -24,6 +26,7 @@ from dbt_runs.cli._common import (
     listing_options,
     option_group,
 )
+from dbt_runs.cli._job_ref import JobLookup, JobRef, lookup_options
 from dbt_runs.cli._output import (
     EXIT_CODES_HELP,
     ExitCode,
@@ -47,15 +50,30 @@ __all__ = ["runs"]
 T = TypeVar("T")
 
 _ID: Final = click.IntRange(min=1)
+_JOB: Final = JobRef(_fields.JOB_ID)
 
 # Every field of a trigger and every list filter: their flags, help and rules come from their
 # one declaration in `dbt_runs._fields`, as the SDK, the REST adapter and the MCP server's do.
 _TRIGGER_FIELDS: Final = [field_option(field) for field in _fields.TRIGGER_FIELDS]
-# `runs list` embeds each run's trigger itself (for the cause column), and sorts newest first.
+
+
+def _list_filter(field: _fields.Field[Any]) -> Decorator:
+    if field is _fields.ORDER_BY:  # newest first
+        return field_option(field, default="-id", show_default=True)
+    if field.name == "job_definition_id":  # an id, or a name to look up
+        return field_option(
+            field,
+            type=JobRef(field),
+            metavar="JOB",
+            help=f"{field.doc} A job id, or its name (looked up within --project and "
+            "--environment).",
+        )
+    return field_option(field)
+
+
+# `runs list` embeds each run's trigger itself (for the cause column).
 _LIST_FILTERS: Final = [
-    field_option(field, default="-id", show_default=True)
-    if field is _fields.ORDER_BY
-    else field_option(field)
+    _list_filter(field)
     for field in _fields.LIST_FILTERS
     if field is not _fields.INCLUDE_RELATED_LIST
 ]
@@ -117,26 +135,29 @@ def runs() -> None:
     Configuration comes from the environment, as for the SDK: DBT_API_KEY (the token; never
     taken on the command line), DBT_CLOUD_BASE_URL or DBT_CLOUD_HOST, and
     DBT_CLOUD_ACCOUNT_ID; every command takes --base-url, --host and --account-id to override
-    them.
+    them. A job is given by its id or by its name.
 
     \b
     Examples:
       dbt-runs runs trigger 42 --wait --timeout 3600   # the usual CI step
-      dbt-runs runs list --job 42 --status error
+      dbt-runs runs list --job "Nightly snapshots" --status error
     """
 
 
 @runs.command(context_settings=CONTEXT, epilog=EXIT_CODES_HELP)
-@click.argument("job_id", type=_ID)
+@click.argument("job", type=_JOB)
 @_trigger_fields
+@lookup_options
 @_start_options(
     wait="Wait for the run to finish; exit by outcome.",
     as_json="Print the run as dbt's JSON object.",
     quiet="Print only the run id (without --wait).",
 )
 @connection_options
-def trigger(job_id: int, fields: dict[str, Any], start: _Start, settings: Settings) -> None:
-    """Trigger a run of JOB_ID; print its id and dbt Cloud URL.
+def trigger(
+    job: int | str, fields: dict[str, Any], lookup: JobLookup, start: _Start, settings: Settings
+) -> None:
+    """Trigger a run of JOB (its id, or its name); print the run's id and dbt Cloud URL.
 
     With --wait, follow the run until it finishes (a live status line on a terminal, one
     timestamped line per status change in a CI log) and exit 0 only if it succeeded.
@@ -145,10 +166,13 @@ def trigger(job_id: int, fields: dict[str, Any], start: _Start, settings: Settin
     Examples:
       dbt-runs runs trigger 42 --cause "PR #7" --git-branch feature/x --wait
       RUN_ID=$(dbt-runs runs trigger 42 --quiet)
+      dbt-runs runs trigger "Daily build" --environment 1 --wait
       dbt-runs runs trigger 42 --steps-override "dbt build -s tag:daily" --json
     """
+    lookup.check(job)
 
     async def work(client: AsyncRunsClient) -> ExitCode:
+        job_id = await lookup.job_id(client, job)
         run = await client.trigger_run(job_id, **fields)
         return await start.report(client, run, "Triggered")
 
@@ -175,11 +199,17 @@ def list_runs(
     \b
     Examples:
       dbt-runs runs list --job 42 --status error --status cancelled
+      dbt-runs runs list --job "Daily build" --project 1 --limit 5
       dbt-runs runs list --all --jsonl > runs.jsonl
     """
     paging: dict[str, Any] = {} if all_runs else {"limit": min(limit, 100), "max_items": limit}
+    job = filters.get("job_definition_id")
+    lookup = JobLookup(filters.get("project_id"), filters.get("environment_id"))
+    lookup.check(job, filters=True)
 
     async def work(client: AsyncRunsClient) -> ExitCode:
+        if job is not None:
+            filters["job_definition_id"] = await lookup.job_id(client, job)
         pager = client.list_runs(**filters, include_related=["trigger"], **paging)
         # Streamed as they arrive with --jsonl: `--all --jsonl` over 100k runs never buffers.
         shown = await print_listing(pager, fmt, table=runs_table, nothing="No runs match.")
