@@ -20,6 +20,7 @@ LEAVES = [
     ["runs", "wait"],
     ["runs", "cancel"],
     ["runs", "retry"],
+    ["runs", "errors"],
     ["jobs", "list"],
     ["artifacts", "list"],
     ["artifacts", "download"],
@@ -85,6 +86,7 @@ def test_waiting_commands_document_every_exit_code(leaf: list[str]) -> None:
         ["artifacts", "download", "1"],
         ["artifacts", "download", "1", "run_results.json", "--step", "0"],
         ["runs", "trigger", "1", "--project", "1"],
+        ["runs", "errors", "1", "--log-lines", "-1"],
         ["jobs", "list", "--json", "--jsonl"],
         ["jobs", "list", "--environment", "x"],
     ],
@@ -110,7 +112,7 @@ def test_the_runs_commands_import_no_server_library() -> None:
         "from dbt_runs.cli import _build\n"
         "cli = _build()\n"
         "for args in (['runs', '--help'], ['runs', 'trigger', '--help'],"
-        " ['jobs', 'list', '--help'],"
+        " ['runs', 'errors', '--help'], ['jobs', 'list', '--help'],"
         " ['artifacts', 'download', '--help']):\n"
         "    assert CliRunner().invoke(cli, args).exit_code == 0, args\n"
         "print(','.join(sorted(m for m in ('starlette', 'uvicorn', 'mcp') if m in sys.modules)))\n"

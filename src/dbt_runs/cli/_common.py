@@ -69,18 +69,21 @@ class _FieldType(click.ParamType):  # type: ignore[type-arg]  # generic from cli
             self.fail(str(exc), param, ctx)
 
 
-def field_option(field: Field[Any], **more: Any) -> Decorator:
+def field_option(field: Field[Any], *aliases: str, **more: Any) -> Decorator:
     """The option of an SDK argument, with the rules of its field (`dbt_runs._fields`).
 
     A list field is repeated (`--status error --status cancelled`) and its values are read
     together; a true/false field is a `--x/--no-x` pair whose absence leaves it unset.
-    `more` goes to `click.option` (a `help` or a `type` of the command's own, say).
+    `aliases` are more names for the option (for a true/false field: for its `--x` side);
+    `more` goes to `click.option` (a `help` of the command's own, say).
     """
     options = {"help": field.doc, "metavar": field.metavar, **more}
     if isinstance(field, Flag):
         negative = "--no-" + field.flag.removeprefix("--")
         options.pop("metavar")
-        return click.option(f"{field.flag}/{negative}", field.name, default=None, **options)
+        return click.option(
+            f"{field.flag}/{negative}", *aliases, field.name, default=None, **options
+        )
     if field.kind in ("array", "any"):
 
         def read_all(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> Any:
@@ -91,9 +94,11 @@ def field_option(field: Field[Any], **more: Any) -> Decorator:
             except FieldError as exc:
                 raise click.BadParameter(str(exc), ctx, param) from None
 
-        return click.option(field.flag, field.name, multiple=True, callback=read_all, **options)
+        return click.option(
+            field.flag, *aliases, field.name, multiple=True, callback=read_all, **options
+        )
     options.setdefault("type", _FieldType(field))
-    return click.option(field.flag, field.name, **options)
+    return click.option(field.flag, *aliases, field.name, **options)
 
 
 def given(**values: Any) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import click
 
 from dbt_runs._client import DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_TIMEOUT
 from dbt_runs.cli._common import Decorator, option_group
+from dbt_runs.cli._failure import SUMMARY_LOG_LINES, failure_summary, more_command
 from dbt_runs.cli._output import (
     ExitCode,
     LiveStatusLine,
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["WAIT_OPTIONS", "WaitOptions", "wait_for", "wait_options"]
 
 _TICK_SECONDS: Final = 1.0
-_STEP_LOG_LINES: Final = 20
 
 
 @attrs.frozen
@@ -89,7 +89,10 @@ def _reporter() -> StatusReporter:
 async def wait_for(
     client: AsyncRunsClient, run: Run, options: WaitOptions, as_json: bool
 ) -> ExitCode:
-    """Wait for `run`, show its progress on stderr, print the result, return the exit code."""
+    """Wait for `run`, show its progress on stderr, print the result, return the exit code.
+
+    A failed run is explained on stderr (`_explain_failure`) before the last line.
+    """
     from dbt_runs.errors import RunCancelledError, RunFailedError, WaitTimeoutError
 
     reporter = _reporter()
@@ -161,17 +164,16 @@ async def _tick(reporter: StatusReporter) -> None:
 
 
 async def _explain_failure(client: AsyncRunsClient, run: Run) -> None:
-    """Name the failed step and show the end of its log, so the CI log says what broke."""
-    from dbt_runs.errors import APIError
-    from dbt_runs.models import RunStatus
+    """Name the failed steps and their failing nodes on stderr, so the CI log says what broke.
 
+    Never raises: the exit code already says the run failed, and must stay 1 whatever goes
+    wrong while asking why.
+    """
     try:
-        detailed = await client.get_run(run.id, include_related=["run_steps"])
-    except APIError:
-        return  # the exit code already says the run failed; details are a bonus
-    failed = [s for s in detailed.run_steps or () if s.status is RunStatus.ERROR]
-    for step in failed:
-        echo(f"step {step.index} failed: {step.name}", err=True)
-        logs = (step.logs or "").rstrip().splitlines()[-_STEP_LOG_LINES:]
-        for line in logs:
-            echo(f"  | {line}", err=True)
+        errors = await client.get_run_errors(run.id, log_lines=SUMMARY_LOG_LINES)
+        lines = failure_summary(errors)
+    except Exception as exc:  # a bonus that failed must not change the verdict
+        reason = str(exc) or type(exc).__name__
+        lines = [f"could not tell why run {run.id} failed ({reason}); try: {more_command(run.id)}"]
+    for line in lines:
+        echo(line, err=True)

@@ -1,8 +1,9 @@
-"""`dbt-runs runs ...`: trigger, list, get, wait for, cancel and retry dbt Cloud runs.
+"""`dbt-runs runs ...`: trigger, list, get, wait for, cancel and retry dbt Cloud runs, and
+tell why one failed (`errors`).
 
 These commands need only click and the core SDK (never the server extra). The flags they share
 (connection, waiting) and the way they end (exit codes, the error line) live in `_common` and
-`_wait`; what they print, in `_output`; how a job is named, in
+`_wait`; what they print, in `_output` and `_failure`; how a job is named, in
 `_job_ref`.
 """
 
@@ -15,6 +16,8 @@ import attrs
 import click
 
 from dbt_runs import _fields
+from dbt_runs._diagnose import DEFAULT_LOG_LINES
+from dbt_runs._diagnose import as_json as as_errors_json
 from dbt_runs.cli._common import (
     CONTEXT,
     Decorator,
@@ -26,6 +29,7 @@ from dbt_runs.cli._common import (
     listing_options,
     option_group,
 )
+from dbt_runs.cli._failure import errors_report
 from dbt_runs.cli._job_ref import JobLookup, JobRef, lookup_options
 from dbt_runs.cli._output import (
     EXIT_CODES_HELP,
@@ -130,7 +134,7 @@ def _start_options(
 
 @click.group(context_settings=CONTEXT, epilog=EXIT_CODES_HELP)
 def runs() -> None:
-    """Trigger, list, get, wait for, cancel and retry dbt Cloud runs.
+    """Trigger, list, get, wait for, cancel and retry dbt Cloud runs; tell why one failed.
 
     Configuration comes from the environment, as for the SDK: DBT_API_KEY (the token; never
     taken on the command line), DBT_CLOUD_BASE_URL or DBT_CLOUD_HOST, and
@@ -141,6 +145,7 @@ def runs() -> None:
     Examples:
       dbt-runs runs trigger 42 --wait --timeout 3600   # the usual CI step
       dbt-runs runs list --job "Nightly snapshots" --status error
+      dbt-runs runs errors 70403                      # why it failed
     """
 
 
@@ -160,7 +165,8 @@ def trigger(
     """Trigger a run of JOB (its id, or its name); print the run's id and dbt Cloud URL.
 
     With --wait, follow the run until it finishes (a live status line on a terminal, one
-    timestamped line per status change in a CI log) and exit 0 only if it succeeded.
+    timestamped line per status change in a CI log) and exit 0 only if it succeeded; if it
+    failed, its failing nodes are named.
 
     \b
     Examples:
@@ -254,6 +260,8 @@ def get(run_id: int, steps: bool, as_json: bool, settings: Settings) -> None:
 def wait_command(run_id: int, wait_options: WaitOptions, as_json: bool, settings: Settings) -> None:
     """Wait for RUN_ID to finish; exit 0 only if it succeeded.
 
+    If it failed, its failing nodes are named on stderr.
+
     \b
     Examples:
       dbt-runs runs wait 123 --timeout 1800 --cancel-on-timeout
@@ -313,5 +321,44 @@ def retry(run_id: int, start: _Start, settings: Settings) -> None:
     async def work(client: AsyncRunsClient) -> ExitCode:
         run = await client.retry_run(run_id)
         return await start.report(client, run, f"Retrying run {run_id} as")
+
+    execute(settings, work)
+
+
+@runs.command(context_settings=CONTEXT)
+@click.argument("run_id", type=_ID)
+@field_option(_fields.INCLUDE_WARNINGS, "--warnings")
+@field_option(_fields.LOG_LINES, help=f"{_fields.LOG_LINES.doc}  [default: {DEFAULT_LOG_LINES}]")
+@click.option("--json", "as_json", is_flag=True, help="Print the errors as JSON.")
+@connection_options
+def errors(
+    run_id: int,
+    include_warnings: bool | None,
+    log_lines: int | None,
+    as_json: bool,
+    settings: Settings,
+) -> None:
+    """Tell why RUN_ID failed: each failed step, its failing nodes and sources, its log.
+
+    Each node comes with the first lines of dbt's message, the relation it built and its
+    compiled SQL (an artifact of the step: `dbt-runs artifacts download RUN_ID PATH --step N`).
+    A step that saved no results is explained by its log's error lines. Exits 0 whenever it
+    could tell, for a failed run too; a run that did not fail says so.
+
+    \b
+    Examples:
+      dbt-runs runs errors 123
+      dbt-runs runs errors 123 --warnings --log-lines 0
+      dbt-runs runs errors 123 --json | jq -r '.steps[].nodes[].unique_id'
+    """
+    asked: dict[str, Any] = given(include_warnings=include_warnings, log_lines=log_lines)
+
+    async def work(client: AsyncRunsClient) -> ExitCode:
+        found = await client.get_run_errors(run_id, **asked)
+        if as_json:
+            click.echo(dump_json(as_errors_json(found)))
+        else:
+            click.echo(errors_report(found, warnings=bool(include_warnings)))
+        return ExitCode.SUCCESS
 
     execute(settings, work)
