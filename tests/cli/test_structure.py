@@ -21,6 +21,7 @@ LEAVES = [
     ["runs", "cancel"],
     ["runs", "retry"],
     ["runs", "errors"],
+    ["runs", "logs"],
     ["jobs", "list"],
     ["artifacts", "list"],
     ["artifacts", "download"],
@@ -71,6 +72,14 @@ def test_waiting_commands_document_every_exit_code(leaf: list[str]) -> None:
         assert flag in result.output
 
 
+def test_following_logs_documents_the_exit_codes_and_waiting_flags_of_a_wait() -> None:
+    result = invoke("runs", "logs", "--help")
+    for code in ExitCode:
+        assert f"  {code.value} " in result.output, code
+    for flag in ("--follow", "--timeout", "--poll", "--cancel-on-timeout", "--cancel-on-interrupt"):
+        assert flag in result.output
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -87,6 +96,7 @@ def test_waiting_commands_document_every_exit_code(leaf: list[str]) -> None:
         ["artifacts", "download", "1", "run_results.json", "--step", "0"],
         ["runs", "trigger", "1", "--project", "1"],
         ["runs", "errors", "1", "--log-lines", "-1"],
+        ["runs", "logs", "1", "--step", "0"],
         ["jobs", "list", "--json", "--jsonl"],
         ["jobs", "list", "--environment", "x"],
     ],
@@ -112,7 +122,7 @@ def test_the_runs_commands_import_no_server_library() -> None:
         "from dbt_runs.cli import _build\n"
         "cli = _build()\n"
         "for args in (['runs', '--help'], ['runs', 'trigger', '--help'],"
-        " ['runs', 'errors', '--help'], ['jobs', 'list', '--help'],"
+        " ['runs', 'errors', '--help'], ['runs', 'logs', '--help'], ['jobs', 'list', '--help'],"
         " ['artifacts', 'download', '--help']):\n"
         "    assert CliRunner().invoke(cli, args).exit_code == 0, args\n"
         "print(','.join(sorted(m for m in ('starlette', 'uvicorn', 'mcp') if m in sys.modules)))\n"

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONTEXT",
+    "CommandError",
     "Decorator",
     "Settings",
     "connection_options",
@@ -51,6 +52,18 @@ CONTEXT: Final[dict[str, Any]] = {"help_option_names": ["-h", "--help"], "max_co
 _TOKEN_ENV: Final = "DBT_API_KEY"
 # Set by the top-level group (`dbt-runs --debug runs ...`), which owns no subcommand flags.
 _DEBUG_META: Final = "dbt_runs.debug"
+
+
+class CommandError(Exception):
+    """Ends a command with `code` and one line saying why, as `execute` prints every error.
+
+    For what the command itself finds wrong once it has talked to dbt Cloud (a step the run
+    does not have, say), where click's usage error would print the whole usage text.
+    """
+
+    def __init__(self, code: ExitCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class _FieldType(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.3 only
@@ -320,6 +333,9 @@ def execute(settings: Settings, work: Callable[[AsyncRunsClient], Awaitable[Exit
         fail(code, "interrupted", redact)
     except (click.exceptions.Exit, click.ClickException):
         raise
+    except CommandError as exc:
+        code = exc.code
+        _report(exc, code, settings, redact)
     except (ConfigurationError, InvalidArgumentError, ArtifactWriteError, JobLookupError) as exc:
         # A bad flag, a bad setting, an --output that cannot be written, a job name that is
         # no job's (or several jobs'): fix the command.

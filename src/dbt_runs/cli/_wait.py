@@ -1,8 +1,8 @@
 """Waiting for a run: the waiting flags, the progress on stderr, the outcome as an exit code.
 
-Shared by `runs trigger --wait`, `runs retry --wait` and `runs wait`. Everything printed here
-goes through the pipe-tolerant `echo`: once a run is being waited on, only its outcome decides
-the exit code, whoever stopped reading the output.
+Shared by `runs trigger --wait`, `runs retry --wait`, `runs wait` and `runs logs --follow`.
+Everything printed here goes through the pipe-tolerant `echo`: once a run is being waited on,
+only its outcome decides the exit code, whoever stopped reading the output.
 """
 
 from __future__ import annotations
@@ -32,9 +32,17 @@ from dbt_runs.cli._output import (
 
 if TYPE_CHECKING:
     from dbt_runs import AsyncRunsClient
+    from dbt_runs._wait import LogCallback
     from dbt_runs.models import Run
 
-__all__ = ["WAIT_OPTIONS", "WaitOptions", "wait_for", "wait_options"]
+__all__ = [
+    "WAIT_OPTIONS",
+    "Outcome",
+    "WaitOptions",
+    "follow",
+    "wait_for",
+    "wait_options",
+]
 
 _TICK_SECONDS: Final = 1.0
 
@@ -80,22 +88,48 @@ wait_options = option_group("wait_options", WAIT_OPTIONS, WaitOptions)
 """The waiting flags; the command receives a `WaitOptions` as `wait_options`."""
 
 
-def _reporter() -> StatusReporter:
-    if is_interactive(sys.stderr):
+def _reporter(*, live: bool) -> StatusReporter:
+    if live and is_interactive(sys.stderr):
         return LiveStatusLine(colour=colour_wanted())
     return PlainStatusLines()
 
 
-async def wait_for(
-    client: AsyncRunsClient, run: Run, options: WaitOptions, as_json: bool
-) -> ExitCode:
-    """Wait for `run`, show its progress on stderr, print the result, return the exit code.
+@attrs.frozen
+class Outcome:
+    """How a wait ended: the last run seen, the exit code it means, what to say about it."""
 
-    A failed run is explained on stderr (`_explain_failure`) before the last line.
+    run: Run
+    code: ExitCode
+    message: str = ""
+
+    def report(self) -> ExitCode:
+        """Print the last line of the wait on stderr (none for a success); the exit code."""
+        run, code = self.run, self.code
+        if code is ExitCode.RUN_FAILED:
+            echo(f"dbt-runs: run {run.id} failed [exit {code.value}]", err=True)
+        elif code is ExitCode.RUN_CANCELLED:
+            reason = f": {run.status_message}" if run.status_message else ""
+            echo(f"dbt-runs: run {run.id} was cancelled{reason} [exit {code.value}]", err=True)
+        elif code is ExitCode.WAIT_TIMEOUT:
+            echo(f"dbt-runs: {self.message} [exit {code.value}]", err=True)
+        return code
+
+
+async def follow(
+    client: AsyncRunsClient,
+    run: Run,
+    options: WaitOptions,
+    *,
+    on_log: LogCallback | None = None,
+) -> Outcome:
+    """Wait for `run`, showing its progress on stderr (and its new log lines to `on_log`).
+
+    The status shows as a live line on a terminal, unless log lines are printed too: they
+    would overwrite it, so each change then gets a line of its own.
     """
     from dbt_runs.errors import RunCancelledError, RunFailedError, WaitTimeoutError
 
-    reporter = _reporter()
+    reporter = _reporter(live=on_log is None)
     shown_status = status_name(run)
     reporter.update(run.id, shown_status)
 
@@ -108,6 +142,8 @@ async def wait_for(
 
     # The trigger carries the cause shown in the summary.
     kwargs: dict[str, Any] = {"on_status_change": on_status_change, "include_related": ["trigger"]}
+    if on_log is not None:
+        kwargs["on_log"] = on_log
     if options.timeout is not None:
         kwargs["timeout"] = options.timeout
     if options.poll is not None:
@@ -143,18 +179,21 @@ async def wait_for(
         finally:
             tasks.cancel_scope.cancel()
             reporter.close()
+    return Outcome(final or run, code, message)
 
-    shown = final or run
-    echo(run_view(shown, as_json=as_json))
-    if code is ExitCode.RUN_FAILED:
-        await _explain_failure(client, shown)
-        echo(f"dbt-runs: run {shown.id} failed [exit {code.value}]", err=True)
-    elif code is ExitCode.RUN_CANCELLED:
-        reason = f": {shown.status_message}" if shown.status_message else ""
-        echo(f"dbt-runs: run {shown.id} was cancelled{reason} [exit {code.value}]", err=True)
-    elif code is ExitCode.WAIT_TIMEOUT:
-        echo(f"dbt-runs: {message} [exit {code.value}]", err=True)
-    return code
+
+async def wait_for(
+    client: AsyncRunsClient, run: Run, options: WaitOptions, as_json: bool
+) -> ExitCode:
+    """Wait for `run`, show its progress on stderr, print the result, return the exit code.
+
+    A failed run is explained on stderr (`_explain_failure`) before the last line.
+    """
+    outcome = await follow(client, run, options)
+    echo(run_view(outcome.run, as_json=as_json))
+    if outcome.code is ExitCode.RUN_FAILED:
+        await _explain_failure(client, outcome.run)
+    return outcome.report()
 
 
 async def _tick(reporter: StatusReporter) -> None:

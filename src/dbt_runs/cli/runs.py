@@ -1,9 +1,9 @@
 """`dbt-runs runs ...`: trigger, list, get, wait for, cancel and retry dbt Cloud runs, and
-tell why one failed (`errors`).
+tell why one failed (`errors`) or what it logged (`logs`).
 
 These commands need only click and the core SDK (never the server extra). The flags they share
 (connection, waiting) and the way they end (exit codes, the error line) live in `_common` and
-`_wait`; what they print, in `_output` and `_failure`; how a job is named, in
+`_wait`; what they print, in `_output`, `_failure` and `_logs`; how a job is named, in
 `_job_ref`.
 """
 
@@ -31,6 +31,7 @@ from dbt_runs.cli._common import (
 )
 from dbt_runs.cli._failure import errors_report
 from dbt_runs.cli._job_ref import JobLookup, JobRef, lookup_options
+from dbt_runs.cli._logs import LogPrinter, print_logs
 from dbt_runs.cli._output import (
     EXIT_CODES_HELP,
     ExitCode,
@@ -44,6 +45,7 @@ from dbt_runs.cli._output import (
     steps_table,
 )
 from dbt_runs.cli._wait import WAIT_OPTIONS, WaitOptions, wait_for, wait_options
+from dbt_runs.cli._wait import follow as follow_run
 
 if TYPE_CHECKING:
     from dbt_runs import AsyncRunsClient
@@ -134,7 +136,8 @@ def _start_options(
 
 @click.group(context_settings=CONTEXT, epilog=EXIT_CODES_HELP)
 def runs() -> None:
-    """Trigger, list, get, wait for, cancel and retry dbt Cloud runs; tell why one failed.
+    """Trigger, list, get, wait for, cancel and retry dbt Cloud runs; tell why one failed and
+    show its logs.
 
     Configuration comes from the environment, as for the SDK: DBT_API_KEY (the token; never
     taken on the command line), DBT_CLOUD_BASE_URL or DBT_CLOUD_HOST, and
@@ -360,5 +363,51 @@ def errors(
         else:
             click.echo(errors_report(found, warnings=bool(include_warnings)))
         return ExitCode.SUCCESS
+
+    execute(settings, work)
+
+
+@runs.command(context_settings=CONTEXT, epilog=EXIT_CODES_HELP)
+@click.argument("run_id", type=_ID)
+@click.option(
+    "--step",
+    type=_ID,
+    metavar="N",
+    help="Only this step's log (1-based), without a header line.",
+)
+@click.option(
+    "-f",
+    "--follow",
+    is_flag=True,
+    help="Print new lines as the run goes on, until it finishes; exit by its outcome.",
+)
+@wait_options
+@connection_options
+def logs(
+    run_id: int, step: int | None, follow: bool, wait_options: WaitOptions, settings: Settings
+) -> None:
+    """Print the logs of RUN_ID's steps (dbt keeps the last 1,000 lines of each).
+
+    Each step's lines come under a header line (`== step 4: ... ==`), or only step N's with
+    --step. With --follow, new lines are printed as they appear, the status goes to stderr,
+    and the command exits as `runs wait` does (0 success, 1 error, 3 cancelled, 4 timeout);
+    the waiting flags apply.
+
+    \b
+    Examples:
+      dbt-runs runs logs 123
+      dbt-runs runs logs 123 --step 4 | grep -i error
+      dbt-runs runs logs 123 --follow --timeout 3600
+    """
+
+    async def work(client: AsyncRunsClient) -> ExitCode:
+        run = await client.get_run(run_id, include_related=["run_steps", "trigger"])
+        if not follow:
+            print_logs(run, step)
+            return ExitCode.SUCCESS
+        outcome = await follow_run(client, run, wait_options, on_log=LogPrinter(step))
+        if outcome.code is ExitCode.RUN_FAILED:
+            echo(f"why: dbt-runs runs errors {run.id}", err=True)
+        return outcome.report()
 
     execute(settings, work)
