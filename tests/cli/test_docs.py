@@ -41,11 +41,12 @@ def test_the_failure_walkthrough_runs_as_written(fast: Served) -> None:
         [bash, "-c", script], env=env, capture_output=True, text=True, timeout=120, check=False
     )
     assert TOKEN not in result.stdout + result.stderr
-    # Each line ran: no usage or API error, the logs, then the errors.
+    # Each line ran: no usage or API error, the logs, the errors and the rerun's failure.
     assert "dbt-runs: error:" not in result.stderr, result.stderr
     assert re.search(r"Done\. PASS=\d+ WARN=\d+ ERROR=1 ", result.stdout)  # the followed log
     assert "\n  model.jaffle_shop.orders  error\n" in result.stdout  # `runs errors`
-    assert result.stderr.rstrip().endswith("failed [exit 1]")  # the followed run's
+    assert re.search(r"^Retrying run \d+ as run \d+: ", result.stderr, re.MULTILINE)
+    assert result.stderr.rstrip().endswith("failed [exit 1]")  # the rerun fails too
 
 
 def test_the_jobs_examples_parse() -> None:

@@ -91,7 +91,7 @@ def test_runs_list_takes_a_jobs_name(served: Served) -> None:
     [
         # --project and --environment choose among same-named jobs, never where a run goes.
         ["runs", "trigger", "1", "--environment", "2"],
-        ["runs", "trigger", "Daily build", "--project", "1", "--project", "2"],
+        ["runs", "rerun", "1", "--project", "1"],
         # A name is looked up in one project.
         ["runs", "list", "--job", "Daily build", "--project", "1", "--project", "2"],
         # Digits are an id, with an id's rules: never looked up as a name.

@@ -20,13 +20,14 @@ LEAVES = [
     ["runs", "wait"],
     ["runs", "cancel"],
     ["runs", "retry"],
+    ["runs", "rerun"],
     ["runs", "errors"],
     ["runs", "logs"],
     ["jobs", "list"],
     ["artifacts", "list"],
     ["artifacts", "download"],
 ]
-WAITING = [["runs", "trigger"], ["runs", "wait"], ["runs", "retry"]]
+WAITING = [["runs", "trigger"], ["runs", "wait"], ["runs", "retry"], ["runs", "rerun"]]
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> click.testing.Result:
@@ -94,7 +95,9 @@ def test_following_logs_documents_the_exit_codes_and_waiting_flags_of_a_wait() -
         ["runs", "nope"],
         ["artifacts", "download", "1"],
         ["artifacts", "download", "1", "run_results.json", "--step", "0"],
+        ["runs", "trigger", "1", "--if-running", "never"],
         ["runs", "trigger", "1", "--project", "1"],
+        ["runs", "rerun", "0"],
         ["runs", "errors", "1", "--log-lines", "-1"],
         ["runs", "logs", "1", "--step", "0"],
         ["jobs", "list", "--json", "--jsonl"],

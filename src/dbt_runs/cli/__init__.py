@@ -20,7 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "runs": (
         "dbt_runs.cli.runs",
         "runs",
-        "Trigger, list, get, wait for, cancel and retry runs; why one failed, its logs.",
+        "Trigger, list, get, wait for, cancel, retry and rerun runs; why one failed, its logs.",
     ),
     "jobs": ("dbt_runs.cli.jobs", "jobs", "List jobs: their ids, names and schedules."),
     "artifacts": ("dbt_runs.cli.artifacts", "artifacts", "List and download a run's artifacts."),

@@ -304,6 +304,7 @@ def execute(settings: Settings, work: Callable[[AsyncRunsClient], Awaitable[Exit
         DbtRunsError,
         InvalidArgumentError,
         JobLookupError,
+        RunInProgressError,
     )
 
     redact = Redactor([os.environ.get(_TOKEN_ENV)])
@@ -340,6 +341,10 @@ def execute(settings: Settings, work: Callable[[AsyncRunsClient], Awaitable[Exit
         # A bad flag, a bad setting, an --output that cannot be written, a job name that is
         # no job's (or several jobs'): fix the command.
         code = ExitCode.USAGE
+        _report(exc, code, settings, redact)
+    except RunInProgressError as exc:
+        # `--if-running fail`: its own code, so that a CI step can tell "busy" from "broken".
+        code = ExitCode.RUN_IN_PROGRESS
         _report(exc, code, settings, redact)
     except DbtRunsError as exc:
         # APIError and anything else the SDK raises: dbt Cloud (or the way to it) said no.

@@ -79,6 +79,8 @@ class ExitCode(enum.IntEnum):
     """The run had not finished when `--timeout` ran out."""
     API_ERROR = 5
     """dbt Cloud refused or failed the request (auth, not found, rate limit, 5xx, network)."""
+    RUN_IN_PROGRESS = 6
+    """`--if-running fail`: the job already has a run queued or running; nothing was started."""
     INTERNAL = 70
     """A bug in dbt-runs; run again with `--debug` and report the traceback."""
     INTERRUPTED = 130
@@ -93,6 +95,7 @@ EXIT_CODES_HELP: Final = (
     "  3    the run was cancelled (status Cancelled, also dbt's own run timeout)\n"
     "  4    --timeout ran out before the run finished\n"
     "  5    API or auth error: dbt Cloud refused or failed the request, or was unreachable\n"
+    "  6    --if-running fail: the job already has a run in progress; nothing was triggered\n"
     "  70   internal error (run with --debug and report it)\n"
     "  130  interrupted (Ctrl-C, SIGTERM); the run goes on unless --cancel-on-interrupt"
 )

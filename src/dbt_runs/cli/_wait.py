@@ -1,8 +1,9 @@
 """Waiting for a run: the waiting flags, the progress on stderr, the outcome as an exit code.
 
-Shared by `runs trigger --wait`, `runs retry --wait`, `runs wait` and `runs logs --follow`.
-Everything printed here goes through the pipe-tolerant `echo`: once a run is being waited on,
-only its outcome decides the exit code, whoever stopped reading the output.
+Shared by `runs trigger --wait`, `runs retry --wait`, `runs rerun --wait`, `runs wait` and
+`runs logs --follow`. Everything printed here goes through the pipe-tolerant `echo`: once a
+run is being waited on, only its outcome decides the exit code, whoever stopped reading the
+output.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""`dbt-runs runs ...`: trigger, list, get, wait for, cancel and retry dbt Cloud runs, and
-tell why one failed (`errors`) or what it logged (`logs`).
+"""`dbt-runs runs ...`: trigger, list, get, wait for, cancel, retry and rerun dbt Cloud runs,
+and tell why one failed (`errors`) or what it logged (`logs`).
 
 These commands need only click and the core SDK (never the server extra). The flags they share
 (connection, waiting) and the way they end (exit codes, the error line) live in `_common` and
@@ -9,7 +9,8 @@ These commands need only click and the core SDK (never the server extra). The fl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
@@ -20,6 +21,7 @@ from dbt_runs._diagnose import DEFAULT_LOG_LINES
 from dbt_runs._diagnose import as_json as as_errors_json
 from dbt_runs.cli._common import (
     CONTEXT,
+    CommandError,
     Decorator,
     Settings,
     connection_options,
@@ -60,7 +62,10 @@ _JOB: Final = JobRef(_fields.JOB_ID)
 
 # Every field of a trigger and every list filter: their flags, help and rules come from their
 # one declaration in `dbt_runs._fields`, as the SDK, the REST adapter and the MCP server's do.
-_TRIGGER_FIELDS: Final = [field_option(field) for field in _fields.TRIGGER_FIELDS]
+_TRIGGER_FIELDS: Final = [
+    *(field_option(field) for field in _fields.TRIGGER_FIELDS),
+    field_option(_fields.IF_RUNNING),
+]
 
 
 def _list_filter(field: _fields.Field[Any]) -> Decorator:
@@ -91,7 +96,8 @@ _list_filters = option_group("filters", _LIST_FILTERS, given)
 
 @attrs.frozen
 class _Start:
-    """What `trigger` and `retry` do once the run has started: wait for it, or print it."""
+    """What `trigger`, `retry` and `rerun` do once the run has started: wait for it, or print
+    it."""
 
     wait: bool
     waiting: WaitOptions
@@ -102,20 +108,35 @@ class _Start:
     def from_flags(cls, wait: bool, as_json: bool, quiet: bool, **waiting: Any) -> _Start:
         return cls(wait, WaitOptions(**waiting), as_json, quiet)
 
-    async def report(self, client: AsyncRunsClient, run: Run, verb: str) -> ExitCode:
-        """Print the started run (or wait for it); the command's exit code."""
+    async def report(
+        self, client: AsyncRunsClient, run: Run, verb: str, *, reused: bool = False
+    ) -> ExitCode:
+        """Print the started (or `reused`) run, or wait for it; the command's exit code."""
+        # A reused run may be well under way: its status says how far.
+        about = f"job {run.job_definition_id}" + (f", {status_name(run)}" if reused else "")
         if self.wait:
             if not self.as_json:
-                echo(f"{verb} run {run.id}: {run.href or ''}".rstrip(), err=True)
+                shown = f" ({about})" if reused else ""
+                echo(f"{verb} run {run.id}{shown}: {run.href or ''}".rstrip(), err=True)
             return await wait_for(client, run, self.waiting, self.as_json)
         if self.as_json:
             click.echo(dump_json(run.raw))
         elif self.quiet:
             click.echo(str(run.id))
         else:
-            job = run.job_definition_id
-            click.echo(f"{verb} run {run.id} (job {job}): {run.href or ''}".rstrip())
+            click.echo(f"{verb} run {run.id} ({about}): {run.href or ''}".rstrip())
         return ExitCode.SUCCESS
+
+
+@contextlib.contextmanager
+def _refusal(what: str) -> Iterator[None]:
+    """Say what dbt Cloud refused to do, before its own reason (exit 5, as any API error)."""
+    from dbt_runs.errors import BadRequestError, ConflictError, UnprocessableEntityError
+
+    try:
+        yield
+    except (BadRequestError, ConflictError, UnprocessableEntityError) as exc:
+        raise CommandError(ExitCode.API_ERROR, f"dbt Cloud refused to {what}: {exc}") from exc
 
 
 def _start_options(
@@ -136,8 +157,8 @@ def _start_options(
 
 @click.group(context_settings=CONTEXT, epilog=EXIT_CODES_HELP)
 def runs() -> None:
-    """Trigger, list, get, wait for, cancel and retry dbt Cloud runs; tell why one failed and
-    show its logs.
+    """Trigger, list, get, wait for, cancel, retry and rerun dbt Cloud runs; tell why one
+    failed and show its logs.
 
     Configuration comes from the environment, as for the SDK: DBT_API_KEY (the token; never
     taken on the command line), DBT_CLOUD_BASE_URL or DBT_CLOUD_HOST, and
@@ -171,19 +192,25 @@ def trigger(
     timestamped line per status change in a CI log) and exit 0 only if it succeeded; if it
     failed, its failing nodes are named.
 
+    With --if-running reuse, a run of the job already queued or running is used instead of
+    starting another; with --if-running fail, the command exits 6 naming it.
+
     \b
     Examples:
       dbt-runs runs trigger 42 --cause "PR #7" --git-branch feature/x --wait
       RUN_ID=$(dbt-runs runs trigger 42 --quiet)
-      dbt-runs runs trigger "Daily build" --environment 1 --wait
+      dbt-runs runs trigger "Full refresh" --if-running reuse --wait
       dbt-runs runs trigger 42 --steps-override "dbt build -s tag:daily" --json
     """
     lookup.check(job)
 
     async def work(client: AsyncRunsClient) -> ExitCode:
         job_id = await lookup.job_id(client, job)
-        run = await client.trigger_run(job_id, **fields)
-        return await start.report(client, run, "Triggered")
+        with _refusal(f"trigger job {job_id}"):
+            raw = await client.with_raw_response.trigger_run(job_id, **fields)
+        if raw.reused:
+            return await start.report(client, raw.parse(), "Reusing", reused=True)
+        return await start.report(client, raw.parse(), "Triggered")
 
     execute(settings, work)
 
@@ -322,8 +349,42 @@ def retry(run_id: int, start: _Start, settings: Settings) -> None:
     """
 
     async def work(client: AsyncRunsClient) -> ExitCode:
-        run = await client.retry_run(run_id)
+        with _refusal(f"retry run {run_id}"):
+            run = await client.retry_run(run_id)
         return await start.report(client, run, f"Retrying run {run_id} as")
+
+    execute(settings, work)
+
+
+@runs.command(context_settings=CONTEXT, epilog=EXIT_CODES_HELP)
+@click.argument("job", type=_JOB)
+@lookup_options
+@_start_options(
+    wait="Wait for the run; exit by its outcome.",
+    as_json="Print the run as dbt's JSON object.",
+    quiet="Print only the run's id.",
+)
+@connection_options
+def rerun(job: int | str, lookup: JobLookup, start: _Start, settings: Settings) -> None:
+    """Rerun JOB (its id, or its name): retry its latest run from the point of failure if
+    that run failed, else start a new run of it.
+
+    When dbt refuses, its reason is printed and the command exits 5.
+
+    \b
+    Examples:
+      dbt-runs runs rerun 42 --wait
+      dbt-runs runs rerun "Nightly snapshots" -q
+    """
+    lookup.check(job)
+
+    async def work(client: AsyncRunsClient) -> ExitCode:
+        job_id = await lookup.job_id(client, job)
+        with _refusal(f"rerun job {job_id}"):
+            run = await client.rerun_job(job_id)
+        if run.retrying_run_id is not None:
+            return await start.report(client, run, f"Retrying run {run.retrying_run_id} as")
+        return await start.report(client, run, "Triggered")
 
     execute(settings, work)
 
