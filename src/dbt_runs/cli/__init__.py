@@ -23,7 +23,11 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "Trigger, list, get, wait for, cancel, retry and rerun runs; why one failed, its logs.",
     ),
     "jobs": ("dbt_runs.cli.jobs", "jobs", "List jobs: their ids, names and schedules."),
-    "artifacts": ("dbt_runs.cli.artifacts", "artifacts", "List and download a run's artifacts."),
+    "artifacts": (
+        "dbt_runs.cli.artifacts",
+        "artifacts",
+        "Download the artifacts of a run, or of a job's latest successful run.",
+    ),
     "serve": (
         "dbt_runs.cli.serve",
         "serve",
