@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from dbt_runs.testing import Emulator
 
 #: Recognisable on purpose: tests grep every byte the command prints for it.
 TOKEN = "dbtc_cli_SECRET_5f3a9c1e7d"
+#: The one line an error ends a command with.
+ERROR_LINE = re.compile(r"^dbt-runs: error: .+ \[exit (\d+)\]$")
 #: Emulated seconds per real second for tests that wait: a 60 s run takes about 0.1 s.
 FAST = 600.0
 
@@ -70,3 +73,13 @@ def console_script() -> str:
     if found is None:
         pytest.fail("the dbt-runs console script is not installed in this environment")
     return found
+
+
+def error_line(stderr: str) -> tuple[str, int]:
+    """The one error line and its exit code (asserting there is exactly one, no traceback)."""
+    assert "Traceback" not in stderr
+    lines = [line for line in stderr.splitlines() if line.startswith("dbt-runs: error:")]
+    assert len(lines) == 1, stderr
+    match = ERROR_LINE.match(lines[0])
+    assert match, lines[0]
+    return lines[0], int(match.group(1))

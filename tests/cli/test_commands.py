@@ -6,26 +6,14 @@ import json
 import re
 from pathlib import Path
 
-from cli_support import TOKEN, Served
+from cli_support import TOKEN, Served, error_line
 
 from dbt_runs.cli._output import ExitCode
-
-ERROR_LINE = re.compile(r"^dbt-runs: error: .+ \[exit (\d+)\]$")
 
 
 def without_href(run: dict[str, object]) -> dict[str, object]:
     # dbt's href names the host the request came to; the emulator's own view has no port.
     return {k: v for k, v in run.items() if k != "href"}
-
-
-def error_line(stderr: str) -> tuple[str, int]:
-    """The one error line (asserting there is exactly one and no traceback)."""
-    assert "Traceback" not in stderr
-    lines = [line for line in stderr.splitlines() if line.startswith("dbt-runs: error:")]
-    assert len(lines) == 1, stderr
-    match = ERROR_LINE.match(lines[0])
-    assert match, lines[0]
-    return lines[0], int(match.group(1))
 
 
 # -- runs list -------------------------------------------------------------------------------
@@ -257,6 +245,34 @@ def test_artifacts_download_to_a_file_and_to_stdout(served: Served, tmp_path: Pa
     to_stdout = served.invoke("artifacts", "download", str(run_id), "run_results.json", "-o", "-")
     assert json.loads(to_stdout.stdout) == saved
     assert list(dest.parent.iterdir()) == [dest], "no temporary file left behind"
+
+
+def test_artifacts_download_of_a_job_reads_its_latest_successful_run(
+    served: Served, tmp_path: Path
+) -> None:
+    emulator = served.emulator
+    latest = max(r.id for r in emulator.runs(job_id=2, status=10))
+    dest = tmp_path / "sources.json"
+    # dbt serves the last step's file, here `dbt docs generate`'s.
+    result = served.invoke(
+        "artifacts", "download", "--job", "Hourly models with docs", "run_results.json",
+        "-o", str(dest),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith(f"Saved {dest} (")
+    assert result.stderr.endswith("from the latest successful run of job 2\n")
+    by_run = served.invoke("artifacts", "download", str(latest), "run_results.json", "-o", "-")
+    assert json.loads(dest.read_text()) == json.loads(by_run.stdout)
+
+
+def test_artifacts_download_of_a_job_without_a_successful_run_exits_5(served: Served) -> None:
+    job_id = served.emulator.add_job("Never ran")
+    result = served.invoke(
+        "artifacts", "download", "--job", str(job_id), "manifest.json", "-o", "-"
+    )
+    assert result.exit_code == ExitCode.API_ERROR
+    error_line(result.stderr)
+    assert result.stdout == ""
 
 
 def test_artifact_not_produced_exits_5_and_leaves_no_file(served: Served, tmp_path: Path) -> None:

@@ -158,3 +158,17 @@ def test_an_error_with_no_reader_still_exits_by_its_code(crowded: Served) -> Non
     # The error line cannot be written, but the code still says what went wrong (404: 5).
     code, _ = _unread(crowded, "runs", "get", "424242", stderr_too=True)
     assert code == 5
+
+
+def test_logs_to_a_closed_pipe_exit_0(crowded: Served) -> None:
+    run_id = crowded.emulator.runs(job_id=3, status=20)[0].id
+    code, stderr = _unread(crowded, "runs", "logs", str(run_id))
+    assert code == 0, stderr
+
+
+def test_followed_logs_to_a_closed_pipe_still_exit_by_the_run(fast: Served) -> None:
+    # `runs logs --follow` is a wait: its exit code is the run's outcome, reader or not.
+    run_id = fast.emulator.trigger_run(1, cause="x [fail]")
+    code, stderr = _unread(fast, "runs", "logs", str(run_id), "--follow", *POLL)
+    assert code == 1, stderr
+    assert stderr.endswith(f"dbt-runs: run {run_id} failed [exit 1]\n")

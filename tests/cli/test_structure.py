@@ -20,24 +20,28 @@ LEAVES = [
     ["runs", "wait"],
     ["runs", "cancel"],
     ["runs", "retry"],
+    ["runs", "rerun"],
+    ["runs", "errors"],
+    ["runs", "logs"],
+    ["jobs", "list"],
     ["artifacts", "list"],
     ["artifacts", "download"],
 ]
-WAITING = [["runs", "trigger"], ["runs", "wait"], ["runs", "retry"]]
+WAITING = [["runs", "trigger"], ["runs", "wait"], ["runs", "retry"], ["runs", "rerun"]]
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> click.testing.Result:
     return CliRunner().invoke(_build(), list(args), env=env, catch_exceptions=False)
 
 
-def test_the_top_level_lists_runs_and_artifacts() -> None:
+def test_the_top_level_lists_runs_jobs_and_artifacts() -> None:
     result = invoke("--help")
     assert result.exit_code == 0
-    assert "runs" in result.output
-    assert "artifacts" in result.output
+    for group in ("runs", "jobs", "artifacts"):
+        assert f"  {group} " in result.output, group
 
 
-@pytest.mark.parametrize("group", ["runs", "artifacts"])
+@pytest.mark.parametrize("group", ["runs", "jobs", "artifacts"])
 def test_groups_list_their_commands(group: str) -> None:
     result = invoke(group, "--help")
     assert result.exit_code == 0
@@ -69,11 +73,19 @@ def test_waiting_commands_document_every_exit_code(leaf: list[str]) -> None:
         assert flag in result.output
 
 
+def test_following_logs_documents_the_exit_codes_and_waiting_flags_of_a_wait() -> None:
+    result = invoke("runs", "logs", "--help")
+    for code in ExitCode:
+        assert f"  {code.value} " in result.output, code
+    for flag in ("--follow", "--timeout", "--poll", "--cancel-on-timeout", "--cancel-on-interrupt"):
+        assert flag in result.output
+
+
 @pytest.mark.parametrize(
     "args",
     [
         ["runs", "trigger"],  # missing JOB_ID
-        ["runs", "trigger", "abc"],
+        ["runs", "trigger", "99999999999999999999"],  # digits are an id: too large
         ["runs", "trigger", "0"],
         ["runs", "trigger", "1", "--timeout", "-5"],
         ["runs", "get", "-3"],
@@ -83,6 +95,17 @@ def test_waiting_commands_document_every_exit_code(leaf: list[str]) -> None:
         ["runs", "nope"],
         ["artifacts", "download", "1"],
         ["artifacts", "download", "1", "run_results.json", "--step", "0"],
+        ["artifacts", "download", "abc", "run_results.json"],
+        ["artifacts", "download", "--job", "1"],
+        ["artifacts", "download", "--job", "1", "manifest.json", "--step", "2"],
+        ["artifacts", "download", "1", "manifest.json", "--environment", "1"],
+        ["runs", "trigger", "1", "--if-running", "never"],
+        ["runs", "trigger", "1", "--project", "1"],
+        ["runs", "rerun", "0"],
+        ["runs", "errors", "1", "--log-lines", "-1"],
+        ["runs", "logs", "1", "--step", "0"],
+        ["jobs", "list", "--json", "--jsonl"],
+        ["jobs", "list", "--environment", "x"],
     ],
 )
 def test_usage_errors_exit_2_before_anything_is_sent(args: list[str]) -> None:
@@ -106,6 +129,7 @@ def test_the_runs_commands_import_no_server_library() -> None:
         "from dbt_runs.cli import _build\n"
         "cli = _build()\n"
         "for args in (['runs', '--help'], ['runs', 'trigger', '--help'],"
+        " ['runs', 'errors', '--help'], ['runs', 'logs', '--help'], ['jobs', 'list', '--help'],"
         " ['artifacts', 'download', '--help']):\n"
         "    assert CliRunner().invoke(cli, args).exit_code == 0, args\n"
         "print(','.join(sorted(m for m in ('starlette', 'uvicorn', 'mcp') if m in sys.modules)))\n"

@@ -20,9 +20,14 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "runs": (
         "dbt_runs.cli.runs",
         "runs",
-        "Trigger, list, get, wait for, cancel and retry runs.",
+        "Trigger, list, get, wait for, cancel, retry and rerun runs; why one failed, its logs.",
     ),
-    "artifacts": ("dbt_runs.cli.artifacts", "artifacts", "List and download a run's artifacts."),
+    "jobs": ("dbt_runs.cli.jobs", "jobs", "List jobs: their ids, names and schedules."),
+    "artifacts": (
+        "dbt_runs.cli.artifacts",
+        "artifacts",
+        "Download the artifacts of a run, or of a job's latest successful run.",
+    ),
     "serve": (
         "dbt_runs.cli.serve",
         "serve",

@@ -25,19 +25,22 @@ import attrs
 import click
 
 from dbt_runs._fields import Field, FieldError, Flag
-from dbt_runs.cli._output import ExitCode, Redactor, echo, silence
+from dbt_runs.cli._output import ExitCode, ListFormat, Redactor, echo, silence
 
 if TYPE_CHECKING:
     from dbt_runs import AsyncRunsClient
 
 __all__ = [
     "CONTEXT",
+    "CommandError",
     "Decorator",
     "Settings",
     "connection_options",
     "execute",
     "fail",
     "field_option",
+    "given",
+    "listing_options",
     "option_group",
 ]
 
@@ -49,6 +52,18 @@ CONTEXT: Final[dict[str, Any]] = {"help_option_names": ["-h", "--help"], "max_co
 _TOKEN_ENV: Final = "DBT_API_KEY"
 # Set by the top-level group (`dbt-runs --debug runs ...`), which owns no subcommand flags.
 _DEBUG_META: Final = "dbt_runs.debug"
+
+
+class CommandError(Exception):
+    """Ends a command with `code` and one line saying why, as `execute` prints every error.
+
+    For what the command itself finds wrong once it has talked to dbt Cloud (a step the run
+    does not have, say), where click's usage error would print the whole usage text.
+    """
+
+    def __init__(self, code: ExitCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class _FieldType(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.3 only
@@ -67,17 +82,21 @@ class _FieldType(click.ParamType):  # type: ignore[type-arg]  # generic from cli
             self.fail(str(exc), param, ctx)
 
 
-def field_option(field: Field[Any], **more: Any) -> Decorator:
+def field_option(field: Field[Any], *aliases: str, **more: Any) -> Decorator:
     """The option of an SDK argument, with the rules of its field (`dbt_runs._fields`).
 
     A list field is repeated (`--status error --status cancelled`) and its values are read
     together; a true/false field is a `--x/--no-x` pair whose absence leaves it unset.
+    `aliases` are more names for the option (for a true/false field: for its `--x` side);
+    `more` goes to `click.option` (a `help` of the command's own, say).
     """
     options = {"help": field.doc, "metavar": field.metavar, **more}
     if isinstance(field, Flag):
         negative = "--no-" + field.flag.removeprefix("--")
         options.pop("metavar")
-        return click.option(f"{field.flag}/{negative}", field.name, default=None, **options)
+        return click.option(
+            f"{field.flag}/{negative}", *aliases, field.name, default=None, **options
+        )
     if field.kind in ("array", "any"):
 
         def read_all(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> Any:
@@ -88,8 +107,16 @@ def field_option(field: Field[Any], **more: Any) -> Decorator:
             except FieldError as exc:
                 raise click.BadParameter(str(exc), ctx, param) from None
 
-        return click.option(field.flag, field.name, multiple=True, callback=read_all, **options)
-    return click.option(field.flag, field.name, type=_FieldType(field), **options)
+        return click.option(
+            field.flag, *aliases, field.name, multiple=True, callback=read_all, **options
+        )
+    options.setdefault("type", _FieldType(field))
+    return click.option(field.flag, *aliases, field.name, **options)
+
+
+def given(**values: Any) -> dict[str, Any]:
+    """The flags that were given, as SDK arguments (the SDK's own defaults for the rest)."""
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def option_group(
@@ -207,6 +234,32 @@ connection_options = option_group(
 """The shared connection flags; the command receives a `Settings` as `settings`."""
 
 
+def _listing_format(as_json: bool, as_jsonl: bool) -> ListFormat:
+    if as_json and as_jsonl:
+        raise click.UsageError("--json and --jsonl cannot be used together.")
+    return "json" if as_json else "jsonl" if as_jsonl else "table"
+
+
+def listing_options(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """`--json` and `--jsonl` for a listing of `what` ("run", "job"): the command receives
+    `fmt`, a `ListFormat`."""
+    return option_group(
+        "fmt",
+        [
+            click.option(
+                "--json",
+                "as_json",
+                is_flag=True,
+                help=f"Print a JSON array of dbt's {what} objects.",
+            ),
+            click.option(
+                "--jsonl", "as_jsonl", is_flag=True, help=f"Print one dbt {what} object per line."
+            ),
+        ],
+        _listing_format,
+    )
+
+
 class _DebugLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes the SDK's log records to stderr with every secret removed."""
 
@@ -250,6 +303,8 @@ def execute(settings: Settings, work: Callable[[AsyncRunsClient], Awaitable[Exit
         ConfigurationError,
         DbtRunsError,
         InvalidArgumentError,
+        JobLookupError,
+        RunInProgressError,
     )
 
     redact = Redactor([os.environ.get(_TOKEN_ENV)])
@@ -279,9 +334,17 @@ def execute(settings: Settings, work: Callable[[AsyncRunsClient], Awaitable[Exit
         fail(code, "interrupted", redact)
     except (click.exceptions.Exit, click.ClickException):
         raise
-    except (ConfigurationError, InvalidArgumentError, ArtifactWriteError) as exc:
-        # A bad flag, a bad setting, or an --output that cannot be written: fix the command.
+    except CommandError as exc:
+        code = exc.code
+        _report(exc, code, settings, redact)
+    except (ConfigurationError, InvalidArgumentError, ArtifactWriteError, JobLookupError) as exc:
+        # A bad flag, a bad setting, an --output that cannot be written, a job name that is
+        # no job's (or several jobs'): fix the command.
         code = ExitCode.USAGE
+        _report(exc, code, settings, redact)
+    except RunInProgressError as exc:
+        # `--if-running fail`: its own code, so that a CI step can tell "busy" from "broken".
+        code = ExitCode.RUN_IN_PROGRESS
         _report(exc, code, settings, redact)
     except DbtRunsError as exc:
         # APIError and anything else the SDK raises: dbt Cloud (or the way to it) said no.

@@ -24,18 +24,19 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import IO, TYPE_CHECKING, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final, Literal, Protocol, TypeVar
 
 import click
 
 if TYPE_CHECKING:
-    from dbt_runs.models import Run, RunStep
+    from dbt_runs.models import Job, Run, RunStep
 
 __all__ = [
     "EXIT_CODES_HELP",
     "ExitCode",
+    "ListFormat",
     "LiveStatusLine",
     "PlainStatusLines",
     "Redactor",
@@ -47,6 +48,8 @@ __all__ = [
     "format_seconds",
     "format_table",
     "is_interactive",
+    "jobs_table",
+    "print_listing",
     "run_summary",
     "run_view",
     "runs_table",
@@ -76,6 +79,8 @@ class ExitCode(enum.IntEnum):
     """The run had not finished when `--timeout` ran out."""
     API_ERROR = 5
     """dbt Cloud refused or failed the request (auth, not found, rate limit, 5xx, network)."""
+    RUN_IN_PROGRESS = 6
+    """`--if-running fail`: the job already has a run queued or running; nothing was started."""
     INTERNAL = 70
     """A bug in dbt-runs; run again with `--debug` and report the traceback."""
     INTERRUPTED = 130
@@ -90,6 +95,7 @@ EXIT_CODES_HELP: Final = (
     "  3    the run was cancelled (status Cancelled, also dbt's own run timeout)\n"
     "  4    --timeout ran out before the run finished\n"
     "  5    API or auth error: dbt Cloud refused or failed the request, or was unreachable\n"
+    "  6    --if-running fail: the job already has a run in progress; nothing was triggered\n"
     "  70   internal error (run with --debug and report it)\n"
     "  130  interrupted (Ctrl-C, SIGTERM); the run goes on unless --cancel-on-interrupt"
 )
@@ -406,6 +412,74 @@ def run_summary(run: Run) -> str:
     if run.href:
         lines.append(f"  url        {run.href}")
     return "\n".join(lines)
+
+
+def _schedule(job: Job) -> str:
+    # dbt keeps a job's cron even when its schedule trigger is off: only an active one counts.
+    if not (job.triggers or {}).get("schedule"):
+        return "-"
+    cron = (job.schedule or {}).get("cron")
+    return job.cron_humanized or (str(cron) if cron else "-")
+
+
+def jobs_table(items: Sequence[Job]) -> str:
+    """`jobs list`: one row a job."""
+    rows = [
+        [
+            str(job.id if job.id is not None else "-"),
+            job.name or "-",
+            str(job.project_id if job.project_id is not None else "-"),
+            str(job.environment_id if job.environment_id is not None else "-"),
+            job.job_type or "-",
+            _schedule(job),
+        ]
+        for job in items
+    ]
+    return format_table(
+        ["ID", "NAME", "PROJECT", "ENVIRONMENT", "TYPE", "SCHEDULE"],
+        rows,
+        max_widths={"NAME": 50, "SCHEDULE": 40},
+    )
+
+
+ListFormat = Literal["table", "json", "jsonl"]
+"""How a listing is printed: aligned columns, one JSON array, or one JSON object a line."""
+
+
+class _Listed(Protocol):
+    @property
+    def raw(self) -> Mapping[str, Any]: ...
+
+
+ListedT = TypeVar("ListedT", bound=_Listed)
+
+
+async def print_listing(
+    items: AsyncIterable[ListedT],
+    fmt: ListFormat,
+    *,
+    table: Callable[[Sequence[ListedT]], str],
+    nothing: str,
+) -> int:
+    """Print a listing (runs, jobs) as `fmt` asks; how many items it printed.
+
+    `jsonl` prints each of dbt's objects as it arrives, so that a listing of 100,000 runs is
+    never held in memory; a table or an array needs them all first. An empty table prints
+    `nothing` on stderr instead, so that stdout stays empty.
+    """
+    shown: list[ListedT] = []
+    count = 0
+    async for item in items:
+        count += 1
+        if fmt == "jsonl":
+            click.echo(dump_json(item.raw, indent=None))
+        else:
+            shown.append(item)
+    if fmt == "json":
+        click.echo(dump_json([item.raw for item in shown]))
+    elif fmt == "table":
+        click.echo(table(shown) if shown else nothing, err=not shown)
+    return count
 
 
 def run_view(run: Run, *, as_json: bool) -> str:

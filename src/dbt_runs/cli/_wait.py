@@ -1,8 +1,9 @@
 """Waiting for a run: the waiting flags, the progress on stderr, the outcome as an exit code.
 
-Shared by `runs trigger --wait`, `runs retry --wait` and `runs wait`. Everything printed here
-goes through the pipe-tolerant `echo`: once a run is being waited on, only its outcome decides
-the exit code, whoever stopped reading the output.
+Shared by `runs trigger --wait`, `runs retry --wait`, `runs rerun --wait`, `runs wait` and
+`runs logs --follow`. Everything printed here goes through the pipe-tolerant `echo`: once a
+run is being waited on, only its outcome decides the exit code, whoever stopped reading the
+output.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import click
 
 from dbt_runs._client import DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_TIMEOUT
 from dbt_runs.cli._common import Decorator, option_group
+from dbt_runs.cli._failure import SUMMARY_LOG_LINES, failure_summary, more_command
 from dbt_runs.cli._output import (
     ExitCode,
     LiveStatusLine,
@@ -31,12 +33,19 @@ from dbt_runs.cli._output import (
 
 if TYPE_CHECKING:
     from dbt_runs import AsyncRunsClient
+    from dbt_runs._wait import LogCallback
     from dbt_runs.models import Run
 
-__all__ = ["WAIT_OPTIONS", "WaitOptions", "wait_for", "wait_options"]
+__all__ = [
+    "WAIT_OPTIONS",
+    "Outcome",
+    "WaitOptions",
+    "follow",
+    "wait_for",
+    "wait_options",
+]
 
 _TICK_SECONDS: Final = 1.0
-_STEP_LOG_LINES: Final = 20
 
 
 @attrs.frozen
@@ -80,19 +89,48 @@ wait_options = option_group("wait_options", WAIT_OPTIONS, WaitOptions)
 """The waiting flags; the command receives a `WaitOptions` as `wait_options`."""
 
 
-def _reporter() -> StatusReporter:
-    if is_interactive(sys.stderr):
+def _reporter(*, live: bool) -> StatusReporter:
+    if live and is_interactive(sys.stderr):
         return LiveStatusLine(colour=colour_wanted())
     return PlainStatusLines()
 
 
-async def wait_for(
-    client: AsyncRunsClient, run: Run, options: WaitOptions, as_json: bool
-) -> ExitCode:
-    """Wait for `run`, show its progress on stderr, print the result, return the exit code."""
+@attrs.frozen
+class Outcome:
+    """How a wait ended: the last run seen, the exit code it means, what to say about it."""
+
+    run: Run
+    code: ExitCode
+    message: str = ""
+
+    def report(self) -> ExitCode:
+        """Print the last line of the wait on stderr (none for a success); the exit code."""
+        run, code = self.run, self.code
+        if code is ExitCode.RUN_FAILED:
+            echo(f"dbt-runs: run {run.id} failed [exit {code.value}]", err=True)
+        elif code is ExitCode.RUN_CANCELLED:
+            reason = f": {run.status_message}" if run.status_message else ""
+            echo(f"dbt-runs: run {run.id} was cancelled{reason} [exit {code.value}]", err=True)
+        elif code is ExitCode.WAIT_TIMEOUT:
+            echo(f"dbt-runs: {self.message} [exit {code.value}]", err=True)
+        return code
+
+
+async def follow(
+    client: AsyncRunsClient,
+    run: Run,
+    options: WaitOptions,
+    *,
+    on_log: LogCallback | None = None,
+) -> Outcome:
+    """Wait for `run`, showing its progress on stderr (and its new log lines to `on_log`).
+
+    The status shows as a live line on a terminal, unless log lines are printed too: they
+    would overwrite it, so each change then gets a line of its own.
+    """
     from dbt_runs.errors import RunCancelledError, RunFailedError, WaitTimeoutError
 
-    reporter = _reporter()
+    reporter = _reporter(live=on_log is None)
     shown_status = status_name(run)
     reporter.update(run.id, shown_status)
 
@@ -105,6 +143,8 @@ async def wait_for(
 
     # The trigger carries the cause shown in the summary.
     kwargs: dict[str, Any] = {"on_status_change": on_status_change, "include_related": ["trigger"]}
+    if on_log is not None:
+        kwargs["on_log"] = on_log
     if options.timeout is not None:
         kwargs["timeout"] = options.timeout
     if options.poll is not None:
@@ -140,18 +180,21 @@ async def wait_for(
         finally:
             tasks.cancel_scope.cancel()
             reporter.close()
+    return Outcome(final or run, code, message)
 
-    shown = final or run
-    echo(run_view(shown, as_json=as_json))
-    if code is ExitCode.RUN_FAILED:
-        await _explain_failure(client, shown)
-        echo(f"dbt-runs: run {shown.id} failed [exit {code.value}]", err=True)
-    elif code is ExitCode.RUN_CANCELLED:
-        reason = f": {shown.status_message}" if shown.status_message else ""
-        echo(f"dbt-runs: run {shown.id} was cancelled{reason} [exit {code.value}]", err=True)
-    elif code is ExitCode.WAIT_TIMEOUT:
-        echo(f"dbt-runs: {message} [exit {code.value}]", err=True)
-    return code
+
+async def wait_for(
+    client: AsyncRunsClient, run: Run, options: WaitOptions, as_json: bool
+) -> ExitCode:
+    """Wait for `run`, show its progress on stderr, print the result, return the exit code.
+
+    A failed run is explained on stderr (`_explain_failure`) before the last line.
+    """
+    outcome = await follow(client, run, options)
+    echo(run_view(outcome.run, as_json=as_json))
+    if outcome.code is ExitCode.RUN_FAILED:
+        await _explain_failure(client, outcome.run)
+    return outcome.report()
 
 
 async def _tick(reporter: StatusReporter) -> None:
@@ -161,17 +204,16 @@ async def _tick(reporter: StatusReporter) -> None:
 
 
 async def _explain_failure(client: AsyncRunsClient, run: Run) -> None:
-    """Name the failed step and show the end of its log, so the CI log says what broke."""
-    from dbt_runs.errors import APIError
-    from dbt_runs.models import RunStatus
+    """Name the failed steps and their failing nodes on stderr, so the CI log says what broke.
 
+    Never raises: the exit code already says the run failed, and must stay 1 whatever goes
+    wrong while asking why.
+    """
     try:
-        detailed = await client.get_run(run.id, include_related=["run_steps"])
-    except APIError:
-        return  # the exit code already says the run failed; details are a bonus
-    failed = [s for s in detailed.run_steps or () if s.status is RunStatus.ERROR]
-    for step in failed:
-        echo(f"step {step.index} failed: {step.name}", err=True)
-        logs = (step.logs or "").rstrip().splitlines()[-_STEP_LOG_LINES:]
-        for line in logs:
-            echo(f"  | {line}", err=True)
+        errors = await client.get_run_errors(run.id, log_lines=SUMMARY_LOG_LINES)
+        lines = failure_summary(errors)
+    except Exception as exc:  # a bonus that failed must not change the verdict
+        reason = str(exc) or type(exc).__name__
+        lines = [f"could not tell why run {run.id} failed ({reason}); try: {more_command(run.id)}"]
+    for line in lines:
+        echo(line, err=True)
