@@ -7,7 +7,7 @@ import contextlib
 import errno
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path, PurePosixPath
 
 from dbt_runs._http import CHUNK_SIZE, HttpStream
@@ -119,15 +119,9 @@ def download_target(dest: Path, path: str) -> Path:
     Raises:
         ArtifactWriteError: The folder does not exist, or the name is too long for it.
     """
-    if dest.is_dir():
+    if _is_dir(dest):
         # The artifact's own (decoded) name, as `curl -O` would save it.
         dest = dest / PurePosixPath(path).name
-    if not dest.parent.is_dir():
-        raise ArtifactWriteError(
-            f"cannot write to {str(dest)!r}: its folder does not exist",
-            errno.ENOENT,
-            str(dest),
-        )
     try:
         name_max = os.pathconf(dest.parent, "PC_NAME_MAX")
     except (OSError, ValueError):
@@ -139,14 +133,31 @@ def download_target(dest: Path, path: str) -> Path:
             errno.ENAMETOOLONG,
             str(dest),
         )
+    if not _is_dir(dest.parent):
+        raise ArtifactWriteError(
+            f"cannot write to {str(dest)!r}: its folder does not exist",
+            errno.ENOENT,
+            str(dest),
+        )
     return dest
 
 
-async def write_stream(stream: ArtifactStream, target: Path) -> None:
-    """Write `stream` to `target`: into a file beside it, renamed once complete.
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name too long, say: not a folder we can write into
+        return False
+
+
+async def write_stream(
+    stream: ArtifactStream, target: Path, *, on_chunk: Callable[[int], object] | None = None
+) -> int:
+    """Write `stream` to `target`: into a file beside it, renamed once complete; the bytes
+    written.
 
     The file is created with the process's umask applied, like any file `curl -O` writes,
-    and a failed download leaves nothing behind.
+    and a failed download leaves nothing behind. `on_chunk(size)` is called after each chunk
+    is written (a progress bar, say).
 
     Raises:
         ArtifactWriteError: The file could not be written (permissions, disk full, ...).
@@ -162,12 +173,16 @@ async def write_stream(stream: ArtifactStream, target: Path) -> None:
         raise _write_error(opened, target)
     fd = opened
     failed: OSError | None = None
+    written = 0
     try:
         with os.fdopen(fd, "wb") as handle:
             async for chunk in stream:
                 # A 64 KiB write to the page cache takes microseconds: cheaper inline than a
                 # thread hop per chunk.
                 handle.write(chunk)
+                written += len(chunk)
+                if on_chunk is not None:
+                    on_chunk(len(chunk))
         await asyncio.to_thread(os.replace, part, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -179,6 +194,7 @@ async def write_stream(stream: ArtifactStream, target: Path) -> None:
         failed = exc
     if failed is not None:
         raise _write_error(failed, target)
+    return written
 
 
 def _write_error(exc: OSError, target: Path) -> ArtifactWriteError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -425,3 +426,25 @@ def test_wait_on_finished_runs_exits_by_their_outcome(served: Served) -> None:
         result = served.invoke("runs", "wait", str(run_id))
         assert result.exit_code == code, (status, result.stderr)
         assert result.stdout.startswith(f"run {run_id}  ")
+
+
+def test_a_downloaded_file_honours_the_umask_and_a_bad_name_is_a_usage_error(
+    served: Served, tmp_path: Path
+) -> None:
+    run_id = finished_run(served)
+    previous = os.umask(0o022)
+    try:
+        result = served.invoke(
+            "artifacts", "download", str(run_id), "run_results.json", "-o", str(tmp_path)
+        )
+    finally:
+        os.umask(previous)
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "run_results.json").stat().st_mode & 0o777 == 0o644  # as curl -O
+    too_long = served.invoke(
+        "artifacts", "download", str(run_id), "run_results.json",
+        "-o", str(tmp_path / ("x" * 300 + ".json")),
+    )  # fmt: skip
+    assert too_long.exit_code == 2, too_long.stderr
+    assert "longer than this file system's" in too_long.stderr
+    assert "internal error" not in too_long.stderr

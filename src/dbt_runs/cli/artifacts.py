@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any, Final
 
@@ -16,6 +15,7 @@ import anyio
 import click
 
 from dbt_runs import _fields
+from dbt_runs._artifacts import ArtifactStream, download_target, write_stream
 from dbt_runs._fields import FieldError
 from dbt_runs.cli._common import CONTEXT, Settings, connection_options, execute
 from dbt_runs.cli._job_ref import JobLookup, JobRef, lookup_options
@@ -142,7 +142,7 @@ def download(
         )
     name = "" if path.endswith("/") else PurePosixPath(path).name
     destination = output if output is not None else name
-    if output is not None and output != "-" and (output.endswith(os.sep) or Path(output).is_dir()):
+    if output is not None and output != "-" and (output.endswith(os.sep) or _is_dir(output)):
         destination = os.path.join(output, name) if name else ""
     if not destination:
         raise click.BadParameter("cannot name a file after it; give -o FILE.", param_hint="PATH")
@@ -169,18 +169,23 @@ def download(
     execute(settings, work)
 
 
-async def _save(stream: Any, dest: Path, total: int | None) -> int:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
+def _is_dir(name: str) -> bool:
     try:
-        with os.fdopen(fd, "wb") as handle:
-            written = await _copy(stream, handle, total, show=is_interactive(sys.stderr))
-        await anyio.Path(tmp).replace(dest)
-    except BaseException:
-        await anyio.Path(tmp).unlink(missing_ok=True)
-        raise
-    return written
+        return Path(name).is_dir()
+    except OSError:  # a name too long, say: the download says so in its own words
+        return False
+
+
+async def _save(stream: ArtifactStream, dest: Path, total: int | None) -> int:
+    """Write the artifact as the SDK's `download_run_artifact` does (complete or not at all,
+    with the umask applied), with a progress bar on a terminal."""
+    await anyio.Path(dest.parent).mkdir(parents=True, exist_ok=True)
+    target = await anyio.to_thread.run_sync(download_target, dest, stream.path)
+    if not is_interactive(sys.stderr):
+        return await write_stream(stream, target)
+    bar: ProgressBar[int]
+    with _bar(total) as bar:
+        return await write_stream(stream, target, on_chunk=bar.update)
 
 
 async def _copy(stream: Any, handle: IO[bytes], total: int | None, *, show: bool) -> int:
@@ -191,15 +196,19 @@ async def _copy(stream: Any, handle: IO[bytes], total: int | None, *, show: bool
             written += len(chunk)
         return written
     bar: ProgressBar[int]
-    with click.progressbar(
-        length=total,
-        label="Downloading",
-        file=sys.stderr,
-        show_eta=total is not None,
-        show_percent=total is not None,
-    ) as bar:
+    with _bar(total) as bar:
         async for chunk in stream:
             handle.write(chunk)
             written += len(chunk)
             bar.update(len(chunk))
     return written
+
+
+def _bar(total: int | None) -> ProgressBar[int]:
+    return click.progressbar(
+        length=total,
+        label="Downloading",
+        file=sys.stderr,
+        show_eta=total is not None,
+        show_percent=total is not None,
+    )
