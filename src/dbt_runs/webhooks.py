@@ -70,6 +70,7 @@ __all__ = [
     "RunEvent",
     "Secret",
     "Subscription",
+    "check_secret",
     "parse_event",
     "secret_from_env",
     "verify_signature",
@@ -111,6 +112,13 @@ def secret_from_env(environ: Mapping[str, str] | None = None) -> str | None:
     """
     value = (os.environ if environ is None else environ).get(WEBHOOK_SECRET_ENV, "").strip()
     return value or None
+
+
+def check_secret(secret: Secret) -> None:
+    """Raise `ConfigurationError` for an empty secret (or `TypeError` for one that is not
+    text or bytes): a receiver checks at start-up what every delivery would run into.
+    """
+    _keys(secret)
 
 
 def _keys(secret: Secret) -> list[bytes]:
