@@ -60,6 +60,7 @@ from dbt_runs.models import RunStatus
 T = TypeVar("T")
 
 __all__ = [
+    "DEFAULT_SAFETY_POLL",
     "EVENT_TYPES",
     "RUN_COMPLETED",
     "RUN_ERRORED",
@@ -84,6 +85,10 @@ RUN_ERRORED: Final = "job.run.errored"
 """A run failed; dbt sends it at once, possibly before the run's artifacts can be read."""
 EVENT_TYPES: Final = (RUN_STARTED, RUN_COMPLETED, RUN_ERRORED)
 """The event types dbt Cloud documents, in the order a run meets them."""
+
+DEFAULT_SAFETY_POLL: Final = 120.0
+"""Seconds between the polls of a wait driven by events: dbt retries a failed delivery five
+times, but a delivery can still be lost, and this bounds how late such a run is noticed."""
 
 WEBHOOK_SECRET_ENV: Final = "DBT_WEBHOOK_SECRET"
 """The environment variable the receiver and `dbt-runs webhooks` read the secret from."""
