@@ -46,6 +46,7 @@ class EmulatorApp:
         self._account = account
         self._router = Router(account)
         self._delivering: asyncio.Task[None] | None = None
+        self._lifespan_delivers = False
 
     # -- ASGI ------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -55,7 +56,7 @@ class EmulatorApp:
         if scope["type"] != "http":  # pragma: no cover - websockets are not dbt's
             return
         account = self._account
-        if not account.webhooks.delivering and _transport_of(receive) is not None:
+        if not self._lifespan_delivers and _transport_of(receive) is not None:
             self._deliver_from_here()
         faults = account.faults
         method = scope["method"]
@@ -99,17 +100,21 @@ class EmulatorApp:
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
+                    self._lifespan_delivers = True
                     group.start_soon(self._account.webhooks.run)
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
                     group.cancel_scope.cancel()
                     break
+        self._lifespan_delivers = False
         await send({"type": "lifespan.shutdown.complete"})
 
     def _deliver_from_here(self) -> None:
         """Served over a socket without lifespan events (uvicorn's `lifespan="off"`): run the
         deliveries in this server's loop, which cancels them when it stops."""
-        if self._delivering is None or self._delivering.done():
+        if (self._delivering is None or self._delivering.done()) and (
+            not self._account.webhooks.delivering
+        ):
             self._delivering = asyncio.get_running_loop().create_task(self._account.webhooks.run())
 
     # -- faults ----------------------------------------------------------------------------

@@ -431,7 +431,9 @@ async def post(url: str, body: bytes, signature: str, seconds: float) -> int:
                         pass
     except TimeoutError:
         raise _DeliveryError("timeout") from None
-    except (OSError, anyio.EndOfStream, anyio.BrokenResourceError, anyio.IncompleteRead) as exc:
+    except Exception as exc:
+        # Refused, reset, TLS, a status line past 8 KiB...: for dbt, no answer is a failed
+        # attempt, whatever the reason, and the delivery loop must go on.
         raise _DeliveryError(f"connection error: {type(exc).__name__}") from None
     fields = status_line.split(b" ", 2)
     if len(fields) < 2 or not fields[1].isdigit():
@@ -695,7 +697,8 @@ class Webhooks:
     @property
     def busy(self) -> bool:
         """Whether there is anything to deliver, now or later."""
-        return bool(self._queue) or any(s.active for s in self._subscriptions.values())
+        with self._account.state.lock:  # subscriptions change from other threads too
+            return bool(self._queue) or any(s.active for s in self._subscriptions.values())
 
     async def _send(self, attempt: _Attempt, *, retry: bool = True) -> DeliveryRecord:
         account = self._account
