@@ -27,6 +27,7 @@ def _rows() -> dict[str, Callable[[Context], Coroutine[Any, Any, Row]]]:
     from benchmarks._row_list import row_faults, row_list
     from benchmarks._row_sync import row_sync_get, row_sync_list
     from benchmarks._row_wait import row_wait
+    from benchmarks._row_webhooks import row_webhooks
 
     return {
         "list": row_list,
@@ -37,10 +38,21 @@ def _rows() -> dict[str, Callable[[Context], Coroutine[Any, Any, Row]]]:
         "faults": row_faults,
         "sync-get": row_sync_get,
         "sync-list": row_sync_list,
+        "webhooks": row_webhooks,
     }
 
 
-ROW_NAMES = ("list", "get", "wait", "artifact", "adapters", "faults", "sync-get", "sync-list")
+ROW_NAMES = (
+    "list",
+    "get",
+    "wait",
+    "artifact",
+    "adapters",
+    "faults",
+    "sync-get",
+    "sync-list",
+    "webhooks",
+)
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:

@@ -53,6 +53,9 @@ from dbt_runs.errors import (
     UnprocessableEntityError,
     WaitError,
     WaitTimeoutError,
+    WebhookError,
+    WebhookPayloadError,
+    WebhookSignatureError,
 )
 from dbt_runs.models import (
     FreshnessResult,
@@ -124,6 +127,9 @@ __all__ = [  # noqa: RUF022
     "UnprocessableEntityError",
     "WaitError",
     "WaitTimeoutError",
+    "WebhookError",
+    "WebhookPayloadError",
+    "WebhookSignatureError",
     "__version__",
     "asgi_http_client",
 ]
