@@ -154,6 +154,8 @@ def test_script_runs_against_the_emulator(
     result = ran[block.id].result()
     assert result.returncode == 0, f"{block.id} failed:\n{result.stdout}\n{result.stderr}"
     assert TOKEN not in result.stdout + result.stderr
+    # dbt leaves `status_message` null when a dbt command failed: say why another way.
+    assert not re.search(r"failed: None\b", result.stdout), result.stdout
 
 
 @pytest.mark.slow
