@@ -287,7 +287,7 @@ def test_the_github_actions_job(
     ]
     assert runner.skipped == [
         "actions/setup-python@v5",
-        'pip install "dbt-runs[cli]"',
+        'pip install "dbt-runs[cli] @ git+https://<git host>/<owner>/dbt-runs.git"',
         "actions/upload-artifact@v4",
     ]
     run_id = int(runner.context["steps"]["trigger"]["outputs"]["run_id"])
