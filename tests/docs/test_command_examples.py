@@ -1,22 +1,22 @@
 """Every `dbt-runs runs|artifacts ...` line in the README and the docs parses with the real CLI.
 
-A renamed flag or a tightened argument type then fails here instead of in a reader's pipeline.
-Shell and CI placeholders (`$RUN_ID`, `${{ ... }}`, `<RUN_ID>`) stand for an id.
+A renamed flag or a tightened argument type then fails here, at once and naming the flag,
+instead of in a reader's pipeline. Shell and CI placeholders (`$RUN_ID`, `${{ ... }}`,
+`<RUN_ID>`) stand for an id. This covers the GitHub Actions workflows too, which
+`test_shell_examples.py` cannot run; it runs every shell block.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-from pathlib import Path
 
 import click
 import pytest
+from docs_support import PAGES, ROOT
 
 from dbt_runs.cli import _build
 
-ROOT = Path(__file__).resolve().parents[2]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 BLOCK = re.compile(r"^```(bash|console|yaml|sh|shell)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 COMMAND = re.compile(r"dbt-runs\s+(runs|artifacts)\s+[^|;&>)\n]*")
 PLACEHOLDERS = [
