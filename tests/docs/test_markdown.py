@@ -89,3 +89,61 @@ def test_the_site_renders_the_tabs() -> None:
     config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     assert "pymdownx.blocks.tab:\n      alternate_style: true" in config
     assert "pymdownx.snippets" in config  # only for the benchmark results
+
+
+LINK = re.compile(r"\[[^\]\n]*\]\((?P<target>[^)\s]+)\)")
+DIRECTIVE = re.compile(r"^::: (?P<name>dbt_runs[\w.]*)$", re.MULTILINE)
+GITHUB_ONLY = re.compile(
+    r"^<!-- github-only -->\n(?P<text>.*?)^<!-- /github-only -->$", re.M | re.S
+)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=relative)
+def test_every_link_into_the_repository_leads_somewhere(page: Path) -> None:
+    # mkdocs checks the links between pages of the site, not the README's nor those into
+    # src/ that GitHub readers follow: those are checked here.
+    text = page.read_text(encoding="utf-8")
+    text = re.sub(r"^```.*?^```", "", text, flags=re.MULTILINE | re.DOTALL)
+    broken = []
+    for match in LINK.finditer(text):
+        target = match["target"].split("#", 1)[0]
+        if not target or re.match(r"[a-z]+:", target):
+            continue
+        if not (page.parent / target).exists():
+            broken.append(target)
+    assert not broken, f"{relative(page)} links to files that do not exist: {broken}"
+
+
+def _source_file(name: str) -> Path:
+    import importlib
+    import inspect
+
+    module, _, attribute = name.rpartition(".")
+    try:
+        obj = getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError):
+        obj = importlib.import_module(name)
+    source = inspect.getsourcefile(obj)
+    assert source is not None, name
+    return Path(source).resolve()
+
+
+@pytest.mark.parametrize("page", PAGES, ids=relative)
+def test_generated_docs_link_to_their_source_for_github_readers(page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    names = DIRECTIVE.findall(text)
+    if not names:
+        return
+    notes = "".join(match["text"] for match in GITHUB_ONLY.finditer(text))
+    linked = {(page.parent / m["target"]).resolve() for m in LINK.finditer(notes)}
+    missing = sorted({name for name in names if _source_file(name) not in linked})
+    assert not missing, f"{relative(page)}: no link to the source of {missing} for GitHub"
+
+
+def test_the_site_drops_what_is_only_for_github() -> None:
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    assert "hooks:\n  - docs/hooks.py" in config
+    hooks: dict[str, object] = {}
+    exec((ROOT / "docs" / "hooks.py").read_text(encoding="utf-8"), hooks)
+    page = "# A\n\n<!-- github-only -->\nOn GitHub: [x](../src/x.py)\n<!-- /github-only -->\n\nB\n"
+    assert hooks["on_page_markdown"](page) == "# A\n\n\nB\n"  # type: ignore[operator]
