@@ -17,7 +17,7 @@ import attrs
 import click
 
 from dbt_runs._client import DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_TIMEOUT
-from dbt_runs.cli._common import Decorator, option_group
+from dbt_runs.cli._common import Decorator, Seconds, option_group
 from dbt_runs.cli._failure import SUMMARY_LOG_LINES, failure_summary, more_command
 from dbt_runs.cli._output import (
     ExitCode,
@@ -62,13 +62,13 @@ class WaitOptions:
 WAIT_OPTIONS: Final[list[Decorator]] = [
     click.option(
         "--timeout",
-        type=click.FloatRange(min=0, min_open=True),
+        type=Seconds(),
         metavar="SECONDS",
         help=f"Give up waiting after this long and exit 4.  [default: {DEFAULT_WAIT_TIMEOUT:g}]",
     ),
     click.option(
         "--poll",
-        type=click.FloatRange(min=0, min_open=True),
+        type=Seconds(),
         metavar="SECONDS",
         help=f"Seconds between status checks.  [default: {DEFAULT_POLL_INTERVAL:g}]",
     ),

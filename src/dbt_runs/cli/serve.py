@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import click
 
 from dbt_runs._net import listen_socket, socket_url
+from dbt_runs.cli._common import ENVIRONMENT_NAMES, command_line_wording
 from dbt_runs.cli._logging import LEVELS, configure_logging, records_from
 from dbt_runs.expose._security import (
     DEFAULT_BODY_TIMEOUT,
@@ -376,7 +377,8 @@ async def serve_async(
         try:
             client, dbt_token = await stack.enter_async_context(_upstream(settings, urls))
         except ConfigurationError as exc:
-            raise ServeError(f"dbt-runs serve: {exc}") from None
+            wording = command_line_wording(str(exc), ENVIRONMENT_NAMES)
+            raise ServeError(f"dbt-runs serve: {wording}") from None
         if configure_logs:
             # After the upstream: the emulator's uvicorn.Config() has configured logging by
             # now, and nothing built from here on does.
