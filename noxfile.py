@@ -1,7 +1,10 @@
 """Development sessions: `nox -s tests lint typecheck docs` (and `package`, `bench`).
 
 Every session installs what it needs from this repository's own files (pyproject.toml's
-extras and dependency groups), so a fresh machine with Python 3.11 and pip is enough.
+extras and dependency groups), so a fresh machine with Python 3.11 or later and pip is
+enough. `tests` runs on the Python that runs nox (the README's `python -m nox -s tests`
+tests the `python` you have; CI runs it from a 3.11 and a 3.13 venv); the other sessions
+pin the oldest supported Python, 3.11.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ import nox
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
-# A session whose Python is missing must fail CI, not be skipped with exit status 0.
+# A session whose Python is missing must fail CI, not be skipped with exit status 0, nor
+# fetched from the network (nox's default, "auto", downloads a missing interpreter).
 nox.options.error_on_missing_interpreters = True
+nox.options.download_python = "never"
 nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
@@ -30,10 +35,10 @@ def _group(name: str) -> list[str]:
     return list(nox.project.dependency_groups(PYPROJECT, name))
 
 
-@nox.session(python=PYTHON)
+@nox.session
 def tests(session: nox.Session) -> None:
     """Run the test suite (unit, emulator, adapters, CLI, docs snippets, notebook, MCP over the
-    TypeScript SDK)."""
+    TypeScript SDK) on the Python running nox."""
     session.install("-e", ".[server,cli]", *_group("test"))
     # The MCP tests also call the server with the official TypeScript SDK (tests/mcp/ts),
     # pinned by its lock file; a missing node or npm fails the session.
