@@ -39,7 +39,7 @@ def _group(name: str) -> list[str]:
 def tests(session: nox.Session) -> None:
     """Run the test suite (unit, emulator, adapters, CLI, docs snippets, notebook, MCP over the
     TypeScript SDK) on the Python running nox."""
-    session.install("-e", ".[server,cli]", *_group("test"))
+    session.install("-e", ".[server,cli,notebook]", *_group("test"))
     # The MCP tests also call the server with the official TypeScript SDK (tests/mcp/ts),
     # pinned by its lock file; a missing node or npm fails the session.
     session.run("npm", "ci", "--prefix", "tests/mcp/ts", "--no-audit", "--no-fund", external=True)
@@ -180,7 +180,7 @@ def _check_wheel(wheel: Path, files: set[str]) -> None:
     assert metadata["Requires-Python"] == ">=3.11"
     assert metadata["License-Expression"] == "Apache-2.0"
     extras = set(metadata.get_all("Provides-Extra") or [])
-    assert extras == {"cli", "rest", "mcp", "server"}, extras
+    assert extras == {"cli", "rest", "mcp", "server", "notebook"}, extras
     assert "dbt-runs = dbt_runs.cli:main" in entry_points
     assert "dbt_runs = dbt_runs.testing.pytest_plugin" in entry_points
 
