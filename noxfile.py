@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.parser
 import os
 import shutil
+import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -35,7 +36,13 @@ def _group(name: str) -> list[str]:
     return list(nox.project.dependency_groups(PYPROJECT, name))
 
 
-@nox.session
+# The tests run on the Python that runs nox, in a venv named after its version (tests-3.13):
+# nox reuses a session's venv without checking its interpreter, so one venv for every
+# Python would quietly keep testing the first.
+RUNNING = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+@nox.session(python=[RUNNING])
 def tests(session: nox.Session) -> None:
     """Run the test suite (unit, emulator, adapters, CLI, docs snippets, notebook, MCP over the
     TypeScript SDK) on the Python running nox."""

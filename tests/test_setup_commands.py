@@ -54,8 +54,10 @@ def _run_ci(tmp_path: Path) -> int:
     import os
     import subprocess
 
-    # Only the fakes and the system's tools: no pyenv, no real Python, nothing installed.
-    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}{os.pathsep}/usr/bin{os.pathsep}/bin"}
+    # Only the fakes and the system's tools: no pyenv, no real Python, nothing installed; and
+    # not the PYTEST_ADDOPTS of a CI leg that runs this very test.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYENV_VERSION")}
+    env["PATH"] = f"{tmp_path / 'bin'}{os.pathsep}/usr/bin{os.pathsep}/bin"
     script = ROOT / ".ci" / "run"
     done = subprocess.run(["bash", str(script)], env=env, capture_output=True, check=False)
     return done.returncode
