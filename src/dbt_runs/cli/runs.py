@@ -106,6 +106,13 @@ class _Start:
 
     @classmethod
     def from_flags(cls, wait: bool, as_json: bool, quiet: bool, **waiting: Any) -> _Start:
+        if quiet and as_json:
+            # Two answers to "what goes to stdout": refuse rather than pick one silently.
+            raise click.UsageError(
+                "--quiet and --json cannot be used together: --quiet prints only the run id, "
+                "--json the whole run.",
+                click.get_current_context(silent=True),
+            )
         return cls(wait, WaitOptions(**waiting), as_json, quiet)
 
     async def report(
@@ -115,10 +122,13 @@ class _Start:
         # A reused run may be well under way: its status says how far.
         about = f"job {run.job_definition_id}" + (f", {status_name(run)}" if reused else "")
         if self.wait:
-            if not self.as_json:
+            if self.quiet:
+                # First, so that `RUN_ID=$(... --quiet --wait)` has it however the run ends.
+                echo(str(run.id))
+            elif not self.as_json:
                 shown = f" ({about})" if reused else ""
                 echo(f"{verb} run {run.id}{shown}: {run.href or ''}".rstrip(), err=True)
-            return await wait_for(client, run, self.waiting, self.as_json)
+            return await wait_for(client, run, self.waiting, self.as_json, quiet=self.quiet)
         if self.as_json:
             click.echo(dump_json(run.raw))
         elif self.quiet:
@@ -149,7 +159,13 @@ def _start_options(
             click.option("--wait", is_flag=True, help=wait),
             *WAIT_OPTIONS,
             click.option("--json", "as_json", is_flag=True, help=as_json),
-            click.option("-q", "--quiet", is_flag=True, help=quiet),
+            click.option(
+                "-q",
+                "--quiet",
+                is_flag=True,
+                help=f"{quiet} With --wait: the id first, then no progress, only how a run "
+                "that did not succeed ended.",
+            ),
         ],
         _Start.from_flags,
     )
@@ -180,7 +196,7 @@ def runs() -> None:
 @_start_options(
     wait="Wait for the run to finish; exit by outcome.",
     as_json="Print the run as dbt's JSON object.",
-    quiet="Print only the run id (without --wait).",
+    quiet="Print only the run id.",
 )
 @connection_options
 def trigger(

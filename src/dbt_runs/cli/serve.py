@@ -28,8 +28,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
-from dbt_runs._net import listen_socket, socket_url
+from dbt_runs._net import socket_url
+from dbt_runs.cli._common import ENVIRONMENT_NAMES, command_line_wording
 from dbt_runs.cli._logging import LEVELS, configure_logging, records_from
+from dbt_runs.cli._start import StartError, listen
 from dbt_runs.expose._security import (
     DEFAULT_BODY_TIMEOUT,
     SERVER_TOKEN_ENV,
@@ -59,8 +61,6 @@ DEFAULT_MAX_CONNECTIONS = 100
 DEFAULT_WEBHOOK_PORT = 8081
 """The webhook receiver's own port under `--only webhooks` (see `--webhook-port`)."""
 
-_EXIT_USAGE = 2
-_EXIT_FAILED = 1
 _NO_TOKEN = (
     "dbt-runs serve: set DBT_API_KEY to a dbt Cloud API token (and DBT_CLOUD_HOST or "
     "DBT_CLOUD_BASE_URL for your region, DBT_CLOUD_ACCOUNT_ID for your account), "
@@ -68,18 +68,9 @@ _NO_TOKEN = (
 )
 
 
-class ServeError(click.ClickException):
-    """A problem that stops `serve` with one line on stderr and exit status 2 (no traceback)."""
-
-    exit_code = _EXIT_USAGE
-
-    def format_message(self) -> str:
-        """The message as printed (the command name is already in it)."""
-        return self.message
-
-    def show(self, file: Any = None) -> None:
-        """Print the one-line message to stderr."""
-        click.echo(self.format_message(), err=True)
+class ServeError(StartError):
+    """A problem that stops `serve` with one line on stderr and exit status 2 (no traceback),
+    as `dbt-runs emulator` stops."""
 
 
 @dataclass(frozen=True)
@@ -442,7 +433,8 @@ async def serve_async(
             try:
                 client, dbt_token = await stack.enter_async_context(_upstream(settings, urls))
             except ConfigurationError as exc:
-                raise ServeError(f"dbt-runs serve: {exc}") from None
+                wording = command_line_wording(str(exc), ENVIRONMENT_NAMES)
+                raise ServeError(f"dbt-runs serve: {wording}") from None
         if configure_logs:
             # After the upstream: the emulator's uvicorn.Config() has configured logging by
             # now, and nothing built from here on does.
@@ -509,16 +501,8 @@ async def _upstream(
 
 def _bind(host: str, port: int, what: str) -> socket.socket:
     """Bind and listen before the server starts, so the printed URL is already reachable."""
-    try:
-        sock = listen_socket(host, port)
-    except (OSError, OverflowError) as exc:
-        errno = getattr(exc, "errno", None)
-        reason = os.strerror(errno) if isinstance(errno, int) else str(exc)
-        raise ServeError(
-            f"dbt-runs serve: cannot listen on {host}:{port} for the {what}: {reason}"
-            + (f" (pick another port with --{what.split()[0].lower()}-port)" if port else "")
-        ) from None
-    return sock
+    flag = f"--{what.split()[0].lower()}-port"
+    return listen(host, port, command="serve", what=f"the {what}", flag=flag)
 
 
 @dataclass
