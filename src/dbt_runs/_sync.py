@@ -677,6 +677,7 @@ class RunsClient:
     account_id = _Same(AsyncRunsClient.account_id)
     timeout = _Same(AsyncRunsClient.timeout)
     retry_policy = _Same(AsyncRunsClient.retry_policy)
+    rate_limit = _Same(AsyncRunsClient.rate_limit)
     page_window = _Same(AsyncRunsClient.page_window)
     trigger_marker = _Same(AsyncRunsClient.trigger_marker)
 
