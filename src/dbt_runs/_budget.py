@@ -26,6 +26,7 @@ Every decision is a pure function of the policy, the log and the time, so it is 
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from collections.abc import Sequence
@@ -125,9 +126,9 @@ def reserve(sent: Sequence[float], now: float, paused_until: float, budget: Rate
 
 def fill(sent: Sequence[float], now: float, budget: RateBudget) -> float:
     """The share of the budget spent, 0 to 1: requests sent (or reserved) within the last
-    `per` seconds, over `requests`."""
-    horizon = now - budget.per
-    count = sum(1 for when in reversed(sent) if when > horizon)
+    `per` seconds, over `requests`. `sent` is in order, so this is a bisection: waits ask
+    before every poll."""
+    count = len(sent) - bisect.bisect_right(sent, now - budget.per)
     return min(1.0, count / budget.requests)
 
 

@@ -19,11 +19,13 @@ import json
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Literal, Self, TypeVar, cast
+from typing import Any, Final, Literal, Self, TypeVar, cast, overload
+
+import attrs
 
 from dbt_runs import _fields as fields
 from dbt_runs import _operations as ops
@@ -53,8 +55,12 @@ from dbt_runs._wait import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_WAIT_TIMEOUT,
     LogCallback,
+    Polls,
     RunCallback,
+    RunWatcher,
+    SolePolls,
     Waiter,
+    shareable,
 )
 from dbt_runs.errors import (
     APIError,
@@ -63,7 +69,7 @@ from dbt_runs.errors import (
     NotFoundError,
     RunInProgressError,
 )
-from dbt_runs.models import Job, Run, RunErrors, RunStatus
+from dbt_runs.models import Job, Run, RunErrors, RunPage, RunStatus
 from dbt_runs.pagination import JobPaginator, Paginator, RunPaginator
 
 __all__ = [
@@ -212,6 +218,10 @@ class AsyncRunsClient:
         self._raw = RawRunsClient(self)
         # Cancel requests sent after an aborted wait, kept alive until they finish.
         self._aborts: set[asyncio.Future[Run]] = set()
+        # Per account: the watcher through which waits share their polls.
+        self._watchers: dict[int, RunWatcher] = {}
+        # False: every wait polls on its own, as before watchers (for side-by-side measures).
+        self._share_waits = True
 
     # -- configuration and lifecycle ---------------------------------------------------------
 
@@ -1044,6 +1054,15 @@ class AsyncRunsClient:
         a run that finished just before it is not reported as timed out. A 404 right after a
         trigger is tolerated for `not_found_grace` seconds. Every poll asks dbt afresh.
 
+        The waits of one account share their polls: while several are waiting, their runs
+        are read together, one request per 100 runs (`GET runs/?pk__in=[...]`), so a
+        thousand concurrent waits cost about ten requests per interval. A wait alone polls
+        exactly as it would by itself; a wait along with others may be polled up to half an
+        interval early, so that they fall into step. A wait with `on_log`, or with related
+        objects a listing cannot embed (`run_steps`, `environment`...), polls on its own.
+        Polls come further apart as the account's request budget fills (`rate_limit`), and
+        a 429's cooldown is waited out when it ends before the deadline.
+
         Args:
             run_id: The run's id, or a `Run` you already hold, such as the one `trigger_run`
                 returned: an unfinished run counts as the first poll (callbacks included),
@@ -1057,7 +1076,7 @@ class AsyncRunsClient:
                 awaiting task is cancelled, Ctrl-C), so no run is left behind.
             raise_on_failure: Raise `RunFailedError`/`RunCancelledError` for a run that
                 errored or was cancelled (False: return it).
-            include_related: Passed to each `get_run`, e.g. `["run_steps"]`.
+            include_related: Passed to each poll, e.g. `["run_steps"]`.
             on_status_change: Called (sync or async) with the run whenever its status is
                 first seen or changes.
             on_poll: Called (sync or async) with the run after every poll.
@@ -1069,38 +1088,354 @@ class AsyncRunsClient:
             RunCancelledError: The run was cancelled.
             WaitTimeoutError: The run did not finish in time (`.run` is the last one seen).
         """
-        if on_log is not None:
-            # The step logs come with the run's steps.
-            include_related = (
-                "run_steps"
-                if include_related is None
-                else [*fields.INCLUDE_RELATED_RUN.check(include_related), "run_steps"]
-            )
-        seen = run_id if isinstance(run_id, Run) else None
-        rid = fields.RUN_ID.check(seen.id if seen is not None else run_id)
-        if timeout is not None:
-            timeout = _WAIT_TIMEOUT.check(timeout, as_name="timeout")
-        waiter = Waiter(
-            client=self,
-            clock=self._requester.clock,
-            sleep=self._requester.sleep,
-            run_id=rid,
-            account_id=self._account(account_id),
+        waits = self._waits(
+            [run_id],
+            account_id=account_id,
             timeout=timeout,
-            poll_interval=_POLL_INTERVAL.check(poll_interval),
-            not_found_grace=_NOT_FOUND_GRACE.check(not_found_grace),
+            poll_interval=poll_interval,
+            not_found_grace=not_found_grace,
             cancel_on_timeout=cancel_on_timeout,
             raise_on_failure=raise_on_failure,
-            include_related=(
-                None
-                if include_related is None
-                else fields.INCLUDE_RELATED_RUN.check(include_related)
-            ),
+            include_related=include_related,
             on_status_change=on_status_change,
             on_poll=on_poll,
             on_log=on_log,
         )
-        return await waiter.wait(seen, cancel_on_abort=cancel_on_abort, aborts=self._aborts)
+        return await waits[0].start(cancel_on_abort)
+
+    @overload
+    async def wait_for_runs(
+        self,
+        runs: Iterable[int | Run],
+        *,
+        account_id: int | None = None,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
+        cancel_on_timeout: bool = False,
+        cancel_on_abort: bool = False,
+        raise_on_failure: bool = True,
+        return_exceptions: Literal[False] = False,
+        include_related: Iterable[str] | str | None = None,
+        on_status_change: RunCallback | None = None,
+        on_poll: RunCallback | None = None,
+        on_log: LogCallback | None = None,
+    ) -> list[Run]: ...
+
+    @overload
+    async def wait_for_runs(
+        self,
+        runs: Iterable[int | Run],
+        *,
+        account_id: int | None = None,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
+        cancel_on_timeout: bool = False,
+        cancel_on_abort: bool = False,
+        raise_on_failure: bool = True,
+        return_exceptions: bool,
+        include_related: Iterable[str] | str | None = None,
+        on_status_change: RunCallback | None = None,
+        on_poll: RunCallback | None = None,
+        on_log: LogCallback | None = None,
+    ) -> list[Run | Exception]: ...
+
+    async def wait_for_runs(
+        self,
+        runs: Iterable[int | Run],
+        *,
+        account_id: int | None = None,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
+        cancel_on_timeout: bool = False,
+        cancel_on_abort: bool = False,
+        raise_on_failure: bool = True,
+        return_exceptions: bool = False,
+        include_related: Iterable[str] | str | None = None,
+        on_status_change: RunCallback | None = None,
+        on_poll: RunCallback | None = None,
+        on_log: LogCallback | None = None,
+    ) -> list[Run] | list[Run | Exception]:
+        """Wait for several runs at once; their finished runs, in the order given.
+
+        Each run is waited for as `wait_for_run` waits for it (the same arguments, the same
+        outcome per run), and their polls are shared: one request per 100 runs per
+        interval. Every wait goes on to its end: one run failing does not stop the others.
+
+        Args:
+            runs: Run ids, or `Run`s you hold (an unfinished one counts as its first poll).
+                A run given twice is waited for once.
+            return_exceptions: False: if any wait ended in an error, raise them all in an
+                `ExceptionGroup` once every wait has ended. True: never raise for a run;
+                the list holds the error in that run's place.
+            account_id, timeout, poll_interval, not_found_grace, cancel_on_timeout,
+                cancel_on_abort, raise_on_failure, include_related: As for `wait_for_run`,
+                for each run (`timeout` counts from this call for every run).
+            on_status_change, on_poll, on_log: As for `wait_for_run`; called with each
+                run's `Run` (or `LogLines`, which name their run).
+
+        Raises:
+            ExceptionGroup: With `return_exceptions=False`, the errors of the waits that
+                ended in one (`RunFailedError`, `RunCancelledError`, `WaitTimeoutError`, an
+                `APIError`...), in the order of their runs: catch them with `except*`.
+
+        Example:
+            >>> runs = [await client.trigger_run(job) for job in (12, 13, 14)]
+            >>> try:
+            ...     done = await client.wait_for_runs(runs, timeout=3600)
+            ... except* RunFailedError as failed:
+            ...     print([error.run.id for error in failed.exceptions])
+        """
+        items = _listed(runs)
+        waits = self._waits(
+            items,
+            account_id=account_id,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            not_found_grace=not_found_grace,
+            cancel_on_timeout=cancel_on_timeout,
+            raise_on_failure=raise_on_failure,
+            include_related=include_related,
+            on_status_change=on_status_change,
+            on_poll=on_poll,
+            on_log=on_log,
+        )
+        order = [item.id if isinstance(item, Run) else item for item in items]
+        # gather: cancelled, it cancels every wait and returns once they have cleaned up
+        # (a wait with cancel_on_abort has sent its cancel request by then).
+        outcomes = await asyncio.gather(
+            *(wait.start(cancel_on_abort) for wait in waits), return_exceptions=True
+        )
+        by_run = {wait.run_id: outcome for wait, outcome in zip(waits, outcomes, strict=True)}
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+                raise outcome  # KeyboardInterrupt, SystemExit: not a run's outcome
+        results = [cast(Run | Exception, by_run[rid]) for rid in order]
+        if return_exceptions:
+            return results
+        errors = [outcome for outcome in by_run.values() if isinstance(outcome, Exception)]
+        if errors:
+            raise ExceptionGroup(
+                f"{len(errors)} of {len(by_run)} waits ended without a successful run", errors
+            )
+        return cast(list[Run], results)
+
+    @overload
+    def as_completed(
+        self,
+        runs: Iterable[int | Run],
+        *,
+        account_id: int | None = None,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
+        cancel_on_timeout: bool = False,
+        cancel_on_abort: bool = False,
+        raise_on_failure: bool = True,
+        return_exceptions: Literal[False] = False,
+        include_related: Iterable[str] | str | None = None,
+    ) -> AsyncIterator[Run]: ...
+
+    @overload
+    def as_completed(
+        self,
+        runs: Iterable[int | Run],
+        *,
+        account_id: int | None = None,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
+        cancel_on_timeout: bool = False,
+        cancel_on_abort: bool = False,
+        raise_on_failure: bool = True,
+        return_exceptions: bool,
+        include_related: Iterable[str] | str | None = None,
+    ) -> AsyncIterator[Run | Exception]: ...
+
+    def as_completed(
+        self,
+        runs: Iterable[int | Run],
+        *,
+        account_id: int | None = None,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
+        cancel_on_timeout: bool = False,
+        cancel_on_abort: bool = False,
+        raise_on_failure: bool = True,
+        return_exceptions: bool = False,
+        include_related: Iterable[str] | str | None = None,
+    ) -> AsyncIterator[Run] | AsyncIterator[Run | Exception]:
+        """The runs, each as soon as it finishes (iterate over the result).
+
+        The runs are waited for as `wait_for_runs` waits for them (shared polls, the same
+        arguments, each run's outcome as `wait_for_run` would give it). Arguments are
+        checked here, before anything is sent; the waits start with the iteration.
+
+        With `return_exceptions=False`, a wait that ends in an error (with
+        `raise_on_failure`, a failed or cancelled run; a timeout; an `APIError`) raises it
+        from the loop where that run would have come, and the other waits stop (those with
+        `cancel_on_abort` cancel their runs). With `return_exceptions=True` the error is
+        yielded in the run's place and the iteration goes on. Leaving the loop early (or
+        closing the iterator) stops the waits left the same way.
+
+        Example:
+            >>> async for run in client.as_completed(run_ids, raise_on_failure=False):
+            ...     print(run.id, run.status_humanized)
+        """
+        waits = self._waits(
+            runs,
+            account_id=account_id,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            not_found_grace=not_found_grace,
+            cancel_on_timeout=cancel_on_timeout,
+            raise_on_failure=raise_on_failure,
+            include_related=include_related,
+        )
+        return _completing(waits, cancel_on_abort, return_exceptions)
+
+    def _waits(
+        self,
+        runs: Iterable[int | Run],
+        *,
+        account_id: int | None,
+        timeout: float | None,
+        poll_interval: float,
+        not_found_grace: float,
+        cancel_on_timeout: bool,
+        raise_on_failure: bool,
+        include_related: Iterable[str] | str | None,
+        on_status_change: RunCallback | None = None,
+        on_poll: RunCallback | None = None,
+        on_log: LogCallback | None = None,
+    ) -> list[_Wait]:
+        """A checked wait for each distinct run: every argument is checked here, before any
+        request is sent."""
+        acct = self._account(account_id)
+        if timeout is not None:
+            timeout = _WAIT_TIMEOUT.check(timeout, as_name="timeout")
+        interval = _POLL_INTERVAL.check(poll_interval)
+        grace = _NOT_FOUND_GRACE.check(not_found_grace)
+        related = (
+            None if include_related is None else fields.INCLUDE_RELATED_RUN.check(include_related)
+        )
+        if on_log is not None and (related is None or "run_steps" not in related):
+            # The step logs come with the run's steps.
+            related = (*(related or ()), "run_steps")
+        polls: Polls
+        if self._share_waits and shareable(related, on_log):
+            watcher = self._watchers.get(acct)
+            if watcher is None:
+                watcher = self._watchers[acct] = RunWatcher(
+                    self, acct, clock=self._requester.clock, sleep=self._requester.sleep
+                )
+            polls = watcher.polls(related)
+        else:
+            polls = SolePolls(self, acct, related, self._requester.sleep)
+        held: dict[int, Run | None] = {}
+        for item in _listed(runs):
+            seen = item if isinstance(item, Run) else None
+            rid = fields.RUN_ID.check(seen.id if seen is not None else item)
+            if held.get(rid) is None:
+                held[rid] = seen
+        return [
+            _Wait(
+                Waiter(
+                    client=self,
+                    clock=self._requester.clock,
+                    polls=polls,
+                    run_id=rid,
+                    account_id=acct,
+                    timeout=timeout,
+                    poll_interval=interval,
+                    not_found_grace=grace,
+                    cancel_on_timeout=cancel_on_timeout,
+                    raise_on_failure=raise_on_failure,
+                    on_status_change=on_status_change,
+                    on_poll=on_poll,
+                    on_log=on_log,
+                    pace=functools.partial(self._requester.pace, acct),
+                ),
+                seen,
+                self._aborts,
+            )
+            for rid, seen in held.items()
+        ]
+
+    async def _runs_by_id(
+        self, account_id: int, run_ids: Sequence[int], include_related: Iterable[str] | None
+    ) -> list[Run]:
+        """Up to 100 runs in one request (`pk__in`), as dbt lists them (absent ones left out)."""
+        op = ops.LIST_RUNS_BY_ID
+        values = {"pk": list(run_ids), "include_related": include_related, "limit": len(run_ids)}
+        parse = functools.partial(parse_page, offset=0, limit=len(run_ids))
+        raw = await self._send(
+            op,
+            op.url_path(account_id, values),
+            op.query_params(values),
+            None,
+            self._timeout,
+            parse,
+            values,
+        )
+        page: RunPage = raw.parse()
+        return list(page.items)
+
+
+@attrs.frozen
+class _Wait:
+    """A checked wait, ready to start."""
+
+    waiter: Waiter
+    seen: Run | None
+    aborts: set[asyncio.Future[Run]]
+
+    @property
+    def run_id(self) -> int:
+        return self.waiter.run_id
+
+    async def start(self, cancel_on_abort: bool) -> Run:
+        return await self.waiter.wait(
+            self.seen, cancel_on_abort=cancel_on_abort, aborts=self.aborts
+        )
+
+
+def _listed(runs: Iterable[int | Run]) -> list[int | Run]:
+    if isinstance(runs, str | bytes | Run) or not isinstance(runs, Iterable):
+        raise InvalidArgumentError(
+            f"runs must be a list of run ids or Runs, got {runs!r}"[:200], argument="runs"
+        )
+    return list(runs)
+
+
+async def _completing(
+    waits: Sequence[_Wait], cancel_on_abort: bool, return_exceptions: bool
+) -> AsyncIterator[Any]:
+    """The runs of `waits`, as they finish (see `AsyncRunsClient.as_completed`)."""
+    tasks = [asyncio.ensure_future(wait.start(cancel_on_abort)) for wait in waits]
+    finished: asyncio.Queue[asyncio.Future[Run]] = asyncio.Queue()
+    for task in tasks:
+        task.add_done_callback(finished.put_nowait)
+    try:
+        for _ in tasks:
+            done = await finished.get()
+            try:
+                run = done.result()
+            except Exception as exc:
+                if not return_exceptions:
+                    raise
+                yield exc
+            else:
+                yield run
+    finally:
+        # Left early, or an error raised: the waits left stop, and clean up (the cancel
+        # requests of `cancel_on_abort`) before the loop goes on.
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 _PAGE_WINDOW: Final = fields.Integer("page_window", "List pages fetched at once.")
