@@ -65,6 +65,13 @@ def _positive(_: object, attribute: attrs.Attribute[float], value: object) -> No
         raise ConfigurationError(f"RateBudget.{attribute.name} must be a positive number")
 
 
+def _seconds(value: object) -> object:
+    # An int is a number of seconds too; anything else is left for the validator to refuse.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
 @attrs.frozen
 class RateBudget:
     """How many requests a client sends to one account: at most `requests` in any `per`
@@ -85,7 +92,7 @@ class RateBudget:
     """
 
     requests: int = attrs.field(default=4500, validator=_positive_int)
-    per: float = attrs.field(default=60.0, validator=_positive)
+    per: float = attrs.field(default=60.0, converter=_seconds, validator=_positive)
 
     @classmethod
     def of(cls, value: RateBudget | int | None) -> RateBudget | None:

@@ -1160,21 +1160,30 @@ class AsyncRunsClient:
     ) -> list[Run] | list[Run | Exception]:
         """Wait for several runs at once; their finished runs, in the order given.
 
-        Each run is waited for as `wait_for_run` waits for it (the same arguments, the same
-        outcome per run), and their polls are shared: one request per 100 runs per
-        interval. Every wait goes on to its end: one run failing does not stop the others.
+        Each run is waited for as `wait_for_run` waits for it, with the same arguments (its
+        `timeout` counts from this call, for every run) and the same outcome; the callbacks
+        get each run's `Run` (or `LogLines`, which name their run). Their polls are shared:
+        one request per 100 runs per interval. Every wait goes on to its end: one run
+        failing does not stop the others.
 
         Args:
             runs: Run ids, or `Run`s you hold (an unfinished one counts as its first poll).
                 A run given twice is waited for once.
+            account_id: Overrides the client's default account.
+            timeout: Seconds to wait in all, for each run; None waits forever.
+            poll_interval: Seconds between polls.
+            not_found_grace: Seconds during which a 404 is taken as "not visible yet".
+            cancel_on_timeout: Cancel a run in dbt when its wait times out.
+            cancel_on_abort: Cancel the runs still going when this call is cancelled.
+            raise_on_failure: Count a run that errored or was cancelled as an error
+                (`RunFailedError`/`RunCancelledError`); False: return it.
             return_exceptions: False: if any wait ended in an error, raise them all in an
                 `ExceptionGroup` once every wait has ended. True: never raise for a run;
                 the list holds the error in that run's place.
-            account_id, timeout, poll_interval, not_found_grace, cancel_on_timeout,
-                cancel_on_abort, raise_on_failure, include_related: As for `wait_for_run`,
-                for each run (`timeout` counts from this call for every run).
-            on_status_change, on_poll, on_log: As for `wait_for_run`; called with each
-                run's `Run` (or `LogLines`, which name their run).
+            include_related: Passed to each poll (see `wait_for_run`).
+            on_status_change: Called with a run whenever its status is first seen or changes.
+            on_poll: Called with a run after each of its polls.
+            on_log: Called with each step's new log lines; such waits poll on their own.
 
         Raises:
             ExceptionGroup: With `return_exceptions=False`, the errors of the waits that
