@@ -25,8 +25,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal, Self, TypeVar, cast, overload
 
-import attrs
-
 from dbt_runs import _fields as fields
 from dbt_runs import _operations as ops
 from dbt_runs._artifacts import ArtifactStream, artifact_not_found, download_target, write_stream
@@ -59,7 +57,10 @@ from dbt_runs._wait import (
     RunCallback,
     RunWatcher,
     SolePolls,
+    Wait,
     Waiter,
+    completing,
+    listed,
     shareable,
 )
 from dbt_runs.errors import (
@@ -1197,7 +1198,7 @@ class AsyncRunsClient:
             ... except* RunFailedError as failed:
             ...     print([error.run.id for error in failed.exceptions])
         """
-        items = _listed(runs)
+        items = listed(runs)
         waits = self._waits(
             items,
             account_id=account_id,
@@ -1304,7 +1305,7 @@ class AsyncRunsClient:
             raise_on_failure=raise_on_failure,
             include_related=include_related,
         )
-        return _completing(waits, cancel_on_abort, return_exceptions)
+        return completing(waits, cancel_on_abort, return_exceptions)
 
     def _waits(
         self,
@@ -1320,7 +1321,7 @@ class AsyncRunsClient:
         on_status_change: RunCallback | None = None,
         on_poll: RunCallback | None = None,
         on_log: LogCallback | None = None,
-    ) -> list[_Wait]:
+    ) -> list[Wait]:
         """A checked wait for each distinct run: every argument is checked here, before any
         request is sent."""
         acct = self._account(account_id)
@@ -1345,13 +1346,13 @@ class AsyncRunsClient:
         else:
             polls = SolePolls(self, acct, related, self._requester.sleep)
         held: dict[int, Run | None] = {}
-        for item in _listed(runs):
+        for item in listed(runs):
             seen = item if isinstance(item, Run) else None
             rid = fields.RUN_ID.check(seen.id if seen is not None else item)
             if held.get(rid) is None:
                 held[rid] = seen
         return [
-            _Wait(
+            Wait(
                 Waiter(
                     client=self,
                     clock=self._requester.clock,
@@ -1392,59 +1393,6 @@ class AsyncRunsClient:
         )
         page: RunPage = raw.parse()
         return list(page.items)
-
-
-@attrs.frozen
-class _Wait:
-    """A checked wait, ready to start."""
-
-    waiter: Waiter
-    seen: Run | None
-    aborts: set[asyncio.Future[Run]]
-
-    @property
-    def run_id(self) -> int:
-        return self.waiter.run_id
-
-    async def start(self, cancel_on_abort: bool) -> Run:
-        return await self.waiter.wait(
-            self.seen, cancel_on_abort=cancel_on_abort, aborts=self.aborts
-        )
-
-
-def _listed(runs: Iterable[int | Run]) -> list[int | Run]:
-    if isinstance(runs, str | bytes | Run) or not isinstance(runs, Iterable):
-        raise InvalidArgumentError(
-            f"runs must be a list of run ids or Runs, got {runs!r}"[:200], argument="runs"
-        )
-    return list(runs)
-
-
-async def _completing(
-    waits: Sequence[_Wait], cancel_on_abort: bool, return_exceptions: bool
-) -> AsyncIterator[Any]:
-    """The runs of `waits`, as they finish (see `AsyncRunsClient.as_completed`)."""
-    tasks = [asyncio.ensure_future(wait.start(cancel_on_abort)) for wait in waits]
-    finished: asyncio.Queue[asyncio.Future[Run]] = asyncio.Queue()
-    for task in tasks:
-        task.add_done_callback(finished.put_nowait)
-    try:
-        for _ in tasks:
-            done = await finished.get()
-            try:
-                run = done.result()
-            except Exception as exc:
-                if not return_exceptions:
-                    raise
-                yield exc
-            else:
-                yield run
-    finally:
-        # Left early, or an error raised: the waits left stop, and clean up (the cancel
-        # requests of `cancel_on_abort`) before the loop goes on.
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 _PAGE_WINDOW: Final = fields.Integer("page_window", "List pages fetched at once.")

@@ -26,7 +26,7 @@ import asyncio
 import contextvars
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
@@ -35,6 +35,7 @@ from dbt_runs._fields import LIST_RELATED
 from dbt_runs._logs import LogFollower, LogLines
 from dbt_runs.errors import (
     APIError,
+    InvalidArgumentError,
     NotFoundError,
     RateLimitError,
     RunCancelledError,
@@ -56,7 +57,10 @@ __all__ = [
     "RunCallback",
     "RunWatcher",
     "SolePolls",
+    "Wait",
     "Waiter",
+    "completing",
+    "listed",
     "shareable",
 ]
 
@@ -156,8 +160,6 @@ class RunWatcher:
         # lone wait does (a test's fast sleep moves its time even when the clock does not).
         self._slept_to = float("-inf")
         self._fetches: set[asyncio.Task[None]] = set()
-        self.requests = 0
-        """How many requests it sent (list or single), for measurements."""
 
     def polls(self, include_related: tuple[str, ...] | None) -> Polls:
         """The `Polls` of a wait that embeds `include_related` in its runs."""
@@ -184,15 +186,20 @@ class RunWatcher:
             now,
             loop.create_future(),
         )
-        self._pending.append(ticket)
         ticket.future.add_done_callback(self._settled)
         if self._task is None:
+            # Tickets of an event loop that is gone (a client used by several `asyncio.run`)
+            # have nobody left to answer.
+            self._pending = [t for t in self._pending if t.future.get_loop() is loop]
+            self._pending.append(ticket)
             self._wake = asyncio.Event()
             # A context of its own: the first wait's context variables (raw mode, a caller's
             # tracing span) are not the watcher's.
             self._task = loop.create_task(self._watch(), context=contextvars.Context())
-        elif due < self._target and self._wake is not None:
-            self._wake.set()
+        else:
+            self._pending.append(ticket)
+            if due < self._target and self._wake is not None:
+                self._wake.set()
         return await ticket.future
 
     def _settled(self, future: asyncio.Future[Run]) -> None:
@@ -266,7 +273,6 @@ class RunWatcher:
         ids = list(chunk)
         found: dict[int, Run] = {}
         try:
-            self.requests += 1
             if len(ids) == 1:
                 found[ids[0]] = await self._one(ids[0], related)
             else:
@@ -276,7 +282,6 @@ class RunWatcher:
                 if missing:
                     # Not listed: not visible yet, or no such run. Its own GET says which,
                     # with dbt's own 404.
-                    self.requests += len(missing)
                     alone = await asyncio.gather(
                         *(self._one(run_id, related) for run_id in missing),
                         return_exceptions=True,
@@ -441,6 +446,63 @@ class Waiter:
             run=last,
             cancelled=cancelled,
         )
+
+
+@attrs.frozen
+class Wait:
+    """A checked wait, ready to start: its `Waiter`, and the run the caller holds, if any."""
+
+    waiter: Waiter
+    seen: Run | None
+    aborts: set[asyncio.Future[Run]]
+
+    @property
+    def run_id(self) -> int:
+        """The run waited for."""
+        return self.waiter.run_id
+
+    async def start(self, cancel_on_abort: bool) -> Run:
+        """Wait (see `Waiter.wait`)."""
+        return await self.waiter.wait(
+            self.seen, cancel_on_abort=cancel_on_abort, aborts=self.aborts
+        )
+
+
+def listed(runs: Iterable[int | Run]) -> list[int | Run]:
+    """The runs `wait_for_runs` and `as_completed` were given, as a list (once: it may be an
+    iterator), or `InvalidArgumentError` for one run or a text given instead of a list."""
+    if isinstance(runs, str | bytes | Run) or not isinstance(runs, Iterable):
+        raise InvalidArgumentError(
+            f"runs must be a list of run ids or Runs, got {runs!r}"[:200], argument="runs"
+        )
+    return list(runs)
+
+
+async def completing(
+    waits: Sequence[Wait], cancel_on_abort: bool, return_exceptions: bool
+) -> AsyncIterator[Any]:
+    """The runs of `waits`, as they finish (see `AsyncRunsClient.as_completed`)."""
+    tasks = [asyncio.ensure_future(wait.start(cancel_on_abort)) for wait in waits]
+    finished: asyncio.Queue[asyncio.Future[Run]] = asyncio.Queue()
+    for task in tasks:
+        task.add_done_callback(finished.put_nowait)
+    try:
+        for _ in tasks:
+            done = await finished.get()
+            try:
+                run = done.result()
+            except Exception as exc:
+                if not return_exceptions:
+                    raise
+                yield exc
+            else:
+                yield run
+    finally:
+        # Left early, or an error raised: the waits left stop, and clean up (the cancel
+        # requests of `cancel_on_abort`) before the loop goes on.
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _call(callback: Callable[[Any], Awaitable[object] | object], value: Any) -> None:

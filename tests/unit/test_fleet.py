@@ -455,3 +455,25 @@ async def test_a_cooldown_holds_back_every_wait_of_the_account(
     # The first list got the 429; the next went out when the cooldown ended, then every 10 s.
     assert len(fleet.requests) == 1 + 1
     assert clock.now == 120
+
+
+def test_a_client_waits_in_one_event_loop_then_in_another() -> None:
+    from .fakes import FakeClock as PlainClock
+    from .fakes import close_opened, make_client
+
+    clock = PlainClock()
+    fleet = Fleet(clock, {7: 1000, 8: 20, 9: 20})  # type: ignore[arg-type]
+    client = make_client(fleet, clock)
+
+    left: list[asyncio.Future[Run]] = []
+
+    async def abandon() -> None:
+        # A wait left running when its loop ends: `asyncio.run` cancels it.
+        left.append(asyncio.ensure_future(client.wait_for_run(7, poll_interval=10)))
+        await asyncio.sleep(0)
+
+    asyncio.run(abandon())
+    assert left[0].cancelled()
+    runs = asyncio.run(client.wait_for_runs([8, 9], poll_interval=10))
+    assert [run.id for run in runs] == [8, 9]
+    asyncio.run(close_opened())
