@@ -28,6 +28,7 @@ def _rows() -> dict[str, Callable[[Context], Coroutine[Any, Any, Row]]]:
     from benchmarks._row_list import row_faults, row_list
     from benchmarks._row_sync import row_sync_get, row_sync_list
     from benchmarks._row_wait import row_wait
+    from benchmarks._row_webhooks import row_webhooks
 
     return {
         "list": row_list,
@@ -38,6 +39,7 @@ def _rows() -> dict[str, Callable[[Context], Coroutine[Any, Any, Row]]]:
         "faults": row_faults,
         "sync-get": row_sync_get,
         "sync-list": row_sync_list,
+        "webhooks": row_webhooks,
         "fleet": row_fleet,
     }
 
@@ -51,6 +53,7 @@ ROW_NAMES = (
     "faults",
     "sync-get",
     "sync-list",
+    "webhooks",
     "fleet",
 )
 

@@ -54,6 +54,9 @@ from dbt_runs.errors import (
     UnprocessableEntityError,
     WaitError,
     WaitTimeoutError,
+    WebhookError,
+    WebhookPayloadError,
+    WebhookSignatureError,
 )
 from dbt_runs.models import (
     FreshnessResult,
@@ -126,6 +129,9 @@ __all__ = [  # noqa: RUF022
     "UnprocessableEntityError",
     "WaitError",
     "WaitTimeoutError",
+    "WebhookError",
+    "WebhookPayloadError",
+    "WebhookSignatureError",
     "__version__",
     "asgi_http_client",
 ]

@@ -39,6 +39,7 @@ from dbt_runs.testing._state import (
     StepPlan,
     Trigger,
 )
+from dbt_runs.testing._webhooks import Webhooks
 
 __all__ = ["Account", "RequestRecord"]
 
@@ -116,6 +117,8 @@ class Account:
         now = clock.now()
         seed_catalog(self.state, now)
         seed_runs(self.state, runs, now, seed)
+        #: The webhook subscriptions and their deliveries (the v3 API's side of the account).
+        self.webhooks = Webhooks(self, seed=seed)
 
     # -- requests ----------------------------------------------------------------------------
     def accepts_token(self, token: str) -> bool:
@@ -358,12 +361,19 @@ class Account:
         """A step's `(logs, debug_logs)` as far as it got at `now` (what `_wire` embeds)."""
         return _logs.step_logs(run, step, now, self._project_name(run))
 
+    def artifacts_ready_at(self, run: Run) -> float | None:
+        """When the run's artifacts can be read (None until its end is planned): dbt uploads
+        them after the run, and sends `job.run.completed` only then."""
+        finished = run.finished_at
+        if finished is None:
+            return None
+        # dbt's upload is a phase of the run: a fast clock shortens it like the others.
+        return finished + self.faults.artifact_delay_seconds / run.speed
+
     def _artifacts_uploaded(self, run: Run, now: float) -> bool:
         finished = run.finished_at
-        if finished is None or finished > now:
-            return False
-        # dbt's upload is a phase of the run: a fast clock shortens it like the others.
-        return now >= finished + self.faults.artifact_delay_seconds / run.speed
+        ready = self.artifacts_ready_at(run)
+        return finished is not None and finished <= now and ready is not None and now >= ready
 
     def _project_name(self, run: Run) -> str:
         project = self.state.projects.get(run.job.project_id)
