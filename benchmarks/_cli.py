@@ -23,6 +23,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def _rows() -> dict[str, Callable[[Context], Coroutine[Any, Any, Row]]]:
     from benchmarks._row_adapters import row_adapters
     from benchmarks._row_artifact import row_artifact
+    from benchmarks._row_fleet import row_fleet
     from benchmarks._row_get import row_get
     from benchmarks._row_list import row_faults, row_list
     from benchmarks._row_sync import row_sync_get, row_sync_list
@@ -39,6 +40,7 @@ def _rows() -> dict[str, Callable[[Context], Coroutine[Any, Any, Row]]]:
         "sync-get": row_sync_get,
         "sync-list": row_sync_list,
         "webhooks": row_webhooks,
+        "fleet": row_fleet,
     }
 
 
@@ -52,6 +54,7 @@ ROW_NAMES = (
     "sync-get",
     "sync-list",
     "webhooks",
+    "fleet",
 )
 
 

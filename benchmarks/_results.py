@@ -34,6 +34,11 @@ LABELS: dict[str, str] = {
     "p99_ms": "p99 (ms)",
     "peak_rss_mb": "peak RSS (MiB)",
     "startup_rss_mb": "start-up RSS (MiB)",
+    "failed_waits": "waits failed",
+    "emulated_min": "wall (emulated min)",
+    "per_min_mean": "requests/min (emulated)",
+    "per_min_peak": "busiest minute (requests)",
+    "notice_p50_s": "notice delay p50 (emulated s)",
 }
 
 

@@ -24,6 +24,8 @@ class Sizes:
         fault_429: Share of responses turned into 429 (row 6).
         retry_after_s: The `Retry-After` the 429s carry (row 6).
         repeats: Timed repetitions per contender; the median is kept.
+        fleet_runs: Runs waited on at once (row 9).
+        fleet_speed: How much faster than real time the emulator's clock runs on row 9.
     """
 
     runs: int
@@ -39,6 +41,8 @@ class Sizes:
     fault_429: float
     retry_after_s: int
     repeats: int
+    fleet_runs: int
+    fleet_speed: float
 
 
 FULL = Sizes(
@@ -56,6 +60,8 @@ FULL = Sizes(
     fault_429=0.01,
     retry_after_s=1,
     repeats=3,
+    fleet_runs=1_000,
+    fleet_speed=10.0,
 )
 
 SMOKE = Sizes(
@@ -72,4 +78,6 @@ SMOKE = Sizes(
     fault_429=0.01,
     retry_after_s=1,
     repeats=1,
+    fleet_runs=60,
+    fleet_speed=40.0,
 )

@@ -12,6 +12,7 @@ Example:
 """
 
 from dbt_runs._artifacts import ArtifactStream
+from dbt_runs._budget import RateBudget
 from dbt_runs._client import AsyncRunsClient
 from dbt_runs._config import DEFAULT_BASE_URL, NOT_GIVEN, NotGiven, Timeout
 from dbt_runs._http import asgi_http_client
@@ -102,6 +103,7 @@ __all__ = [  # noqa: RUF022
     "NotFoundError",
     "NotGiven",
     "PermissionDeniedError",
+    "RateBudget",
     "RateLimitError",
     "RawResponse",
     "RawRunsClient",

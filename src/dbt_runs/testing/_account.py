@@ -50,6 +50,7 @@ _TRIGGER_LEAD = 0.0185
 #: run whose tests or sources warn.
 _FAIL_MARKER = re.compile(r"\[fail(?::([a-z]+))?\]", re.IGNORECASE)
 _WARN_MARKER = "[warn]"
+_ACCOUNT_IN_PATH = re.compile(r"^/api/v\d+/accounts/(\d+)(?:/|$)")
 
 
 def _outcome_of(cause: str, job: Job) -> tuple[Outcome, Failure, bool]:
@@ -139,13 +140,18 @@ class Account:
         """Forget the recorded requests."""
         self._requests.clear()
 
-    def rate_limit_wait(self) -> float | None:
-        """Count a request against the rate limit: the seconds its cooldown has left, or None
-        when the request may pass.
+    def rate_limit_wait(self, path: str) -> float | None:
+        """Count a request for `path` against the account's rate limit: the seconds its
+        cooldown has left, or None when the request may pass.
 
+        dbt's limit is per account: a request naming another account id (which gets a 403)
+        is not this account's, and is not counted.
         The limit counts in a manual clock's time, else in real time: a client waits out a
         `Retry-After` in real seconds whatever a real clock's speed.
         """
+        named = _ACCOUNT_IN_PATH.match(path)
+        if named is not None and int(named.group(1)) != self.account_id:
+            return None
         clock = self.clock
         at = clock.now() if isinstance(clock, ManualClock) else time.monotonic()
         return self.faults.rate_limited(at)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import socket
 import struct
 import sys
@@ -64,10 +65,11 @@ class EmulatorApp:
         latency = faults.latency()
         if latency:
             await account.clock.sleep(latency)
-        wait = account.rate_limit_wait()
+        wait = account.rate_limit_wait(path)
         if wait is not None:
             account.record_request(method, path, 429)
-            await too_many_requests(max(1, round(wait)))(scope, receive, send)
+            # Rounded up: a client that comes back after `Retry-After` finds the cooldown over.
+            await too_many_requests(max(1, math.ceil(wait)))(scope, receive, send)
             return
         before, after = faults.before(method, path)
         if before is not None:
@@ -139,7 +141,7 @@ class EmulatorApp:
             response = Response(_SERVER_ERROR, 500, media_type="application/json")
         elif kind == 429:
             limit = self._account.faults.rate_limit
-            response = too_many_requests(round(limit.cooldown_seconds if limit else 300))
+            response = too_many_requests(math.ceil(limit.cooldown_seconds if limit else 300))
         else:
             response = error(kind)
         await response(scope, receive, send)

@@ -53,11 +53,18 @@ def gateway_html(status: int) -> str:
 class RateLimit:
     """dbt's Admin API limit: past `requests` per `per_seconds`, 429 for `cooldown_seconds`.
 
-    dbt documents 5,000 requests per minute per account and a five-minute cooldown. With a
-    `ManualClock` time is the emulator's clock, so a test ends a cooldown with
+    dbt documents 5,000 requests per minute per account and a five-minute cooldown. The
+    window slides: a request is refused when `requests` others were answered in the
+    `per_seconds` before it, whenever they came. That is at least as strict as any fixed
+    window dbt may use, so a client that stays under it here stays under it there. Only the
+    account's own requests count (a request naming another account id is that account's).
+
+    With a `ManualClock` time is the emulator's clock, so a test ends a cooldown with
     `clock.advance(300)`; with a `RealClock` it is real time whatever the speed, because a
-    client waits out `Retry-After` in real seconds.
-    The 429 carries `Retry-After` (seconds left in the cooldown) and the error envelope.
+    client waits out `Retry-After` in real seconds (scale the limit yourself to emulate
+    dbt's at speed N: `RateLimit(5000, 60 / N, 300 / N)`).
+    The 429 carries `Retry-After` (the seconds left in the cooldown, rounded up) and dbt's
+    error envelope; requests refused during the cooldown do not count and do not extend it.
     """
 
     requests: int = 5000
@@ -132,8 +139,8 @@ class Faults:
     _scripted: deque[_Scripted] = field(init=False, repr=False, default_factory=deque)
     _scripted_webhooks: deque[WebhookFault] = field(init=False, repr=False, default_factory=deque)
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
-    _window_start: float = field(init=False, repr=False, default=float("-inf"))
-    _window_count: int = field(init=False, repr=False, default=0)
+    #: When the requests of the last window were answered, oldest first.
+    _answered: deque[float] = field(init=False, repr=False, default_factory=deque)
     _cooldown_until: float = field(init=False, repr=False, default=float("-inf"))
 
     def __post_init__(self) -> None:
@@ -208,7 +215,7 @@ class Faults:
             self.rate_limit = None
             self._scripted.clear()
             self._cooldown_until = float("-inf")
-            self._window_count = 0
+            self._answered.clear()
 
     @property
     def pending(self) -> int:
@@ -231,15 +238,15 @@ class Faults:
         with self._lock:
             if now < self._cooldown_until:
                 return self._cooldown_until - now
-            if now - self._window_start >= limit.per_seconds:
-                self._window_start = now
-                self._window_count = 0
-            self._window_count += 1
-            if self._window_count > limit.requests:
+            answered = self._answered
+            while answered and answered[0] <= now - limit.per_seconds:
+                answered.popleft()
+            if len(answered) >= limit.requests:
+                # The cooldown starts afresh: the requests before it are forgiven.
                 self._cooldown_until = now + limit.cooldown_seconds
-                self._window_count = 0
-                self._window_start = self._cooldown_until
+                answered.clear()
                 return limit.cooldown_seconds
+            answered.append(now)
         return None
 
     def _take(self, method: str, path: str, *, trigger: bool) -> FaultKind | None:
