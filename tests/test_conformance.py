@@ -94,7 +94,7 @@ CASES: Final = [
     ok("trigger", git_branch="feature/x", git_sha="abc123"),
     ok("trigger", schema_override="pr_7", dbt_version_override="1.9", target_name_override="ci"),
     ok("trigger", threads_override=4),
-    ok("trigger", threads_override=4.0, skip=CLI_TEXT),
+    ok("trigger", threads_override=4.0),
     ok("trigger", timeout_seconds_override=0),
     ok("trigger", generate_docs_override=False),
     ok("trigger", steps_override=["dbt seed", "dbt build --select orders+"]),
@@ -132,6 +132,8 @@ CASES: Final = [
     # -- list filters (REST: the query string, text only)
     ok("list", status="error"),
     ok("list", status=20),
+    ok("list", status=10.0),
+    bad("list", status=10.5),
     ok("list", status=[10, 20]),
     ok("list", status=["success", 30]),
     ok("list", order_by="-finished_at"),

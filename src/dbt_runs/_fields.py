@@ -228,12 +228,15 @@ class Integer(Field[int]):
         return schema
 
 
-_INT_TEXT: Final = re.compile(r"-?[0-9]{1,19}")
+_INT_TEXT: Final = re.compile(r"(-?[0-9]{1,19})(?:\.0+)?")
 
 
 def _int_text(text: str) -> object:
-    # Decimal digits only, as dbt writes ids: no sign but '-', no spaces, no other digits.
-    return int(text) if _INT_TEXT.fullmatch(text) else text
+    # Decimal digits only, as dbt writes ids: no sign but '-', no spaces, no other digits. A
+    # whole number written with a zero fraction ("10.0") is that integer, as in JSON Schema
+    # (and as a JSON body's 10.0 already is): a schema-driven caller may send either.
+    match = _INT_TEXT.fullmatch(text)
+    return int(match[1]) if match else text
 
 
 class Number(Field[float]):
@@ -588,6 +591,8 @@ _STATUS_CODES: Final = tuple(int(status) for status in RunStatus)
 def _status_code(value: object) -> int:
     if isinstance(value, str) and value.strip().lower() in _STATUS_NAMES:
         return int(_STATUS_NAMES[value.strip().lower()])
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a whole number is an integer, as JSON Schema says
     if isinstance(value, int) and not isinstance(value, bool) and value in _STATUS_CODES:
         return int(value)
     raise FieldError(
@@ -606,7 +611,7 @@ class Statuses(Field[int | list[int]]):
     kind = "any"
 
     def validate(self, value: object) -> int | list[int]:
-        if isinstance(value, int | str):
+        if isinstance(value, int | float | str):
             return _status_code(value)
         items = _sequence(value, "run statuses")
         codes = list(dict.fromkeys(_status_code(item) for item in items))
@@ -619,7 +624,13 @@ class Statuses(Field[int | list[int]]):
         return self.validate(items[0] if len(items) == 1 and len(texts) == 1 else items)
 
     def schema(self) -> dict[str, Any]:
-        one = {"enum": [*_STATUS_CODES, *_STATUS_NAMES]}
+        # Typed enums: an untyped one lets a generator send 10.0 for 10 in a query string.
+        one = {
+            "anyOf": [
+                {"type": "integer", "enum": list(_STATUS_CODES)},
+                {"type": "string", "enum": list(_STATUS_NAMES)},
+            ]
+        }
         return {"anyOf": [one, {"type": "array", "minItems": 1, "items": one}]}
 
     def wire(self, value: int | list[int]) -> dict[str, str | int]:
