@@ -21,14 +21,17 @@ TRIGGER = "kestra-io_plugin-dbt/run.json"
 
 @pytest.mark.parametrize(
     "raw",
-    ["0", "-1", "+1", "1.0", "1e3", "abc", " 1", "9223372036854775808", "1" * 40, "0x10", "\u0661"],
+    ["0", "-1", "+1", "1.5", "1e3", "abc", " 1", "9223372036854775808", "1" * 40, "0x10", "\u0661"],
 )
 def test_path_ids_refuse(raw: str) -> None:
     with pytest.raises(FieldError, match=r"must be (a positive 64-bit integer|an integer)"):
         _fields.RUN_ID.from_text([raw])
 
 
-@pytest.mark.parametrize(("raw", "value"), [("1", 1), ("9223372036854775807", 2**63 - 1)])
+# A whole number with a zero fraction is that integer, in text as in JSON (see _fields).
+@pytest.mark.parametrize(
+    ("raw", "value"), [("1", 1), ("1.0", 1), ("9223372036854775807", 2**63 - 1)]
+)
 def test_path_ids_accept(raw: str, value: int) -> None:
     assert _fields.RUN_ID.from_text([raw]) == value
 
