@@ -48,7 +48,9 @@ RUNNABLE = [block for block in EXAMPLES if not block.not_run]
 AT_ONCE = 8
 BIN = Path(sys.executable).parent
 #: A line that starts a server: the test starts it instead (a trailing `&` is allowed).
-SERVICE = re.compile(r"^(?:\$ )?(?P<command>dbt-runs (?:serve|emulator)\b[^#&\n]*?)\s*&?\s*(#.*)?$")
+SERVICE = re.compile(
+    r"^(?:\$ )?(?P<command>dbt-runs (?:serve|emulator|webhooks listen)\b[^#&\n]*?)\s*&?\s*(#.*)?$"
+)
 EXPECTED_FAILURE = re.compile(r"""\|\| echo "exit \$\?"\s*#[^\n]*?\bexit (\d+)""")
 PRINTED_EXIT = re.compile(r"^exit (\d+)$", re.MULTILINE)
 URL = r"http://127\.0\.0\.1:(?P<port>\d+)"
@@ -60,7 +62,7 @@ class Service:
     """A server a page starts: its process, and the documented port -> the actual one."""
 
     line: str
-    kind: str  # "serve" or "emulator"
+    kind: str  # "serve", "emulator" or "webhooks" (`webhooks listen`)
     process: subprocess.Popen[bytes]
     ports: dict[int, int] = field(default_factory=dict)
     base_url: str | None = None
@@ -77,7 +79,11 @@ def _is_service(line: str) -> bool:
 
 def _with_ephemeral_ports(words: list[str]) -> tuple[list[str], dict[str, int]]:
     """The command with every port flag set to 0, and the ports it asked for."""
-    flags = {"emulator": {"--port": 8000}, "serve": {"--rest-port": 8080, "--mcp-port": 9090}}
+    flags = {
+        "emulator": {"--port": 8000},
+        "serve": {"--rest-port": 8080, "--mcp-port": 9090},
+        "webhooks": {"--port": 8081},
+    }
     wanted = dict(flags[words[1]])
     out = []
     given = iter(words)
@@ -137,6 +143,14 @@ def _service(line: str, folder: Path) -> Iterator[Service]:
                     service.token = "any-token"  # without --token it takes any token
                     if "--token" in words:
                         service.token = words[words.index("--token") + 1]
+                    break
+            elif words[1] == "webhooks":  # `webhooks listen`, with its emulator if asked
+                listening = re.search(rf"listening at {URL}/v1/webhooks/dbt", text)
+                emulated = re.search(rf"emulator at (?P<url>{URL}/api/v2)", text)
+                if listening:
+                    service.ports[documented["--port"]] = int(listening["port"])
+                    if emulated:
+                        service.base_url, service.token = emulated["url"], "emulator"
                     break
             else:
                 rest = re.search(rf"REST adapter at {URL}/v1", text)
@@ -316,7 +330,7 @@ def test_every_server_a_page_starts_is_the_emulator_or_in_front_of_it() -> None:
     # not run (docs_support.NOT_RUN) instead of being started here.
     for block in RUNNABLE:
         for line in block.code.splitlines():
-            if _is_service(line) and " serve" in line:
+            if _is_service(line) and (" serve" in line or " listen" in line):
                 assert "--emulator" in line, f"{block.id}: `{line.strip()}` needs dbt Cloud"
 
 
