@@ -147,3 +147,13 @@ def test_the_site_drops_what_is_only_for_github() -> None:
     exec((ROOT / "docs" / "hooks.py").read_text(encoding="utf-8"), hooks)
     page = "# A\n\n<!-- github-only -->\nOn GitHub: [x](../src/x.py)\n<!-- /github-only -->\n\nB\n"
     assert hooks["on_page_markdown"](page) == "# A\n\n\nB\n"  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/index.md"])
+def test_the_entry_pages_link_every_guide(page: str) -> None:
+    # On GitHub there is no site navigation: the README and the docs' index are the way in.
+    text = (ROOT / page).read_text(encoding="utf-8")
+    linked = {(ROOT / page).parent.joinpath(m["target"]).resolve() for m in LINK.finditer(text)}
+    guides = sorted((ROOT / "docs" / "guides").glob("*.md"))
+    missing = [relative(guide) for guide in guides if guide.resolve() not in linked]
+    assert not missing, f"{page} does not link {missing}"
