@@ -2,12 +2,13 @@
 
 Each ```bash, ```sh, ```shell and ```console block (found with mktestdocs, see
 `docs_support.py`) runs with `bash` under `set -euo pipefail`, in an empty folder, with the
-`dbt-runs` of this environment first on `PATH` and `curl` from the machine. A block that says
-`# Not run by the docs tests: <reason>` in its first line is reported as skipped, with the
-reason (installing packages, a real dbt Cloud account, ...).
+`dbt-runs` of this environment first on `PATH`, and `curl` and `openssl` from the machine. A
+block that says `# Not run by the docs tests: <reason>` in its first line is reported as
+skipped, with the reason (installing packages, a real dbt Cloud account, ...).
 
 The servers a page starts are started here instead, with the page's own command lines
-(`dbt-runs serve --emulator ...`, `dbt-runs emulator ...`; a page that starts none gets
+(`dbt-runs serve --emulator ...`, `dbt-runs emulator ...`, `dbt-runs webhooks listen
+--emulator`; a page that starts none gets
 `dbt-runs serve --emulator`), on ephemeral loopback ports, never the documented 8080, 9090
 and 8000, which another program may hold. Each block gets its page's servers afresh and runs
 with their ports written in place of the documented ones, and with `DBT_API_KEY`,
@@ -306,6 +307,7 @@ def ran(
     """Run every selected block, side by side; each test waits for its own."""
     assert shutil.which("bash"), "the docs tests run the shell examples with bash"
     assert shutil.which("curl"), "the docs tests run the curl examples: install curl"
+    assert shutil.which("openssl"), "the webhooks guide signs a body with openssl: install it"
     assert (BIN / "dbt-runs").exists(), f"no dbt-runs console script in {BIN}"
     selected: list[Block] = []
     for item in request.session.items:
