@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -122,3 +123,15 @@ def test_the_docs_session_builds_where_the_readme_says_and_previews_as_it_says()
     assert f"`python -m nox -s docs` builds it as a site into `{site[1]}/`" in said
     assert f"`python -m nox -s docs -- serve` (http://{preview[1]}" in said
     assert f"{site[1]}/" in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+
+
+def test_the_readme_names_what_the_test_command_needs_beyond_python() -> None:
+    # The tests session runs `npm ci` for the MCP tests: a machine without Node.js fails it.
+    noxfile = (ROOT / "noxfile.py").read_text(encoding="utf-8")
+    assert '"npm", "ci"' in noxfile
+    engines = json.loads((ROOT / "tests/mcp/ts/package.json").read_text(encoding="utf-8"))
+    major = re.fullmatch(r">=(\d+)", engines["engines"]["node"])
+    assert major, engines["engines"]
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    setup = readme[: readme.index("## What it is")]
+    assert f"**Node.js with npm** ({major[1]} or later)" in setup
