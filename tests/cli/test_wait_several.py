@@ -87,3 +87,10 @@ def test_the_many_runs_guide_lists_the_exit_codes_in_the_order_they_win() -> Non
     section = text[text.index("## From the command line") :]
     rows = [int(code) for code in re.findall(r"^\| (\d+) \|", section, re.MULTILINE)]
     assert rows == [code.value for code in _WORST_FIRST]
+
+
+def test_cli_md_gives_the_same_order() -> None:
+    page = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
+    said = " ".join(page.read_text(encoding="utf-8").split())
+    order = ", then ".join(str(code.value) for code in _WORST_FIRST)
+    assert f"exits with the worst outcome: {order} (see" in said
