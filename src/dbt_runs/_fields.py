@@ -585,15 +585,27 @@ _STATUS_NAMES: Final = {status.name.lower(): status for status in RunStatus}
 _STATUS_CODES: Final = tuple(int(status) for status in RunStatus)
 
 
+#: A status code as text, `10`, or as a JSON Schema validator reads `{"enum": [10, ...]}`:
+#: `10.0` is the same number, and schema-driven clients (schemathesis, say) send it.
+_STATUS_TEXT: Final = re.compile(r"([0-9]{1,2})(?:\.0*)?")
+
+
 def _status_code(value: object) -> int:
     if isinstance(value, str) and value.strip().lower() in _STATUS_NAMES:
         return int(_STATUS_NAMES[value.strip().lower()])
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and value in _STATUS_CODES:
         return int(value)
     raise FieldError(
         f"has an unknown run status {show(value)}: use a code "
         f"({', '.join(map(str, _STATUS_CODES))}) or a name ({', '.join(_STATUS_NAMES)})"
     )
+
+
+def _status_text(text: str) -> object:
+    match = _STATUS_TEXT.fullmatch(text)
+    return int(match[1]) if match else _int_text(text)
 
 
 class Statuses(Field[int | list[int]]):
@@ -606,7 +618,7 @@ class Statuses(Field[int | list[int]]):
     kind = "any"
 
     def validate(self, value: object) -> int | list[int]:
-        if isinstance(value, int | str):
+        if isinstance(value, int | float | str):
             return _status_code(value)
         items = _sequence(value, "run statuses")
         codes = list(dict.fromkeys(_status_code(item) for item in items))
@@ -615,7 +627,7 @@ class Statuses(Field[int | list[int]]):
         return codes
 
     def from_text(self, texts: Sequence[str]) -> int | list[int]:
-        items: list[object] = [_int_text(item) for item in _text_items(texts)]
+        items: list[object] = [_status_text(item) for item in _text_items(texts)]
         return self.validate(items[0] if len(items) == 1 and len(texts) == 1 else items)
 
     def schema(self) -> dict[str, Any]:
