@@ -10,7 +10,6 @@ pin the oldest supported Python, 3.11.
 from __future__ import annotations
 
 import email.parser
-import os
 import shutil
 import sys
 import tarfile
@@ -89,18 +88,26 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", "--strict", "src/dbt_runs")
 
 
+#: Where `nox -s docs` builds the site (the README names it), and where `-- serve` previews it:
+#: not 8000, the emulator's documented port.
+SITE_DIR = "site"
+PREVIEW_ADDRESS = "127.0.0.1:8001"
+
+
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
-    """Build the documentation site with `mkdocs build --strict`."""
+    """Build the documentation site into site/ with `mkdocs build --strict`; `-- serve`
+    previews it instead, rebuilt on every change, at http://127.0.0.1:8001."""
     session.install("-e", ".[server,cli]", *_group("docs"))
-    session.run(
-        "mkdocs",
-        "build",
-        "--strict",
-        "--site-dir",
-        os.path.join(session.create_tmp(), "site"),
-        env={"NO_MKDOCS_2_WARNING": "1"},
-    )
+    env = {"NO_MKDOCS_2_WARNING": "1"}
+    if session.posargs[:1] == ["serve"]:
+        address = ["--dev-addr", PREVIEW_ADDRESS, *session.posargs[1:]]
+        session.run("mkdocs", "serve", "--strict", *address, env=env)
+    elif session.posargs:
+        session.error(f"nox -s docs takes no argument but `serve`, not {session.posargs}")
+    else:
+        session.run("mkdocs", "build", "--strict", "--site-dir", SITE_DIR, env=env)
+        session.log(f"the site is in {SITE_DIR}/: open {SITE_DIR}/index.html")
 
 
 @nox.session(python=PYTHON)

@@ -46,3 +46,32 @@ def test_public_names_have_docstrings() -> None:
         value = getattr(dbt_runs, name)
         if callable(value) and not name.startswith("_"):
             assert (value.__doc__ or "").strip(), name
+
+
+def test_import_works_without_the_notebooks_libraries() -> None:
+    # The notebook's progress bar (IPython's display) and chart (matplotlib, the `notebook`
+    # extra) are optional: with them uninstallable, `import dbt_runs` and a run's notebook
+    # rendering still work, and importing dbt_runs pulls in neither.
+    code = (
+        "import sys\n"
+        "for name in ('IPython', 'matplotlib', 'tqdm', 'ipywidgets'):\n"
+        "    sys.modules[name] = None  # import fails, as when not installed\n"
+        "import dbt_runs\n"
+        "run = dbt_runs.Run(id=1, status=dbt_runs.RunStatus.SUCCESS)\n"
+        "assert 'Success' in run._repr_html_(), run._repr_html_()\n"
+        "print(str(run.status))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert out.stdout.strip() == "Success"
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, dbt_runs; print('IPython' in sys.modules or "
+            "'matplotlib' in sys.modules or 'tqdm' in sys.modules)",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert loaded.stdout.strip() == "False"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -107,3 +108,30 @@ def test_ci_fails_when_python_313_is_missing(tmp_path: Path) -> None:
 def test_nox_refuses_to_skip_a_session_whose_python_is_missing() -> None:
     noxfile = (ROOT / "noxfile.py").read_text(encoding="utf-8")
     assert "nox.options.error_on_missing_interpreters = True" in noxfile
+
+
+def test_the_docs_session_builds_where_the_readme_says_and_previews_as_it_says() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    noxfile = (ROOT / "noxfile.py").read_text(encoding="utf-8")
+    site = re.search(r'^SITE_DIR = "([^"]+)"$', noxfile, re.MULTILINE)
+    preview = re.search(r'^PREVIEW_ADDRESS = "([^"]+)"$', noxfile, re.MULTILINE)
+    assert site, "noxfile.py: the docs session's SITE_DIR"
+    assert preview, "noxfile.py: the docs session's PREVIEW_ADDRESS"
+    assert '"build", "--strict", "--site-dir", SITE_DIR' in noxfile
+    assert '"serve", "--strict", *address' in noxfile
+    said = " ".join(readme.split())  # the README wraps its lines
+    assert f"`python -m nox -s docs` builds it as a site into `{site[1]}/`" in said
+    assert f"`python -m nox -s docs -- serve` (http://{preview[1]}" in said
+    assert f"{site[1]}/" in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+
+
+def test_the_readme_names_what_the_test_command_needs_beyond_python() -> None:
+    # The tests session runs `npm ci` for the MCP tests: a machine without Node.js fails it.
+    noxfile = (ROOT / "noxfile.py").read_text(encoding="utf-8")
+    assert '"npm", "ci"' in noxfile
+    engines = json.loads((ROOT / "tests/mcp/ts/package.json").read_text(encoding="utf-8"))
+    major = re.fullmatch(r">=(\d+)", engines["engines"]["node"])
+    assert major, engines["engines"]
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    setup = readme[: readme.index("## What it is")]
+    assert f"**Node.js with npm** ({major[1]} or later)" in setup

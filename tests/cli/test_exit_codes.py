@@ -176,3 +176,26 @@ def test_each_case_the_table_names_exits_with_its_row(
     result = case.run(served)
     assert result.exit_code == case.code, result.stderr
     assert "Traceback" not in result.stderr
+
+
+#: What each code's short form must say, where a page lists the codes in one sentence.
+SHORT = {0: "succe", 1: "fail", 2: "usage", 3: "cancel", 4: "timed out", 5: "api"}
+
+
+@pytest.mark.parametrize(
+    ("page", "start", "codes"),
+    [
+        ("README.md", "Exit codes: ", set(SHORT)),
+        ("docs/recipes/github-actions.md", "**Exit codes**: ", set(SHORT) - {2}),  # of a wait
+    ],
+)
+def test_the_short_lists_of_exit_codes_agree_with_the_table(
+    page: str, start: str, codes: set[int]
+) -> None:
+    text = " ".join((PAGE.parents[1] / page).read_text(encoding="utf-8").split())
+    sentence = text[text.index(start) : text.index(". ", text.index(start))]
+    said = dict(re.findall(r"`?(\d+)`? (?:when |for )?([^,;]+)", sentence[len(start) :]))
+    assert {int(code) for code in said} == codes, sentence
+    for code, words in said.items():
+        assert SHORT[int(code)] in words.lower(), f"{page}: exit {code} is '{words}'"
+        assert int(code) in TABLE

@@ -1,4 +1,5 @@
-"""`dbt-runs serve` and `dbt-runs emulator` fail to start the same way: one line, exit 2."""
+"""`dbt-runs serve`, `dbt-runs emulator` and `dbt-runs webhooks listen` fail to start the same
+way: one line, exit 2."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dbt_runs.cli._output import ExitCode
 COMMANDS = {
     "serve": (["serve", "--emulator", "--only", "rest"], "--rest-port"),
     "emulator": (["emulator", "--runs", "0"], "--port"),
+    "webhooks listen": (["webhooks", "listen", "--emulator"], "--port"),
 }
 
 

@@ -4,10 +4,13 @@ worst outcome as the exit code (5, then 1, then 3, then 4, then 0)."""
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 from cli_support import Served
 
 from dbt_runs.cli._output import ExitCode
+from dbt_runs.cli.runs import _WORST_FIRST
 
 
 def finished(served: Served, status: int) -> int:
@@ -76,3 +79,18 @@ def test_runs_triggered_together_are_waited_for_together(fast: Served) -> None:
     assert result.exit_code == ExitCode.SUCCESS, result.stderr
     assert result.stderr.startswith("Waiting for 3 runs")
     assert sum(line.startswith("run ") for line in result.stdout.splitlines()) == 3
+
+
+def test_the_many_runs_guide_lists_the_exit_codes_in_the_order_they_win() -> None:
+    guide = Path(__file__).resolve().parents[2] / "docs" / "guides" / "many-runs.md"
+    text = guide.read_text(encoding="utf-8")
+    section = text[text.index("## From the command line") :]
+    rows = [int(code) for code in re.findall(r"^\| (\d+) \|", section, re.MULTILINE)]
+    assert rows == [code.value for code in _WORST_FIRST]
+
+
+def test_cli_md_gives_the_same_order() -> None:
+    page = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
+    said = " ".join(page.read_text(encoding="utf-8").split())
+    order = ", then ".join(str(code.value) for code in _WORST_FIRST)
+    assert f"exits with the worst outcome: {order} (see" in said

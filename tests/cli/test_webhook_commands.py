@@ -180,3 +180,14 @@ def test_listen_with_the_emulator_prints_each_event_and_stops_on_ctrl_c() -> Non
             reader.join(10)  # they end at the streams' end, now that the process is gone
         process.stdout.close()
         process.stderr.close()
+
+
+def test_cli_md_gives_verify_the_exit_codes_it_has() -> None:
+    from dbt_runs.cli import webhooks as command
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text(encoding="utf-8")
+    said = " ".join(page[page.index("## `dbt-runs webhooks`") :].split())
+    assert f"{command._VERIFIED} signed with the secret and a run event" in said
+    assert f"{command._REFUSED} refused" in said
+    assert f"{command._USAGE} usage" in said
+    assert f"{command._NOT_AN_EVENT} signed but not a run event" in said

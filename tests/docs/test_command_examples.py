@@ -1,4 +1,5 @@
-"""Every `dbt-runs runs|artifacts ...` line in the README and the docs parses with the real CLI.
+"""Every `dbt-runs runs|jobs|artifacts|webhooks ...` line of the README and the docs parses
+with the real CLI.
 
 A renamed flag or a tightened argument type then fails here, at once and naming the flag,
 instead of in a reader's pipeline. Shell and CI placeholders (`$RUN_ID`, `${{ ... }}`,
@@ -22,7 +23,7 @@ from docs_support import PAGES, ROOT
 from dbt_runs.cli import _build
 
 BLOCK = re.compile(r"^```(bash|console|yaml|sh|shell)\n(.*?)^```", re.MULTILINE | re.DOTALL)
-COMMAND = re.compile(r"dbt-runs\s+(runs|artifacts)\s+[^|;&>)\n]*")
+COMMAND = re.compile(r"dbt-runs\s+(runs|jobs|artifacts|webhooks)\s+[^|;&<>)\n]*")
 PLACEHOLDERS = [
     (re.compile(r"\$\{\{[^}]*\}\}"), "1"),  # GitHub Actions expressions
     (re.compile(r"<[A-Z_]+>"), "1"),  # <RUN_ID>

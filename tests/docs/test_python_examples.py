@@ -5,8 +5,8 @@ The code is in the Markdown itself, so that GitHub shows it, and mktestdocs find
 Python process, as a user would run it:
 
 - a script with only the environment a user would set (`DBT_API_KEY`, `DBT_CLOUD_BASE_URL`,
-  `DBT_CLOUD_ACCOUNT_ID`), against a fresh loopback emulator whose clock runs fast, so that
-  runs finish in a fraction of a second;
+  `DBT_CLOUD_ACCOUNT_ID`, and the webhooks guide's `DBT_WEBHOOK_SECRET`), against a fresh
+  loopback emulator whose clock runs fast, so that runs finish in a fraction of a second;
 - a test file (its first line is `# test_something.py`) under pytest, with the other test
   files of its page, in an empty folder: the emulator's fixtures come from the plugin's entry
   point, as in a user's project.
@@ -34,6 +34,7 @@ from docs_support import ROOT, Block, blocks
 from dbt_runs.testing import Emulator, RealClock
 
 TOKEN = "dbtc_docs_example_token_0123456789"
+WEBHOOK_SECRET = "docs-example-webhook-secret"
 #: Emulated seconds per real second: a job's one-minute run takes about a tenth of a second.
 SPEED = 600.0
 #: Examples running at once: they mostly sleep between polls.
@@ -92,6 +93,7 @@ def _script(block: Block, folder: Path) -> subprocess.CompletedProcess[str]:
     with emulator.serve_in_thread() as server:
         env = _clean_environment()
         env.update(DBT_API_KEY=TOKEN, DBT_CLOUD_BASE_URL=server.base_url, DBT_CLOUD_ACCOUNT_ID="1")
+        env.update(DBT_WEBHOOK_SECRET=WEBHOOK_SECRET)
         # The folder is the current directory: examples that download artifacts write there.
         return _run([sys.executable, "example.py"], folder, env)
 
@@ -154,6 +156,7 @@ def test_script_runs_against_the_emulator(
     result = ran[block.id].result()
     assert result.returncode == 0, f"{block.id} failed:\n{result.stdout}\n{result.stderr}"
     assert TOKEN not in result.stdout + result.stderr
+    assert WEBHOOK_SECRET not in result.stdout + result.stderr
     # dbt leaves `status_message` null when a dbt command failed: say why another way.
     assert not re.search(r"failed: None\b", result.stdout), result.stdout
 

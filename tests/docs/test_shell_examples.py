@@ -2,12 +2,13 @@
 
 Each ```bash, ```sh, ```shell and ```console block (found with mktestdocs, see
 `docs_support.py`) runs with `bash` under `set -euo pipefail`, in an empty folder, with the
-`dbt-runs` of this environment first on `PATH` and `curl` from the machine. A block that says
-`# Not run by the docs tests: <reason>` in its first line is reported as skipped, with the
-reason (installing packages, a real dbt Cloud account, ...).
+`dbt-runs` of this environment first on `PATH`, and `curl` and `openssl` from the machine. A
+block that says `# Not run by the docs tests: <reason>` in its first line is reported as
+skipped, with the reason (installing packages, a real dbt Cloud account, ...).
 
 The servers a page starts are started here instead, with the page's own command lines
-(`dbt-runs serve --emulator ...`, `dbt-runs emulator ...`; a page that starts none gets
+(`dbt-runs serve --emulator ...`, `dbt-runs emulator ...`, `dbt-runs webhooks listen
+--emulator`; a page that starts none gets
 `dbt-runs serve --emulator`), on ephemeral loopback ports, never the documented 8080, 9090
 and 8000, which another program may hold. Each block gets its page's servers afresh and runs
 with their ports written in place of the documented ones, and with `DBT_API_KEY`,
@@ -48,7 +49,9 @@ RUNNABLE = [block for block in EXAMPLES if not block.not_run]
 AT_ONCE = 8
 BIN = Path(sys.executable).parent
 #: A line that starts a server: the test starts it instead (a trailing `&` is allowed).
-SERVICE = re.compile(r"^(?:\$ )?(?P<command>dbt-runs (?:serve|emulator)\b[^#&\n]*?)\s*&?\s*(#.*)?$")
+SERVICE = re.compile(
+    r"^(?:\$ )?(?P<command>dbt-runs (?:serve|emulator|webhooks listen)\b[^#&\n]*?)\s*&?\s*(#.*)?$"
+)
 EXPECTED_FAILURE = re.compile(r"""\|\| echo "exit \$\?"\s*#[^\n]*?\bexit (\d+)""")
 PRINTED_EXIT = re.compile(r"^exit (\d+)$", re.MULTILINE)
 URL = r"http://127\.0\.0\.1:(?P<port>\d+)"
@@ -60,7 +63,7 @@ class Service:
     """A server a page starts: its process, and the documented port -> the actual one."""
 
     line: str
-    kind: str  # "serve" or "emulator"
+    kind: str  # "serve", "emulator" or "webhooks" (`webhooks listen`)
     process: subprocess.Popen[bytes]
     ports: dict[int, int] = field(default_factory=dict)
     base_url: str | None = None
@@ -77,7 +80,11 @@ def _is_service(line: str) -> bool:
 
 def _with_ephemeral_ports(words: list[str]) -> tuple[list[str], dict[str, int]]:
     """The command with every port flag set to 0, and the ports it asked for."""
-    flags = {"emulator": {"--port": 8000}, "serve": {"--rest-port": 8080, "--mcp-port": 9090}}
+    flags = {
+        "emulator": {"--port": 8000},
+        "serve": {"--rest-port": 8080, "--mcp-port": 9090},
+        "webhooks": {"--port": 8081},
+    }
     wanted = dict(flags[words[1]])
     out = []
     given = iter(words)
@@ -137,6 +144,14 @@ def _service(line: str, folder: Path) -> Iterator[Service]:
                     service.token = "any-token"  # without --token it takes any token
                     if "--token" in words:
                         service.token = words[words.index("--token") + 1]
+                    break
+            elif words[1] == "webhooks":  # `webhooks listen`, with its emulator if asked
+                listening = re.search(rf"listening at {URL}/v1/webhooks/dbt", text)
+                emulated = re.search(rf"emulator at (?P<url>{URL}/api/v2)", text)
+                if listening:
+                    service.ports[documented["--port"]] = int(listening["port"])
+                    if emulated:
+                        service.base_url, service.token = emulated["url"], "emulator"
                     break
             else:
                 rest = re.search(rf"REST adapter at {URL}/v1", text)
@@ -292,6 +307,7 @@ def ran(
     """Run every selected block, side by side; each test waits for its own."""
     assert shutil.which("bash"), "the docs tests run the shell examples with bash"
     assert shutil.which("curl"), "the docs tests run the curl examples: install curl"
+    assert shutil.which("openssl"), "the webhooks guide signs a body with openssl: install it"
     assert (BIN / "dbt-runs").exists(), f"no dbt-runs console script in {BIN}"
     selected: list[Block] = []
     for item in request.session.items:
@@ -316,7 +332,7 @@ def test_every_server_a_page_starts_is_the_emulator_or_in_front_of_it() -> None:
     # not run (docs_support.NOT_RUN) instead of being started here.
     for block in RUNNABLE:
         for line in block.code.splitlines():
-            if _is_service(line) and " serve" in line:
+            if _is_service(line) and (" serve" in line or " listen" in line):
                 assert "--emulator" in line, f"{block.id}: `{line.strip()}` needs dbt Cloud"
 
 

@@ -18,6 +18,7 @@ import pytest
 from emulator_support import API, example
 
 from dbt_runs.testing import Emulator
+from dbt_runs.testing._state import timeout_message
 
 pytestmark = pytest.mark.anyio
 
@@ -438,3 +439,37 @@ async def test_failures_chosen_from_python(http: httpx.AsyncClient, emulator: Em
         emulator.set_job_outcome(1, "error", failure="oops")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="fails_at must be one of execute_steps"):
         emulator.add_job("Bad", execute_steps=["dbt build"], fails_at="dbt run")
+
+
+def _captured_messages() -> list[tuple[str, int, str]]:
+    """(file, status, status_message) of every captured run that has a message."""
+    found = []
+    for name in (
+        "data-mie_dbt-cloud-cli/run_cancel_response.json",
+        "open-metadata_OpenMetadata/list_runs_response.json",
+    ):
+        body = example(name)["data"]
+        for run in body if isinstance(body, list) else [body]:
+            if run["status_message"]:
+                found.append((name, run["status"], run["status_message"]))
+    return found
+
+
+@pytest.mark.parametrize(("name", "status", "message"), _captured_messages())
+def test_the_emulator_words_a_run_that_dbt_ended_as_dbt_does(
+    name: str, status: int, message: str
+) -> None:
+    # Every status_message in the captured runs is one dbt Cloud itself wrote when it ended a
+    # run (a cancel, its timeout): the emulator writes the same, to the letter.
+    emulator = Emulator(runs=0)
+    if message.startswith("This run timed out"):
+        captured = int(re.search(r"timeout of (\d+) seconds", message)[1])  # type: ignore[index]
+        assert timeout_message(captured) == message, name
+        run_id = emulator.trigger_run(1, timeout_seconds_override=10)  # a run takes longer
+        emulator.clock.advance(3600)
+        message = timeout_message(10)
+    else:
+        run_id = emulator.trigger_run(1)
+        emulator.cancel_run(run_id)
+    run = emulator.run(run_id)
+    assert (run.status, run.status_message) == (status, message), name

@@ -44,6 +44,7 @@ def one_page() -> httpx.Response:
         ({"project_id": [7, 8]}, {"project_id__in": "[7,8]"}),
         ({"status": RunStatus.ERROR}, {"status": "20"}),
         ({"status": 10}, {"status": "10"}),
+        ({"status": 10.0}, {"status": "10"}),  # JSON's 10.0 (an MCP client's, say) is 10
         ({"status": "cancelled"}, {"status": "30"}),
         ({"status": [RunStatus.QUEUED, "running", 2]}, {"status__in": "[1,3,2]"}),
         ({"order_by": "-id"}, {"order_by": "-id"}),

@@ -21,6 +21,8 @@ from dbt_runs.cli._common import CONTEXT, Decorator
 from dbt_runs.cli._output import Redactor, dump_json, echo
 
 if TYPE_CHECKING:
+    import socket
+
     from dbt_runs.webhooks import EventHub, RunEvent
 
 __all__ = ["webhooks"]
@@ -208,12 +210,18 @@ def listen(
             ) from None
     import anyio
 
+    from dbt_runs.cli._start import listen as start_listening
+
+    # Bound before anything starts: a busy port stops it as it stops `serve` (exit 2).
+    sock = start_listening(
+        host, port, command="webhooks listen", what="the webhook receiver", flag="--port"
+    )
     try:
-        anyio.run(_listen, host, port, secret, emulator_speed if emulator else None, as_json)
+        anyio.run(_listen, sock, secret, emulator_speed if emulator else None, as_json)
     except KeyboardInterrupt:  # pragma: no cover - Ctrl-C before uvicorn took over
         pass
-    except OSError as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    finally:
+        sock.close()
 
 
 def _note(message: str) -> None:
@@ -228,24 +236,22 @@ async def _print_events(hub: EventHub, as_json: bool) -> None:
 
 
 async def _listen(
-    host: str, port: int, secret: str | None, emulator_speed: float | None, as_json: bool
+    sock: socket.socket, secret: str | None, emulator_speed: float | None, as_json: bool
 ) -> None:
     import contextlib
 
     import anyio
     import uvicorn
 
-    from dbt_runs._net import listen_socket, socket_url
+    from dbt_runs._net import socket_url
     from dbt_runs.expose.webhooks import WEBHOOK_PATH, create_webhook_app
     from dbt_runs.webhooks import EventHub
 
     hub = EventHub()
     # With --emulator the secret comes from the emulator's answer, once the URL is known.
     app = create_webhook_app(hub, secret=secret or "set when the emulator subscribes")
-    sock = listen_socket(host, port)
     url = socket_url(sock) + WEBHOOK_PATH
     async with contextlib.AsyncExitStack() as stack:
-        stack.callback(sock.close)
         if emulator_speed is not None:
             from dbt_runs.testing import Emulator, RealClock
 
