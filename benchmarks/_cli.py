@@ -24,7 +24,8 @@ def _rows() -> dict[str, Callable[[Context], Coroutine[Any, Any, Row]]]:
     from benchmarks._row_adapters import row_adapters
     from benchmarks._row_artifact import row_artifact
     from benchmarks._row_get import row_get
-    from benchmarks._row_list import row_faults, row_list
+    from benchmarks._row_list import row_faults, row_list, row_list_floor
+    from benchmarks._row_startup import row_startup
     from benchmarks._row_sync import row_sync_get, row_sync_list
     from benchmarks._row_wait import row_wait
 
@@ -37,10 +38,23 @@ def _rows() -> dict[str, Callable[[Context], Coroutine[Any, Any, Row]]]:
         "faults": row_faults,
         "sync-get": row_sync_get,
         "sync-list": row_sync_list,
+        "list-floor": row_list_floor,
+        "startup": row_startup,
     }
 
 
-ROW_NAMES = ("list", "get", "wait", "artifact", "adapters", "faults", "sync-get", "sync-list")
+ROW_NAMES = (
+    "list",
+    "get",
+    "wait",
+    "artifact",
+    "adapters",
+    "faults",
+    "sync-get",
+    "sync-list",
+    "list-floor",
+    "startup",
+)
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:

@@ -16,6 +16,9 @@ Figure = float | int | str | None
 
 # Column headings for the figures a row may carry, in the order they are shown.
 LABELS: dict[str, str] = {
+    "listing_s": "listing (s)",
+    "listing_range": "range (s)",
+    "process_wall_s": "process wall (s)",
     "wall_s": "wall (s)",
     "startup_s": "start-up (s)",
     "work_s": "wall - start-up (s)",
@@ -31,6 +34,8 @@ LABELS: dict[str, str] = {
     "p99_ms": "p99 (ms)",
     "peak_rss_mb": "peak RSS (MiB)",
     "startup_rss_mb": "start-up RSS (MiB)",
+    "median_s": "median (s)",
+    "min_s": "fastest (s)",
 }
 
 
@@ -65,7 +70,8 @@ class Row:
     """One benchmark row: what ran, the target, and whether dbt-runs met it.
 
     Attributes:
-        number: The row's number (1-6 from the first issue, 7-8 the sync client's).
+        number: The row's number (1-6 from the first issue, 7-8 the sync client's, 9-10 the
+            hot paths' floors).
         key: Its `--only` name.
         title: What it measures.
         ratio_of: What the ratio column divides by what.

@@ -24,6 +24,8 @@ class Sizes:
         fault_429: Share of responses turned into 429 (row 6).
         retry_after_s: The `Retry-After` the 429s carry (row 6).
         repeats: Timed repetitions per contender; the median is kept.
+        list_rounds: Alternating rounds of rows 1 and 9, whose verdicts are the median round.
+        startup_runs: Fresh processes per start-up command (row 10).
     """
 
     runs: int
@@ -39,6 +41,8 @@ class Sizes:
     fault_429: float
     retry_after_s: int
     repeats: int
+    list_rounds: int
+    startup_runs: int
 
 
 FULL = Sizes(
@@ -56,6 +60,8 @@ FULL = Sizes(
     fault_429=0.01,
     retry_after_s=1,
     repeats=3,
+    list_rounds=5,
+    startup_runs=15,
 )
 
 SMOKE = Sizes(
@@ -72,4 +78,6 @@ SMOKE = Sizes(
     fault_429=0.01,
     retry_after_s=1,
     repeats=1,
+    list_rounds=1,
+    startup_runs=2,
 )
