@@ -17,7 +17,7 @@ import re
 import types
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, TypeVar, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Final, TypeVar, Union, get_args, get_origin
 
 import cattrs
 from cattrs.cols import homogenous_tuple_structure_factory
@@ -273,10 +273,34 @@ def _register_model(conv: cattrs.Converter, cls: type[Any]) -> None:
     conv.register_structure_hook(cls, hook)
 
 
-converter: Final = make_converter()
-strict_converter: Final = make_converter(strict=True)
-_fast: Final = make_converter(detailed=False)
-_fast_strict: Final = make_converter(strict=True, detailed=False)
+@functools.cache
+def _built(*, strict: bool, detailed: bool) -> cattrs.Converter:
+    # Built on first use: generating the four converters' code is most of what importing this
+    # module would cost, and a command that parses nothing (`dbt-runs runs --help`) needs none;
+    # the detailed two are needed only once a payload has failed to parse.
+    return make_converter(strict=strict, detailed=detailed)
+
+
+# name -> (strict, detailed)
+_FLAVOURS: Final = {
+    "converter": (False, True),
+    "strict_converter": (True, True),
+    "_fast": (False, False),
+    "_fast_strict": (True, False),
+}
+
+if TYPE_CHECKING:
+    converter: cattrs.Converter
+    strict_converter: cattrs.Converter
+    _fast: cattrs.Converter
+    _fast_strict: cattrs.Converter
+else:
+
+    def __getattr__(name: str) -> cattrs.Converter:
+        if name in _FLAVOURS:
+            strict, detailed = _FLAVOURS[name]
+            return _built(strict=strict, detailed=detailed)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def structure(value: Any, cls: type[T], *, strict: bool = False) -> T:
@@ -287,10 +311,10 @@ def structure(value: Any, cls: type[T], *, strict: bool = False) -> T:
             `validation_message`).
     """
     try:
-        return (_fast_strict if strict else _fast).structure(value, cls)
+        return _built(strict=strict, detailed=False).structure(value, cls)
     except Exception as fast_error:
         # Parse again, slowly, only to learn which fields failed and why.
-        (strict_converter if strict else converter).structure(value, cls)
+        _built(strict=strict, detailed=True).structure(value, cls)
         raise fast_error
 
 
