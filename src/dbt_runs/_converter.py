@@ -164,8 +164,21 @@ def _structure_mapping(value: object, _: object) -> Mapping[str, Any]:
     raise TypeError(f"expected an object, got {type(value).__name__}")
 
 
+def _optional_mapping(value: object, _: object) -> Mapping[str, Any] | None:
+    if value is None or type(value) is dict:
+        return value
+    return _structure_mapping(value, _)
+
+
+# Looking a member up by value through the enum's own call costs about a microsecond; every
+# run has a status.
+_STATUSES: Final = {status.value: status for status in RunStatus}
+
+
 def _structure_status(strict: bool) -> Callable[[object, object], RunStatus]:
     def hook(value: object, _: object) -> RunStatus:
+        if type(value) is int and value in _STATUSES:
+            return _STATUSES[value]
         if not isinstance(value, int) or isinstance(value, bool):
             raise TypeError(f"expected a status code, got {value!r}")
         status = RunStatus(value)
@@ -188,7 +201,19 @@ def _optional_hook_factory(conv: cattrs.Converter) -> Callable[[Any], Any]:
         inner = next(arg for arg in get_args(t) if arg is not type(None))
         if inner in _OPTIONAL_PRIMITIVES:
             return _OPTIONAL_PRIMITIVES[inner]
+        if inner == Mapping[str, Any]:
+            return _optional_mapping
         hook = conv.get_structure_hook(inner)
+        if _is_homogeneous_tuple(inner):
+            # `blocked_by` and `run_steps` are `[]` on nearly every listed run.
+            def structure_optional_tuple(value: Any, _: Any) -> Any:
+                if value is None:
+                    return None
+                if type(value) is list and not value:
+                    return ()
+                return hook(value, inner)
+
+            return structure_optional_tuple
 
         def structure_optional(value: Any, _: Any) -> Any:
             return None if value is None else hook(value, inner)

@@ -100,6 +100,25 @@ def test_unknown_status_codes_parse_the_same_on_both_flavours() -> None:
     assert fast.status.name == "UNKNOWN_40"
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"status": True},
+        {"status": "10"},
+        {"status": 10.0},
+        {"environment": ["not", "an", "object"]},
+        {"blocked_by": "3"},
+        {"blocked_by": [True]},
+    ],
+)
+def test_the_fast_paths_reject_what_cattrs_own_hooks_reject(change: dict[str, Any]) -> None:
+    payload = {**run_json(8, 10), **change}
+    with pytest.raises(Exception):  # noqa: B017, PT011 (cattrs' and ours differ in class)
+        converter.structure(payload, Run)
+    with pytest.raises(Exception):  # noqa: B017, PT011
+        _fast.structure(payload, Run)
+
+
 def test_nested_models_keep_their_own_json_as_raw() -> None:
     run = structure(RICH_RUN, Run)
     assert run.trigger is not None
