@@ -148,21 +148,28 @@ class Paginator(Generic[T, PageT]):
         offsets = iter(range(first.next_offset, end, step))
         pending: collections.deque[asyncio.Future[PageResponse[PageT]]] = collections.deque()
 
-        def top_up() -> None:
+        def top_up() -> bool:
+            added = False
             while len(pending) < self._window:
                 offset = next(offsets, None)
                 if offset is None:
-                    return
+                    break
                 pending.append(asyncio.ensure_future(self._fetch(offset, step)))
+                added = True
+            return added
 
         last = first
         try:
             top_up()
             while pending:
                 received = await pending.popleft()
-                # Start the next request before decoding this page and handing it over, so
-                # the window stays full while the CPU works on it.
-                top_up()
+                # Send the next request before decoding this page and handing it over, so the
+                # window stays full while the CPU works on it. A new task only starts when
+                # the loop runs, and awaiting a page that has already arrived does not yield
+                # to it: without this, the requests queued while the consumer works through
+                # pages already received would all leave together, a window's decoding late.
+                if top_up():
+                    await asyncio.sleep(0)
                 last = received.parse()
                 yield self._cut(last, budget)
                 if budget is not None:

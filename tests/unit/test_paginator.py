@@ -63,6 +63,28 @@ async def test_the_next_request_goes_out_before_a_page_is_decoded(window: int) -
         assert log.index(f"request {offset + window * LIMIT}") < log.index(f"decode {offset}")
 
 
+@pytest.mark.parametrize("window", [2, 4])
+async def test_the_refill_request_is_on_its_way_before_a_page_already_received_is_decoded(
+    window: int,
+) -> None:
+    # Every page has arrived by the time the consumer asks for it, as when decoding is
+    # slower than the network: the request queued for the freed slot must still start (its
+    # task run, as far as its first wait for the network) before this page is decoded.
+    log: list[str] = []
+
+    async def send(offset: int) -> PageResponse:
+        log.append(f"sent {offset}")
+        return Received(offset, log)
+
+    pager = RunPaginator(
+        lambda offset, limit: send(offset), offset=0, limit=LIMIT, max_items=None, window=window
+    )
+
+    assert len([run async for run in pager]) == TOTAL
+    for offset in range(LIMIT, TOTAL - window * LIMIT, LIMIT):
+        assert log.index(f"sent {offset + window * LIMIT}") < log.index(f"decode {offset}")
+
+
 async def test_each_page_is_decoded_once() -> None:
     pager, log = pager_with_log(3)
     [run async for run in pager]
