@@ -25,7 +25,14 @@ from cattrs.gen import make_dict_structure_fn, override
 
 from dbt_runs.models import Job, Run, RunStatus, RunStep, RunTrigger
 
-__all__ = ["converter", "make_converter", "strict_converter", "structure", "validation_message"]
+__all__ = [
+    "converter",
+    "make_converter",
+    "strict_converter",
+    "structure",
+    "structure_many",
+    "validation_message",
+]
 
 T = TypeVar("T")
 
@@ -299,7 +306,7 @@ def _register_model(conv: cattrs.Converter, cls: type[Any]) -> None:
 
 
 @functools.cache
-def _built(*, strict: bool, detailed: bool) -> cattrs.Converter:
+def _built(strict: bool, detailed: bool) -> cattrs.Converter:
     # Built on first use: generating the four converters' code is most of what importing this
     # module would cost, and a command that parses nothing (`dbt-runs runs --help`) needs none;
     # the detailed two are needed only once a payload has failed to parse.
@@ -324,7 +331,7 @@ else:
     def __getattr__(name: str) -> cattrs.Converter:
         if name in _FLAVOURS:
             strict, detailed = _FLAVOURS[name]
-            return _built(strict=strict, detailed=detailed)
+            return _built(strict, detailed)
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -336,11 +343,27 @@ def structure(value: Any, cls: type[T], *, strict: bool = False) -> T:
             `validation_message`).
     """
     try:
-        return _built(strict=strict, detailed=False).structure(value, cls)
+        return _built(strict, False).structure(value, cls)
     except Exception as fast_error:
         # Parse again, slowly, only to learn which fields failed and why.
-        _built(strict=strict, detailed=True).structure(value, cls)
+        _built(strict, True).structure(value, cls)
         raise fast_error
+
+
+def structure_many(values: list[Any], cls: type[T]) -> tuple[T, ...]:
+    """`structure` each of `values` into `cls` (leniently): a page of a listing.
+
+    The same as one `structure` call per value, with the hook looked up once per page
+    instead of once per item; the first failure is parsed again by `structure` for its
+    detailed error.
+    """
+    hook = _built(False, False).get_structure_hook(cls)
+    try:
+        return tuple([hook(value, cls) for value in values])
+    except Exception:
+        for value in values:
+            structure(value, cls)
+        raise
 
 
 def validation_message(exc: BaseException, what: str) -> str:
