@@ -18,6 +18,7 @@ import json
 import math
 import statistics
 import time
+import tracemalloc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -270,7 +271,8 @@ async def row_list_floor(ctx: Context) -> Row:
         "contender's time / dbt-runs (default window)",
         f"within 1.3x of the floor L*(1 + ceil((P-1)/W)) = {floor:.3f} s "
         f"(P={pages}, W={DEFAULT_WINDOW}, L={s.list_latency_s * 1000:.0f} ms), and at least 7x "
-        "a bare sequential loop",
+        f"a bare sequential loop; iterating {s.memory_runs:,} runs holds no more than the "
+        "window's pages",
     )
     config = {"role": "emulator", "runs": s.runs, "latency_s": s.list_latency_s}
     with serve(config) as server:
@@ -296,13 +298,53 @@ async def row_list_floor(ctx: Context) -> Row:
             )
             if not row.met:
                 await _explain_miss(ctx, row, server, expected, "list-floor", median(bare.work))
-        row.notes.append(_timing_note(rounds))
-        row.notes.append(
-            f"The floor counts round trips only: {pages} pages, the first alone (it says how "
-            f"many there are), the other {pages - 1} in rounds of {DEFAULT_WINDOW}; it leaves "
-            "out the emulator's own time to render a page and the client's to read it."
-        )
+        small_peak, page_mib = await _peak_mib(server)
+    with serve({"role": "emulator", "runs": s.memory_runs}) as big:
+        large_peak, _ = await _peak_mib(big)
+    memory_ok = large_peak <= 1.25 * small_peak
+    row.met = bool(row.met) and memory_ok
+    row.verdict += (
+        f"; memory {'bounded' if memory_ok else 'grows'}: iterating {s.memory_runs:,} runs peaks "
+        f"at {large_peak:.1f} MiB, {s.runs:,} at {small_peak:.1f} MiB (one page "
+        f"{page_mib:.2f} MiB, raw and parsed)"
+    )
+    row.notes.append(
+        "Memory: the client process's tracemalloc peak while iterating every run with "
+        "`async for` (nothing kept), against an emulator in its own process; bounded means "
+        f"the {s.memory_runs:,}-run listing peaks within 1.25x of the {s.runs:,}-run one."
+    )
+    row.notes.append(_timing_note(rounds))
+    row.notes.append(
+        f"The floor counts round trips only: {pages} pages, the first alone (it says how "
+        f"many there are), the other {pages - 1} in rounds of {DEFAULT_WINDOW}; it leaves "
+        "out the emulator's own time to render a page and the client's to read it."
+    )
     return row
+
+
+async def _peak_mib(server: ServerProcess) -> tuple[float, float]:
+    """The client's peak traced memory (MiB) iterating every run, and one parsed page's."""
+    async with AsyncRunsClient(
+        token=TOKEN, base_url=server.base_url, account_id=server.seeded["account_id"]
+    ) as client:
+        raw = await client.with_raw_response.list_runs(limit=100)
+        tracemalloc.start()
+        try:
+            raw.parse()
+            page = tracemalloc.get_traced_memory()[0]
+        finally:
+            tracemalloc.stop()
+        async for _ in client.list_runs(max_items=200):  # connections and first calls
+            pass
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            async for _ in client.list_runs():
+                pass
+            peak = tracemalloc.get_traced_memory()[1] - base
+        finally:
+            tracemalloc.stop()
+    return peak / 2**20, (page + len(raw.content)) / 2**20
 
 
 def _ratios(row: Row, contenders: list[_Contender], expected: int) -> None:

@@ -26,6 +26,7 @@ class Sizes:
         repeats: Timed repetitions per contender; the median is kept.
         list_rounds: Alternating rounds of rows 1 and 9, whose verdicts are the median round.
         startup_runs: Fresh processes per start-up command (row 10).
+        memory_runs: Runs iterated for row 9's memory figure.
     """
 
     runs: int
@@ -43,6 +44,7 @@ class Sizes:
     repeats: int
     list_rounds: int
     startup_runs: int
+    memory_runs: int
 
 
 FULL = Sizes(
@@ -62,6 +64,7 @@ FULL = Sizes(
     repeats=3,
     list_rounds=5,
     startup_runs=15,
+    memory_runs=100_000,
 )
 
 SMOKE = Sizes(
@@ -80,4 +83,5 @@ SMOKE = Sizes(
     repeats=1,
     list_rounds=1,
     startup_runs=2,
+    memory_runs=3_000,
 )
