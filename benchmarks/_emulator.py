@@ -61,7 +61,7 @@ def build_faults(config: dict[str, Any]) -> Faults:
     Building them again before each contender's listing gives every contender the same
     sequence of outcomes: the n-th request to arrive meets the n-th draw. A client that
     retries every failure until it has its 100 pages therefore meets the same number of
-    faults, whatever its order or concurrency.
+    faults, whatever its order or concurrency; which page meets them follows its order.
     """
     error_rates = {
         status: rate

@@ -443,7 +443,8 @@ async def row_faults(ctx: Context) -> Row:
             "Retries are the responses the emulator answered with an error status, counted on "
             "the wire; a contender without retries fails at the first one. The faults are drawn "
             "from a generator seeded afresh before every listing, so the n-th request of every "
-            "contender meets the same outcome, and a contender that retries every failure meets "
-            "the same faults as any other that does."
+            "contender meets the same outcome: every contender that completes meets the same "
+            "number of faults, though which page meets them depends on the order its requests "
+            "arrive in (a concurrent client's order varies from round to round)."
         )
     return row
