@@ -24,11 +24,13 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def _rows() -> dict[str, Callable[[Context], Coroutine[Any, Any, Row]]]:
     from benchmarks._row_adapters import row_adapters
     from benchmarks._row_artifact import row_artifact
+    from benchmarks._row_fleet import row_fleet
     from benchmarks._row_get import row_get
     from benchmarks._row_list import row_faults, row_list, row_list_floor
     from benchmarks._row_startup import row_startup
     from benchmarks._row_sync import row_sync_get, row_sync_list
     from benchmarks._row_wait import row_wait
+    from benchmarks._row_webhooks import row_webhooks
 
     return {
         "list": row_list,
@@ -39,6 +41,8 @@ def _rows() -> dict[str, Callable[[Context], Coroutine[Any, Any, Row]]]:
         "faults": row_faults,
         "sync-get": row_sync_get,
         "sync-list": row_sync_list,
+        "webhooks": row_webhooks,
+        "fleet": row_fleet,
         "list-floor": row_list_floor,
         "startup": row_startup,
     }
@@ -53,6 +57,8 @@ ROW_NAMES = (
     "faults",
     "sync-get",
     "sync-list",
+    "webhooks",
+    "fleet",
     "list-floor",
     "startup",
 )

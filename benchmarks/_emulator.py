@@ -21,7 +21,8 @@ def build_emulator(config: dict[str, Any]) -> tuple[Emulator, dict[str, Any]]:
 
     Config keys: `runs` (seeded history), `latency_s`, `fault_503`, `fault_429`,
     `retry_after_s`, `artifact_bytes`, `run_seconds` (a job whose runs take about that many
-    real seconds), `speed` (of the emulator's clock), `seed`.
+    real seconds), `spread_seconds` (one CI job per value, whose runs take about that many
+    real seconds: their ids are `spread_job_ids`), `speed` (of the emulator's clock), `seed`.
     """
     start = time.time()
     speed = float(config.get("speed", 1.0))
@@ -52,6 +53,12 @@ def build_emulator(config: dict[str, Any]) -> tuple[Emulator, dict[str, Any]]:
     if config.get("run_seconds"):
         step = max(1.0, config["run_seconds"] * speed - _OVERHEAD_S)
         seeded["job_id"] = emulator.add_job("Benchmark wait", step_seconds=step)
+    seeded["spread_job_ids"] = [
+        emulator.add_job(
+            f"Benchmark fleet {n}", job_type="ci", step_seconds=max(0.0, s * speed - _OVERHEAD_S)
+        )
+        for n, s in enumerate(config.get("spread_seconds", ()))
+    ]
     return emulator, seeded
 
 

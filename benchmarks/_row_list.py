@@ -1,4 +1,4 @@
-"""Rows 1, 6 and 9: list every run at 25 ms added latency (1, 9) and under faults (6).
+"""Rows 1, 6 and 11: list every run at 25 ms added latency (1, 11) and under faults (6).
 
 Every contender is timed the same way: one untimed warm-up listing in its own process (imports,
 connections and first-call costs paid), then listings timed inside that process. dbt-runs and
@@ -259,12 +259,12 @@ def floor_s(pages: int, window: int, latency_s: float) -> float:
 
 
 async def row_list_floor(ctx: Context) -> Row:
-    """Row 9: dbt-runs' listing against the floor its window allows, and a sequential loop."""
+    """Row 11: dbt-runs' listing against the floor its window allows, and a sequential loop."""
     s = ctx.sizes
     pages = math.ceil(s.runs / 100)
     floor = floor_s(pages, DEFAULT_WINDOW, s.list_latency_s)
     row = Row(
-        9,
+        11,
         "list-floor",
         f"List {s.runs:,} runs ({pages} pages), {s.list_latency_s * 1000:.0f} ms added latency "
         "per request: against the floor",

@@ -1,4 +1,4 @@
-"""Row 10: start-up: `import dbt_runs`, `dbt-runs --help` and `dbt-runs runs --help`.
+"""Row 12: start-up: `import dbt_runs`, `dbt-runs --help` and `dbt-runs runs --help`.
 
 Each command runs in a fresh interpreter, the commands alternating, and each figure is the
 median run (the fastest is shown too). A bare `python -c pass` is the interpreter's own share.
@@ -41,9 +41,9 @@ def commands() -> dict[str, list[str]]:
 
 
 async def row_startup(ctx: Context) -> Row:
-    """Row 10: how long each command takes from a fresh process to its exit."""
+    """Row 12: how long each command takes from a fresh process to its exit."""
     row = Row(
-        10,
+        12,
         "startup",
         "Start-up: a fresh process importing dbt-runs or asking the command for help",
         "median time / `python -c pass`",

@@ -24,9 +24,11 @@ class Sizes:
         fault_429: Share of responses turned into 429 (row 6).
         retry_after_s: The `Retry-After` the 429s carry (row 6).
         repeats: Timed repetitions per contender; the median is kept.
-        list_rounds: Alternating rounds of rows 1 and 9, whose verdicts are the median round.
-        startup_runs: Fresh processes per start-up command (row 10).
-        memory_runs: Runs iterated for row 9's memory figure.
+        fleet_runs: Runs waited on at once (row 10).
+        fleet_speed: How much faster than real time the emulator's clock runs on row 10.
+        list_rounds: Alternating rounds of rows 1 and 11, whose verdicts are the median round.
+        startup_runs: Fresh processes per start-up command (row 12).
+        memory_runs: Runs iterated for row 11's memory figure.
     """
 
     runs: int
@@ -42,6 +44,8 @@ class Sizes:
     fault_429: float
     retry_after_s: int
     repeats: int
+    fleet_runs: int
+    fleet_speed: float
     list_rounds: int
     startup_runs: int
     memory_runs: int
@@ -62,6 +66,8 @@ FULL = Sizes(
     fault_429=0.01,
     retry_after_s=1,
     repeats=3,
+    fleet_runs=1_000,
+    fleet_speed=10.0,
     list_rounds=5,
     startup_runs=15,
     memory_runs=100_000,
@@ -81,6 +87,8 @@ SMOKE = Sizes(
     fault_429=0.01,
     retry_after_s=1,
     repeats=1,
+    fleet_runs=60,
+    fleet_speed=40.0,
     list_rounds=1,
     startup_runs=2,
     memory_runs=3_000,

@@ -24,44 +24,84 @@ def test_the_readme_opens_with_two_setup_commands() -> None:
 def test_ci_runs_the_readmes_test_command_verbatim() -> None:
     _, tests = _setup_commands()
     ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
-    assert tests in ci_lines
+    assert tests in [line.strip() for line in ci_lines]  # indented in a function, else as is
 
 
-def _fake_python(tmp_path: Path, *, fail: str) -> tuple[Path, Path]:
-    """A `python` that records each call and fails the one whose arguments contain `fail`."""
+def _fake_pythons(
+    tmp_path: Path, *, fail: str, pythons: tuple[str, ...] = ("3.11", "3.13")
+) -> Path:
+    """`python3.X` commands that record each call (with `PYTEST_ADDOPTS`) and fail the one
+    whose arguments contain `fail`; `-m venv DIR` makes DIR/bin/python, the same recorder."""
     log = tmp_path / "calls.log"
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    fake = bin_dir / "python"
+    fake = tmp_path / "fake-python"
     fake.write_text(
-        f'#!/bin/sh\necho "$*" >> "{log}"\ncase "$*" in *"{fail}"*) exit 3;; esac\nexit 0\n'
+        "#!/bin/sh\n"
+        f'echo "$*${{PYTEST_ADDOPTS:+ [PYTEST_ADDOPTS=$PYTEST_ADDOPTS]}}" >> "{log}"\n'
+        'if [ "$1 $2" = "-m venv" ]; then mkdir -p "$3/bin" && ln -s "'
+        f'{fake}" "$3/bin/python"; exit 0; fi\n'
+        f'case "$*" in *"{fail}"*) exit 3;; esac\n'
+        "exit 0\n"
     )
     fake.chmod(0o755)
-    return bin_dir, log
+    for version in pythons:
+        (bin_dir / f"python{version}").symlink_to(fake)
+    return log
 
 
-def _run_ci(bin_dir: Path) -> int:
+def _run_ci(tmp_path: Path) -> int:
     import os
     import subprocess
 
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    # Only the fakes and the system's tools: no pyenv, no real Python, nothing installed; and
+    # not the PYTEST_ADDOPTS of a CI leg that runs this very test.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYENV_VERSION")}
+    env["PATH"] = f"{tmp_path / 'bin'}{os.pathsep}/usr/bin{os.pathsep}/bin"
     script = ROOT / ".ci" / "run"
     done = subprocess.run(["bash", str(script)], env=env, capture_output=True, check=False)
     return done.returncode
 
 
+def _calls(log: Path) -> list[str]:
+    # The venv paths are temporary: keep the command, not the directory.
+    return [re.sub(r"-m venv \S*/", "-m venv ", call) for call in log.read_text().splitlines()]
+
+
+def test_ci_runs_the_readme_in_a_fresh_venv_on_311_then_313_then_the_rest(tmp_path: Path) -> None:
+    log = _fake_pythons(tmp_path, fail="no such call")
+    assert _run_ci(tmp_path) == 0
+    calls = _calls(log)
+    assert calls[:6] == [
+        "-m venv python3.11",
+        "-m pip install nox[uv]",
+        "-m nox -s tests",
+        "-m venv python3.13 [PYTEST_ADDOPTS=-x]",
+        # 3.11 ran the suite in full: 3.13 stops at its first failure.
+        "-m pip install nox[uv] [PYTEST_ADDOPTS=-x]",
+        "-m nox -s tests [PYTEST_ADDOPTS=-x]",
+    ], calls
+    assert "-m nox -s lint typecheck docs core_only cli_only package" in calls[6:]
+
+
 def test_ci_fails_when_the_install_half_of_the_test_command_fails(tmp_path: Path) -> None:
     # bash's `set -e` does not stop on the left side of `&&`: CI must still stop here.
-    bin_dir, log = _fake_python(tmp_path, fail="pip install")
-    assert _run_ci(bin_dir) != 0
-    calls = log.read_text().splitlines()
-    assert calls == ["-m pip install nox[uv]"], calls  # neither the tests nor lint ran
+    log = _fake_pythons(tmp_path, fail="pip install")
+    assert _run_ci(tmp_path) != 0
+    calls = _calls(log)
+    assert calls == ["-m venv python3.11", "-m pip install nox[uv]"], calls  # nothing else ran
 
 
 def test_ci_fails_when_the_tests_fail(tmp_path: Path) -> None:
-    bin_dir, log = _fake_python(tmp_path, fail="-s tests")
-    assert _run_ci(bin_dir) != 0
-    assert not any("lint" in call for call in log.read_text().splitlines())
+    log = _fake_pythons(tmp_path, fail="-s tests")
+    assert _run_ci(tmp_path) != 0
+    assert not any("lint" in call or "3.13" in call for call in _calls(log))
+
+
+def test_ci_fails_when_python_313_is_missing(tmp_path: Path) -> None:
+    log = _fake_pythons(tmp_path, fail="no such call", pythons=("3.11",))
+    assert _run_ci(tmp_path) != 0
+    assert not any("lint" in call for call in _calls(log))
 
 
 def test_nox_refuses_to_skip_a_session_whose_python_is_missing() -> None:

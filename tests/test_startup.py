@@ -2,7 +2,7 @@
 
 What they leave out is what a cold start pays most for (httpx and, through it, any CLI
 libraries it finds; tenacity; generating the converters). Timings are the benchmarks' job
-(row 10); these tests guard the imports that make them.
+(row 12); these tests guard the imports that make them.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from dbt_runs._version import __version__
 
 if TYPE_CHECKING:
     from dbt_runs._artifacts import ArtifactStream
+    from dbt_runs._budget import RateBudget
     from dbt_runs._client import AsyncRunsClient
     from dbt_runs._config import DEFAULT_BASE_URL, NOT_GIVEN, NotGiven, Timeout
     from dbt_runs._http import asgi_http_client
@@ -57,6 +58,9 @@ if TYPE_CHECKING:
         UnprocessableEntityError,
         WaitError,
         WaitTimeoutError,
+        WebhookError,
+        WebhookPayloadError,
+        WebhookSignatureError,
     )
     from dbt_runs.models import (
         FreshnessResult,
@@ -108,6 +112,7 @@ else:
         "NotFoundError": "dbt_runs.errors",
         "NotGiven": "dbt_runs._config",
         "PermissionDeniedError": "dbt_runs.errors",
+        "RateBudget": "dbt_runs._budget",
         "RateLimitError": "dbt_runs.errors",
         "RawResponse": "dbt_runs._response",
         "RawRunsClient": "dbt_runs._raw",
@@ -133,6 +138,9 @@ else:
         "UnprocessableEntityError": "dbt_runs.errors",
         "WaitError": "dbt_runs.errors",
         "WaitTimeoutError": "dbt_runs.errors",
+        "WebhookError": "dbt_runs.errors",
+        "WebhookPayloadError": "dbt_runs.errors",
+        "WebhookSignatureError": "dbt_runs.errors",
         "asgi_http_client": "dbt_runs._http",
     }
 
@@ -182,6 +190,7 @@ __all__ = [  # noqa: RUF022
     "NotFoundError",
     "NotGiven",
     "PermissionDeniedError",
+    "RateBudget",
     "RateLimitError",
     "RawResponse",
     "RawRunsClient",
@@ -207,6 +216,9 @@ __all__ = [  # noqa: RUF022
     "UnprocessableEntityError",
     "WaitError",
     "WaitTimeoutError",
+    "WebhookError",
+    "WebhookPayloadError",
+    "WebhookSignatureError",
     "__version__",
     "asgi_http_client",
 ]

@@ -1,9 +1,12 @@
-"""Sending one operation's request: the deadline, the one retry driver, status -> exception.
+"""Sending one operation's request: the deadline, the one retry driver, the account's request
+budget, status -> exception.
 
 `Requester` is what the client sends through. It owns the policy that decides how long a call
 may take and what may be sent again; it knows nothing of runs. Requests and artifact streams
 go through the same driver (`Requester.drive`): one attempt on the hot path, then tenacity
-(`_retry.retrying`) once an attempt has failed in a way the policy retries.
+(`_retry.retrying`) once an attempt has failed in a way the policy retries. Every attempt
+first passes the account's request budget (`_budget`): it may wait for room in the window, or
+for a cooldown another call's 429 started, and a 429 it gets pauses the account's other calls.
 
 No exception raised here carries a credential: the token is removed from every error text and
 body, and transport errors are raised without a chained cause (httpx's exception holds the
@@ -19,10 +22,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any, Final, TypeVar
 
+from dbt_runs._budget import Ledger, RateBudget, fill, reserve, stretch
 from dbt_runs._config import Timeout
 from dbt_runs._http import HttpResponse, HttpStream, HttpTransport
 from dbt_runs._retry import Kind, RetryPolicy, parse_retry_after, retrying, should_retry
@@ -30,6 +35,7 @@ from dbt_runs.errors import (
     APIError,
     APIStatusError,
     APITimeoutError,
+    RateLimitError,
     decode_error_body,
     error_message,
     status_error_class,
@@ -43,6 +49,14 @@ R = TypeVar("R")
 
 JSON: Final = "application/json"
 _MASK: Final = "***"
+#: Every dbt v2 path starts with its account: dbt's limit, and so the budget, is per account.
+_ACCOUNT_PATH: Final = re.compile(r"^/accounts/(\d+)(?:/|$)")
+
+
+def account_of(path: str) -> str:
+    """The account a request path names (`/accounts/1/runs/` -> `"1"`), or `""`."""
+    found = _ACCOUNT_PATH.match(path)
+    return found.group(1) if found is not None else ""
 
 
 class Redactor:
@@ -84,6 +98,8 @@ class Requester:
         clock: A monotonic clock in seconds.
         sleep: The async sleep between retries.
         wall_clock: The current UTC time (for `Retry-After` dates).
+        budget: The request budget each account's calls share (None: none, and a 429
+            pauses only the call that got it).
     """
 
     def __init__(
@@ -95,6 +111,7 @@ class Requester:
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[Any]],
         wall_clock: Callable[[], datetime],
+        budget: RateBudget | None = None,
     ) -> None:
         self.http = http
         self.retry = retry
@@ -102,6 +119,8 @@ class Requester:
         self.clock = clock
         self.sleep = sleep
         self.wall_clock = wall_clock
+        self.budget = budget
+        self._ledgers: dict[str, Ledger] = {}
 
     def deadline(self, timeout: Timeout) -> float | None:
         """The monotonic time by which a call with `timeout` must end (None: never)."""
@@ -110,6 +129,68 @@ class Requester:
     def remaining(self, deadline: float | None) -> float | None:
         """Seconds left before `deadline` (None: no deadline)."""
         return None if deadline is None else deadline - self.clock()
+
+    # -- the account's request budget ----------------------------------------------------------
+
+    def pace(self, account_id: int) -> float:
+        """How many times their poll interval waits on `account_id` should wait now: 1 while
+        under half the budget is spent, more as it fills (`_budget.stretch`)."""
+        budget = self.budget
+        ledger = self._ledgers.get(str(account_id))
+        if budget is None or ledger is None:
+            return 1.0
+        return stretch(fill(ledger.sent, self.clock(), budget))
+
+    def cooldown(self, account_id: int) -> float:
+        """Seconds left in the account's cooldown after a 429 (0: none)."""
+        ledger = self._ledgers.get(str(account_id))
+        return 0.0 if ledger is None else max(0.0, ledger.paused_until - self.clock())
+
+    async def _admit(self, path: str, deadline: float | None) -> None:
+        """Wait until the budget lets a request for `path` go, and count it.
+
+        Raises:
+            RateLimitError: The account is cooling down after a 429 for longer than the retry
+                policy's `max_retry_after`, or than the call has left. Nothing is sent.
+            APITimeoutError: The budget has no room before the call's deadline.
+        """
+        budget = self.budget
+        if budget is None:
+            return
+        key = account_of(path)
+        ledger = self._ledgers.get(key)
+        if ledger is None:
+            ledger = self._ledgers[key] = Ledger()
+        now = self.clock()
+        ledger.forget_before(now - budget.per)
+        left = ledger.paused_until - now
+        if left > 0 and (
+            left > self.retry.max_retry_after or (deadline is not None and now + left >= deadline)
+        ):
+            raise ledger.refusal(left)
+        send_at = reserve(ledger.sent, now, ledger.paused_until, budget)
+        if deadline is not None and send_at >= deadline:
+            raise APITimeoutError(
+                "the call's total timeout would run out while it waits for room in the "
+                f"account's request budget ({budget.requests} per {budget.per:g} s)",
+                request_sent=False,
+            )
+        ledger.sent.append(send_at)
+        if send_at > now:
+            if left <= 0:
+                logger.debug("request budget full: %s waits %.2fs", path, send_at - now)
+            await self.sleep(send_at - now)
+
+    def _cool_down(self, path: str, error: RateLimitError) -> None:
+        """Pause the account's other calls for the `Retry-After` dbt sent with a 429."""
+        if self.budget is None or error.retry_after is None:
+            return
+        ledger = self._ledgers.setdefault(account_of(path), Ledger())
+        ledger.cool_down(self.clock() + error.retry_after, error)
+        logger.warning(
+            "dbt Cloud answered 429: every call of this account waits %.0fs (Retry-After)",
+            error.retry_after,
+        )
 
     # -- the one retry driver ------------------------------------------------------------------
 
@@ -130,8 +211,13 @@ class Requester:
 
         async def counted() -> R:
             nonlocal attempts
+            await self._admit(path, deadline)
             attempts += 1
-            return await attempt()
+            try:
+                return await attempt()
+            except RateLimitError as exc:
+                self._cool_down(path, exc)
+                raise
 
         try:
             try:
@@ -161,9 +247,9 @@ class Requester:
                 path=path,
             )
             result: R = await controller(replay_then_attempt)
-            return result, attempts - 1
+            return result, max(0, attempts - 1)
         except APIError as exc:
-            exc.retries = attempts - 1
+            exc.retries = max(0, attempts - 1)
             raise
 
     # -- requests ------------------------------------------------------------------------------

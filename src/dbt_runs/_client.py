@@ -19,16 +19,17 @@ import json
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Literal, Self, TypeVar, cast
+from typing import Any, Final, Literal, Self, TypeVar, cast, overload
 
 from dbt_runs import _fields as fields
 from dbt_runs import _operations as ops
 from dbt_runs._artifacts import ArtifactStream, artifact_not_found, download_target, write_stream
 from dbt_runs._base import JSON, Redactor, Requester
+from dbt_runs._budget import DEFAULT_RATE_BUDGET, RateBudget
 from dbt_runs._config import (
     DEFAULT_TIMEOUT,
     NOT_GIVEN,
@@ -52,8 +53,15 @@ from dbt_runs._wait import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_WAIT_TIMEOUT,
     LogCallback,
+    Polls,
     RunCallback,
+    RunWatcher,
+    SolePolls,
+    Wait,
     Waiter,
+    completing,
+    listed,
+    shareable,
 )
 from dbt_runs.errors import (
     APIError,
@@ -62,7 +70,7 @@ from dbt_runs.errors import (
     NotFoundError,
     RunInProgressError,
 )
-from dbt_runs.models import Job, Run, RunErrors, RunStatus
+from dbt_runs.models import Job, Run, RunErrors, RunPage, RunStatus
 from dbt_runs.pagination import JobPaginator, Paginator, RunPaginator
 
 __all__ = [
@@ -127,6 +135,10 @@ class AsyncRunsClient:
             connect, 30 s between bytes, 120 s for a whole call including retries and the
             search for a run whose trigger response was lost.
         retry: The `RetryPolicy` (default: 3 retries, exponential back-off with jitter).
+        rate_limit: The request budget every call of this client shares, per account: a
+            `RateBudget`, a number of requests per minute, or None for none. Default
+            `RateBudget()`: 4,500 a minute, below dbt Cloud's 5,000. Waits poll less often
+            as it fills, and a 429's `Retry-After` pauses every call of the account.
         http_client: An `httpx.AsyncClient` to send through (e.g. `asgi_http_client(app)`).
             The client closes only an httpx client it created itself.
         user_agent: Replaces the default `dbt-runs/<version>` User-Agent.
@@ -159,6 +171,7 @@ class AsyncRunsClient:
         account_id: int | None = None,
         timeout: float | Timeout | NotGiven | None = NOT_GIVEN,
         retry: RetryPolicy | None = None,
+        rate_limit: RateBudget | int | NotGiven | None = NOT_GIVEN,
         http_client: Any = None,
         user_agent: str | None = None,
         page_window: int = 8,
@@ -197,10 +210,19 @@ class AsyncRunsClient:
             clock=clock or time.monotonic,
             sleep=sleep or asyncio.sleep,
             wall_clock=wall_clock or _utcnow,
+            budget=(
+                DEFAULT_RATE_BUDGET
+                if isinstance(rate_limit, NotGiven)
+                else RateBudget.of(rate_limit)
+            ),
         )
         self._raw = RawRunsClient(self)
         # Cancel requests sent after an aborted wait, kept alive until they finish.
         self._aborts: set[asyncio.Future[Run]] = set()
+        # Per account: the watcher through which waits share their polls.
+        self._watchers: dict[int, RunWatcher] = {}
+        # False: every wait polls on its own, as before watchers (for side-by-side measures).
+        self._share_waits = True
 
     # -- configuration and lifecycle ---------------------------------------------------------
 
@@ -223,6 +245,11 @@ class AsyncRunsClient:
     def retry_policy(self) -> RetryPolicy:
         """The retry policy."""
         return self._requester.retry
+
+    @property
+    def rate_limit(self) -> RateBudget | None:
+        """The request budget each account's calls share (None: no budget)."""
+        return self._requester.budget
 
     @property
     def page_window(self) -> int:
@@ -1028,6 +1055,15 @@ class AsyncRunsClient:
         a run that finished just before it is not reported as timed out. A 404 right after a
         trigger is tolerated for `not_found_grace` seconds. Every poll asks dbt afresh.
 
+        The waits of one account share their polls: while several are waiting, their runs
+        are read together, one request per 100 runs (`GET runs/?pk__in=[...]`), so a
+        thousand concurrent waits cost about ten requests per interval. A wait alone polls
+        exactly as it would by itself; a wait along with others may be polled up to half an
+        interval early, so that they fall into step. A wait with `on_log`, or with related
+        objects a listing cannot embed (`run_steps`, `environment`...), polls on its own.
+        Polls come further apart as the account's request budget fills (`rate_limit`), and
+        a 429's cooldown is waited out when it ends before the deadline.
+
         Args:
             run_id: The run's id, or a `Run` you already hold, such as the one `trigger_run`
                 returned: an unfinished run counts as the first poll (callbacks included),
@@ -1041,7 +1077,7 @@ class AsyncRunsClient:
                 awaiting task is cancelled, Ctrl-C), so no run is left behind.
             raise_on_failure: Raise `RunFailedError`/`RunCancelledError` for a run that
                 errored or was cancelled (False: return it).
-            include_related: Passed to each `get_run`, e.g. `["run_steps"]`.
+            include_related: Passed to each poll, e.g. `["run_steps"]`.
             on_status_change: Called (sync or async) with the run whenever its status is
                 first seen or changes.
             on_poll: Called (sync or async) with the run after every poll.
@@ -1053,38 +1089,310 @@ class AsyncRunsClient:
             RunCancelledError: The run was cancelled.
             WaitTimeoutError: The run did not finish in time (`.run` is the last one seen).
         """
-        if on_log is not None:
-            # The step logs come with the run's steps.
-            include_related = (
-                "run_steps"
-                if include_related is None
-                else [*fields.INCLUDE_RELATED_RUN.check(include_related), "run_steps"]
-            )
-        seen = run_id if isinstance(run_id, Run) else None
-        rid = fields.RUN_ID.check(seen.id if seen is not None else run_id)
-        if timeout is not None:
-            timeout = _WAIT_TIMEOUT.check(timeout, as_name="timeout")
-        waiter = Waiter(
-            client=self,
-            clock=self._requester.clock,
-            sleep=self._requester.sleep,
-            run_id=rid,
-            account_id=self._account(account_id),
+        waits = self._waits(
+            [run_id],
+            account_id=account_id,
             timeout=timeout,
-            poll_interval=_POLL_INTERVAL.check(poll_interval),
-            not_found_grace=_NOT_FOUND_GRACE.check(not_found_grace),
+            poll_interval=poll_interval,
+            not_found_grace=not_found_grace,
             cancel_on_timeout=cancel_on_timeout,
             raise_on_failure=raise_on_failure,
-            include_related=(
-                None
-                if include_related is None
-                else fields.INCLUDE_RELATED_RUN.check(include_related)
-            ),
+            include_related=include_related,
             on_status_change=on_status_change,
             on_poll=on_poll,
             on_log=on_log,
         )
-        return await waiter.wait(seen, cancel_on_abort=cancel_on_abort, aborts=self._aborts)
+        return await waits[0].start(cancel_on_abort)
+
+    @overload
+    async def wait_for_runs(
+        self,
+        runs: Iterable[int | Run],
+        *,
+        account_id: int | None = None,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
+        cancel_on_timeout: bool = False,
+        cancel_on_abort: bool = False,
+        raise_on_failure: bool = True,
+        return_exceptions: Literal[False] = False,
+        include_related: Iterable[str] | str | None = None,
+        on_status_change: RunCallback | None = None,
+        on_poll: RunCallback | None = None,
+        on_log: LogCallback | None = None,
+    ) -> list[Run]: ...
+
+    @overload
+    async def wait_for_runs(
+        self,
+        runs: Iterable[int | Run],
+        *,
+        account_id: int | None = None,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
+        cancel_on_timeout: bool = False,
+        cancel_on_abort: bool = False,
+        raise_on_failure: bool = True,
+        return_exceptions: bool,
+        include_related: Iterable[str] | str | None = None,
+        on_status_change: RunCallback | None = None,
+        on_poll: RunCallback | None = None,
+        on_log: LogCallback | None = None,
+    ) -> list[Run | Exception]: ...
+
+    async def wait_for_runs(
+        self,
+        runs: Iterable[int | Run],
+        *,
+        account_id: int | None = None,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
+        cancel_on_timeout: bool = False,
+        cancel_on_abort: bool = False,
+        raise_on_failure: bool = True,
+        return_exceptions: bool = False,
+        include_related: Iterable[str] | str | None = None,
+        on_status_change: RunCallback | None = None,
+        on_poll: RunCallback | None = None,
+        on_log: LogCallback | None = None,
+    ) -> list[Run] | list[Run | Exception]:
+        """Wait for several runs at once; their finished runs, in the order given.
+
+        Each run is waited for as `wait_for_run` waits for it, with the same arguments (its
+        `timeout` counts from this call, for every run) and the same outcome; the callbacks
+        get each run's `Run` (or `LogLines`, which name their run). Their polls are shared:
+        one request per 100 runs per interval. Every wait goes on to its end: one run
+        failing does not stop the others.
+
+        Args:
+            runs: Run ids, or `Run`s you hold (an unfinished one counts as its first poll).
+                A run given twice is waited for once.
+            account_id: Overrides the client's default account.
+            timeout: Seconds to wait in all, for each run; None waits forever.
+            poll_interval: Seconds between polls.
+            not_found_grace: Seconds during which a 404 is taken as "not visible yet".
+            cancel_on_timeout: Cancel a run in dbt when its wait times out.
+            cancel_on_abort: Cancel the runs still going when this call is cancelled.
+            raise_on_failure: Count a run that errored or was cancelled as an error
+                (`RunFailedError`/`RunCancelledError`); False: return it.
+            return_exceptions: False: if any wait ended in an error, raise them all in an
+                `ExceptionGroup` once every wait has ended. True: never raise for a run;
+                the list holds the error in that run's place.
+            include_related: Passed to each poll (see `wait_for_run`).
+            on_status_change: Called with a run whenever its status is first seen or changes.
+            on_poll: Called with a run after each of its polls.
+            on_log: Called with each step's new log lines; such waits poll on their own.
+
+        Raises:
+            ExceptionGroup: With `return_exceptions=False`, the errors of the waits that
+                ended in one (`RunFailedError`, `RunCancelledError`, `WaitTimeoutError`, an
+                `APIError`...), in the order of their runs: catch them with `except*`.
+
+        Example:
+            >>> runs = [await client.trigger_run(job) for job in (12, 13, 14)]
+            >>> try:
+            ...     done = await client.wait_for_runs(runs, timeout=3600)
+            ... except* RunFailedError as failed:
+            ...     print([error.run.id for error in failed.exceptions])
+        """
+        items = listed(runs)
+        waits = self._waits(
+            items,
+            account_id=account_id,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            not_found_grace=not_found_grace,
+            cancel_on_timeout=cancel_on_timeout,
+            raise_on_failure=raise_on_failure,
+            include_related=include_related,
+            on_status_change=on_status_change,
+            on_poll=on_poll,
+            on_log=on_log,
+        )
+        order = [item.id if isinstance(item, Run) else item for item in items]
+        # gather: cancelled, it cancels every wait and returns once they have cleaned up
+        # (a wait with cancel_on_abort has sent its cancel request by then).
+        outcomes = await asyncio.gather(
+            *(wait.start(cancel_on_abort) for wait in waits), return_exceptions=True
+        )
+        by_run = {wait.run_id: outcome for wait, outcome in zip(waits, outcomes, strict=True)}
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+                raise outcome  # KeyboardInterrupt, SystemExit: not a run's outcome
+        results = [cast(Run | Exception, by_run[rid]) for rid in order]
+        if return_exceptions:
+            return results
+        errors = [outcome for outcome in by_run.values() if isinstance(outcome, Exception)]
+        if errors:
+            raise ExceptionGroup(
+                f"{len(errors)} of {len(by_run)} waits ended without a successful run", errors
+            )
+        return cast(list[Run], results)
+
+    @overload
+    def as_completed(
+        self,
+        runs: Iterable[int | Run],
+        *,
+        account_id: int | None = None,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
+        cancel_on_timeout: bool = False,
+        cancel_on_abort: bool = False,
+        raise_on_failure: bool = True,
+        return_exceptions: Literal[False] = False,
+        include_related: Iterable[str] | str | None = None,
+    ) -> AsyncIterator[Run]: ...
+
+    @overload
+    def as_completed(
+        self,
+        runs: Iterable[int | Run],
+        *,
+        account_id: int | None = None,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
+        cancel_on_timeout: bool = False,
+        cancel_on_abort: bool = False,
+        raise_on_failure: bool = True,
+        return_exceptions: bool,
+        include_related: Iterable[str] | str | None = None,
+    ) -> AsyncIterator[Run | Exception]: ...
+
+    def as_completed(
+        self,
+        runs: Iterable[int | Run],
+        *,
+        account_id: int | None = None,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
+        cancel_on_timeout: bool = False,
+        cancel_on_abort: bool = False,
+        raise_on_failure: bool = True,
+        return_exceptions: bool = False,
+        include_related: Iterable[str] | str | None = None,
+    ) -> AsyncIterator[Run] | AsyncIterator[Run | Exception]:
+        """The runs, each as soon as it finishes (iterate over the result).
+
+        The runs are waited for as `wait_for_runs` waits for them (shared polls, the same
+        arguments, each run's outcome as `wait_for_run` would give it). Arguments are
+        checked here, before anything is sent; the waits start with the iteration.
+
+        With `return_exceptions=False`, a wait that ends in an error (with
+        `raise_on_failure`, a failed or cancelled run; a timeout; an `APIError`) raises it
+        from the loop where that run would have come, and the other waits stop (those with
+        `cancel_on_abort` cancel their runs). With `return_exceptions=True` the error is
+        yielded in the run's place and the iteration goes on. Leaving the loop early (or
+        closing the iterator) stops the waits left the same way.
+
+        Example:
+            >>> async for run in client.as_completed(run_ids, raise_on_failure=False):
+            ...     print(run.id, run.status_humanized)
+        """
+        waits = self._waits(
+            runs,
+            account_id=account_id,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            not_found_grace=not_found_grace,
+            cancel_on_timeout=cancel_on_timeout,
+            raise_on_failure=raise_on_failure,
+            include_related=include_related,
+        )
+        return completing(waits, cancel_on_abort, return_exceptions)
+
+    def _waits(
+        self,
+        runs: Iterable[int | Run],
+        *,
+        account_id: int | None,
+        timeout: float | None,
+        poll_interval: float,
+        not_found_grace: float,
+        cancel_on_timeout: bool,
+        raise_on_failure: bool,
+        include_related: Iterable[str] | str | None,
+        on_status_change: RunCallback | None = None,
+        on_poll: RunCallback | None = None,
+        on_log: LogCallback | None = None,
+    ) -> list[Wait]:
+        """A checked wait for each distinct run: every argument is checked here, before any
+        request is sent."""
+        acct = self._account(account_id)
+        if timeout is not None:
+            timeout = _WAIT_TIMEOUT.check(timeout, as_name="timeout")
+        interval = _POLL_INTERVAL.check(poll_interval)
+        grace = _NOT_FOUND_GRACE.check(not_found_grace)
+        related = (
+            None if include_related is None else fields.INCLUDE_RELATED_RUN.check(include_related)
+        )
+        if on_log is not None and (related is None or "run_steps" not in related):
+            # The step logs come with the run's steps.
+            related = (*(related or ()), "run_steps")
+        polls: Polls
+        if self._share_waits and shareable(related, on_log):
+            watcher = self._watchers.get(acct)
+            if watcher is None:
+                watcher = self._watchers[acct] = RunWatcher(
+                    self, acct, clock=self._requester.clock, sleep=self._requester.sleep
+                )
+            polls = watcher.polls(related)
+        else:
+            polls = SolePolls(self, acct, related, self._requester.sleep)
+        held: dict[int, Run | None] = {}
+        for item in listed(runs):
+            seen = item if isinstance(item, Run) else None
+            rid = fields.RUN_ID.check(seen.id if seen is not None else item)
+            if held.get(rid) is None:
+                held[rid] = seen
+        return [
+            Wait(
+                Waiter(
+                    client=self,
+                    clock=self._requester.clock,
+                    polls=polls,
+                    run_id=rid,
+                    account_id=acct,
+                    timeout=timeout,
+                    poll_interval=interval,
+                    not_found_grace=grace,
+                    cancel_on_timeout=cancel_on_timeout,
+                    raise_on_failure=raise_on_failure,
+                    on_status_change=on_status_change,
+                    on_poll=on_poll,
+                    on_log=on_log,
+                    pace=functools.partial(self._requester.pace, acct),
+                ),
+                seen,
+                self._aborts,
+            )
+            for rid, seen in held.items()
+        ]
+
+    async def _runs_by_id(
+        self, account_id: int, run_ids: Sequence[int], include_related: Iterable[str] | None
+    ) -> list[Run]:
+        """Up to 100 runs in one request (`pk__in`), as dbt lists them (absent ones left out)."""
+        op = ops.LIST_RUNS_BY_ID
+        values = {"pk": list(run_ids), "include_related": include_related, "limit": len(run_ids)}
+        parse = functools.partial(parse_page, offset=0, limit=len(run_ids))
+        raw = await self._send(
+            op,
+            op.url_path(account_id, values),
+            op.query_params(values),
+            None,
+            self._timeout,
+            parse,
+            values,
+        )
+        page: RunPage = raw.parse()
+        return list(page.items)
 
 
 _PAGE_WINDOW: Final = fields.Integer("page_window", "List pages fetched at once.")

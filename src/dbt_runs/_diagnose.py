@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
+import attrs
+
 from dbt_runs._converter import parse_timestamp
 from dbt_runs.errors import APIResponseValidationError, ArtifactNotFoundError
 from dbt_runs.models import (
@@ -126,30 +128,23 @@ async def _step(
     statuses = _FAILED | (_WARNED if include_warnings else frozenset())
     chosen = [r for r in results if isinstance(r, Mapping) and r.get("status") in statuses]
     if freshness:
-        return _evolve(base, source=path, freshness=tuple(_source(r, index) for r in chosen))
-    return _evolve(base, source=path, nodes=tuple(_node(r, index) for r in chosen))
-
-
-def _evolve(base: StepFailure, **changes: Any) -> StepFailure:
-    import attrs
-
-    return attrs.evolve(base, **changes)
+        return attrs.evolve(base, source=path, freshness=tuple(_source(r, index) for r in chosen))
+    return attrs.evolve(base, source=path, nodes=tuple(_node(r, index) for r in chosen))
 
 
 def _from_logs(base: StepFailure, logs: Sequence[str]) -> StepFailure:
     errors: list[str] = []
     following = False
     for line in logs:
-        # dbt indents the lines that continue an error (the database's own message).
-        content = line.split("  ", 1)[-1] if line[:1].isdigit() else line
         if _ERROR_LINE.search(line):
             errors.append(_line(line))
             following = True
-        elif following and line.startswith("  ") and content.strip():
+        elif following and line.startswith("  ") and line.strip():
+            # dbt indents the lines that continue an error (the database's own message).
             errors.append(_line(line))
         else:
             following = False
-    return _evolve(base, source="logs", error_lines=tuple(errors[-50:]))
+    return attrs.evolve(base, source="logs", error_lines=tuple(errors[-50:]))
 
 
 def _line(text: str) -> str:

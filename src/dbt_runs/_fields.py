@@ -49,6 +49,7 @@ __all__ = [
     "OFFSET",
     "ORDER_BY",
     "RUN_ID",
+    "RUN_IDS",
     "STEP",
     "TRIGGER_FIELDS",
     "Field",
@@ -716,6 +717,12 @@ RUN_ID: Final = Integer(
     mcp_name="runId",
     rest_name="runid",
 )
+RUN_IDS: Final = Ids(
+    "pk",
+    "Only these runs, by id (at most 100 a request: dbt's largest page).",
+    metavar="ID",
+)
+"""dbt's `pk`/`pk__in` run filter: how the waits of an account read their runs together."""
 
 MAX_CAUSE: Final = 255
 CAUSE: Final = Text(

@@ -371,6 +371,23 @@ def _paginated(
     return _described(listing, method, None, returns=paginator)
 
 
+def _iterated(
+    method: Callable[Concatenate[AsyncRunsClient, P], AsyncIterator[V]],
+    *,
+    note: str | None = None,
+) -> Callable[Concatenate[RunsClient, P], Iterator[V]]:
+    """The sync twin of a method returning an async iterator: its arguments checked at once,
+    in this thread, and its items handed over one per trip to the loop, each as soon as it
+    comes (a run that finished is not held back waiting for the next)."""
+
+    @functools.wraps(method)
+    def iterated(self: RunsClient, /, *args: P.args, **kwargs: P.kwargs) -> Iterator[V]:
+        self._check_open()
+        return _iterate(self, method(self._client, *args, **kwargs), 1)
+
+    return _described(iterated, method, note, returns="Iterator[Run]")
+
+
 def _blocking_context(
     method: Callable[Concatenate[AsyncRunsClient, P], AbstractAsyncContextManager[V]],
     wrap: Callable[[RunsClient, V], S],
@@ -677,6 +694,7 @@ class RunsClient:
     account_id = _Same(AsyncRunsClient.account_id)
     timeout = _Same(AsyncRunsClient.timeout)
     retry_policy = _Same(AsyncRunsClient.retry_policy)
+    rate_limit = _Same(AsyncRunsClient.rate_limit)
     page_window = _Same(AsyncRunsClient.page_window)
     trigger_marker = _Same(AsyncRunsClient.trigger_marker)
 
@@ -741,6 +759,17 @@ class RunsClient:
         note="The callbacks run in the calling thread, between polls. Ctrl-C, or any "
         "exception a signal handler raises in the calling thread while it waits, aborts the "
         "wait (see `cancel_on_abort`).",
+    )
+    wait_for_runs = _blocking(
+        AsyncRunsClient.wait_for_runs,
+        note="The callbacks run in the calling thread, one at a time. Ctrl-C, or any "
+        "exception a signal handler raises in the calling thread while it waits, aborts every "
+        "wait (see `cancel_on_abort`).",
+    )
+    as_completed = _iterated(
+        AsyncRunsClient.as_completed,
+        note="A plain iterator: `for run in client.as_completed(run_ids): ...`. Leaving the "
+        "loop early, or Ctrl-C while it waits, stops the waits left (see `cancel_on_abort`).",
     )
 
 

@@ -7,6 +7,9 @@ DbtRunsError                          root: `except DbtRunsError` catches everyt
 ├── ArtifactWriteError (OSError)      a downloaded artifact could not be written to disk
 ├── JobLookupError (LookupError)      no job, or several, answer to a name
 ├── RunInProgressError                trigger(if_running="fail"): the job already has a run going
+├── WebhookError                      a delivery of dbt Cloud's webhooks cannot be accepted
+│   ├── WebhookSignatureError         no, garbled or wrong signature (`Authorization`)
+│   └── WebhookPayloadError (ValueError)   a signed body that is not a run event dbt documents
 ├── APIError                          talking to dbt Cloud failed
 │   ├── APIConnectionError            no usable response (DNS, refused, reset, protocol error)
 │   │   └── APITimeoutError (TimeoutError)   a connect, read, write or total timeout
@@ -72,6 +75,9 @@ __all__ = [
     "UnprocessableEntityError",
     "WaitError",
     "WaitTimeoutError",
+    "WebhookError",
+    "WebhookPayloadError",
+    "WebhookSignatureError",
 ]
 
 
@@ -140,6 +146,39 @@ class RunInProgressError(DbtRunsError):
     def __init__(self, message: str, *, run: Run) -> None:
         super().__init__(message)
         self.run = run
+
+
+class WebhookError(DbtRunsError):
+    """A webhook delivery from dbt Cloud cannot be accepted (see `dbt_runs.webhooks`).
+
+    Messages say what is wrong with the delivery; they never contain the secret, the
+    signature that was expected, or the header value that was presented.
+    """
+
+
+class WebhookSignatureError(WebhookError):
+    """The delivery's `Authorization` header is missing, is not a hex HMAC-SHA256 digest, or
+    does not match the body for the secret: it did not come from dbt Cloud (with this
+    secret), or a proxy changed the body or dropped the header on the way.
+
+    A receiver answers 401 and ignores the body.
+    """
+
+
+class WebhookPayloadError(WebhookError, ValueError):
+    """A correctly signed body that is not one of dbt's run events: not JSON, not an
+    object, or a field the event cannot do without (`eventId`, `eventType`, `accountId`,
+    `data.jobId`, `data.runId`) missing or of the wrong kind.
+
+    Fields dbt may add never cause it: unknown fields are kept in `RunEvent.raw`.
+
+    Attributes:
+        field: Where the problem is (`data.runId`), or None for the body as a whole.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class APIError(DbtRunsError):

@@ -37,13 +37,17 @@ T = TypeVar("T")
 class RunStatus(enum.IntEnum):
     """A run's (or a step's) status code.
 
-    A code dbt adds later parses as a pseudo-member named `UNKNOWN_<code>` instead of failing.
+    It is an `int` (`RunStatus.SUCCESS == 10`; JSON holds `10`), printed as the word dbt
+    shows: `str()`, `print()` and `f"{status}"` give `Success` (with any width or alignment,
+    `f"{status:<9}"`), a numeric format gives the code (`f"{status:d}"` is `10`), and `repr`
+    gives both (`<RunStatus.SUCCESS: 10>`). A code dbt adds later parses as a pseudo-member
+    named `UNKNOWN_<code>` instead of failing.
 
     Example:
-        >>> RunStatus(10).is_terminal
-        True
-        >>> RunStatus(40).name
-        'UNKNOWN_40'
+        >>> print(RunStatus(10), RunStatus(10) == 10, RunStatus(10).is_terminal)
+        Success True True
+        >>> RunStatus(40).name, str(RunStatus(40))
+        ('UNKNOWN_40', 'Unknown 40')
     """
 
     QUEUED = 1
@@ -77,7 +81,19 @@ class RunStatus(enum.IntEnum):
         """dbt's own word for the status ("Queued", "Success", ...)."""
         return self._name_.replace("_", " ").title() if not self.is_known else _HUMAN[self]
 
+    def __str__(self) -> str:
+        # IntEnum prints the bare code (`print(run.status)` showed `10`); people read words.
+        return self.humanized
 
+    def __format__(self, format_spec: str) -> str:
+        # IntEnum formats as int whenever a spec is given (`f"{s:<9}"` gave `10       `):
+        # a numeric presentation type keeps the code, anything else formats the word.
+        if format_spec and format_spec[-1] in _NUMERIC_FORMATS:
+            return int.__format__(self, format_spec)
+        return format(str(self), format_spec)
+
+
+_NUMERIC_FORMATS = frozenset("bcdoxXneEfFgG%")
 _TERMINAL = frozenset({RunStatus.SUCCESS, RunStatus.ERROR, RunStatus.CANCELLED})
 _HUMAN = {
     RunStatus.QUEUED: "Queued",

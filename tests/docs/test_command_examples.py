@@ -1,22 +1,26 @@
 """Every `dbt-runs runs|artifacts ...` line in the README and the docs parses with the real CLI.
 
-A renamed flag or a tightened argument type then fails here instead of in a reader's pipeline.
-Shell and CI placeholders (`$RUN_ID`, `${{ ... }}`, `<RUN_ID>`) stand for an id.
+A renamed flag or a tightened argument type then fails here, at once and naming the flag,
+instead of in a reader's pipeline. Shell and CI placeholders (`$RUN_ID`, `${{ ... }}`,
+`<RUN_ID>`) stand for an id. This covers the GitHub Actions workflows too, which
+`test_shell_examples.py` cannot run; it runs every shell block.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import click
 import pytest
+from docs_support import PAGES, ROOT
 
 from dbt_runs.cli import _build
 
-ROOT = Path(__file__).resolve().parents[2]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 BLOCK = re.compile(r"^```(bash|console|yaml|sh|shell)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 COMMAND = re.compile(r"dbt-runs\s+(runs|artifacts)\s+[^|;&>)\n]*")
 PLACEHOLDERS = [
@@ -82,3 +86,44 @@ def test_ci_examples_are_valid_workflows(page: str, body: str) -> None:
     for name, job in document["jobs"].items():
         assert job["steps"], f"{page}: job {name} has no steps"
         assert job["env"]["DBT_API_KEY"] == "${{ secrets.DBT_API_KEY }}", "the token is a secret"
+
+
+@pytest.mark.parametrize(
+    ("shell", "script"),
+    [
+        ("bash", "complete -o nosort -F _dbt_runs_completion dbt-runs"),
+        ("zsh", "#compdef dbt-runs"),
+        ("fish", "function _dbt_runs_completion"),
+    ],
+)
+def test_the_completion_lines_print_a_completion_script(shell: str, script: str) -> None:
+    # docs/cli.md's lines name click's variable for the command: _<NAME>_COMPLETE, with the
+    # dashes of `dbt-runs` as underscores. The bash line runs in test_shell_examples.py.
+    page = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert f"_DBT_RUNS_COMPLETE={shell}_source dbt-runs" in page
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt-runs")],
+        env={**os.environ, "_DBT_RUNS_COMPLETE": f"{shell}_source"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert script in done.stdout
+
+
+def test_bash_completion_completes_a_command() -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt-runs")],
+        env={
+            **os.environ,
+            "_DBT_RUNS_COMPLETE": "bash_complete",
+            "COMP_WORDS": "dbt-runs runs trig",
+            "COMP_CWORD": "2",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.split() == ["plain,trigger"]

@@ -138,17 +138,6 @@ def test_the_emulator_command_rejects_bad_options(args: list[str]) -> None:
     assert "Traceback" not in result.output
 
 
-def test_the_emulator_command_reports_a_busy_port() -> None:
-    from click.testing import CliRunner
-
-    from dbt_runs.cli.emulator import emulator as command
-
-    with Emulator(runs=0).serve_in_thread() as server:
-        result = CliRunner().invoke(command, ["--port", str(server.port), "--runs", "0"])
-    assert result.exit_code == 1
-    assert "cannot listen on 127.0.0.1" in result.output
-
-
 def test_the_plugin_imports_no_server_library() -> None:
     code = (
         "import sys, dbt_runs.testing.pytest_plugin; "

@@ -48,7 +48,7 @@ def test_bad_base_url_is_one_line() -> None:
     line = one_line(
         invoke("--only", "rest", env={"DBT_API_KEY": "k", "DBT_CLOUD_BASE_URL": "ftp://x"})
     )
-    assert "base_url" in line
+    assert "DBT_CLOUD_BASE_URL must be an http(s) URL" in line  # the variable, not base_url
 
 
 def test_busy_port_is_one_line() -> None:

@@ -1,9 +1,9 @@
 """The recipes (docs/recipes/) run as written, against the emulator.
 
 The Python recipes run in this process with the stand-ins of `tests/sync/fakes` first on
-`sys.path` as `airflow`, `dagster` and `prefect`: the recipe files are exactly what the pages
-show and a user pastes. The GitHub Actions recipe's workflow is parsed and its `run:` steps
-executed with bash, the `dbt-runs` command against the emulator.
+`sys.path` as `airflow`, `dagster` and `prefect`: each recipe is read from its page's code
+block, exactly what a user pastes. The GitHub Actions recipe's workflow is parsed and its
+`run:` steps executed with bash, the `dbt-runs` command against the emulator.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import re
-import runpy
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,8 +28,14 @@ from dbt_runs.testing import Emulator, EmulatorServer, RealClock
 from .conftest import TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
-RECIPES = ROOT / "docs" / "snippets" / "recipes"
 PAGES = ROOT / "docs" / "recipes"
+#: Each recipe's file name (as its first line says) and the page that shows it.
+SOURCES = {
+    "airflow_dag.py": "airflow.md",
+    "dagster_asset.py": "dagster.md",
+    "prefect_flow.py": "prefect.md",
+    "github_actions.yml": "github-actions.md",
+}
 FAKES = Path(__file__).resolve().parent / "fakes"
 ORCHESTRATORS = ("airflow", "dagster", "prefect")
 SUCCESS, ERROR = 10, 20
@@ -73,9 +78,18 @@ def orchestrators(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             del sys.modules[name]
 
 
+def recipe_source(name: str) -> str:
+    """The recipe as its page shows it: the page's one Python or YAML block."""
+    text = (PAGES / SOURCES[name]).read_text(encoding="utf-8")
+    (block,) = re.findall(r"^```(?:python|yaml)\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+    return block
+
+
 def run_recipe(name: str) -> dict[str, Any]:
     """Run the recipe as a script (`python recipe.py`); its module's globals afterwards."""
-    return runpy.run_path(str(RECIPES / name), run_name="__main__")
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    exec(compile(recipe_source(name), str(PAGES / SOURCES[name]), "exec"), namespace)
+    return namespace
 
 
 @pytest.mark.usefixtures("environment", "quick_polls", "orchestrators")
@@ -251,7 +265,7 @@ class Workflow:
 
 @pytest.fixture
 def workflow() -> dict[str, Any]:
-    return yaml.safe_load((RECIPES / "github_actions.yml").read_text(encoding="utf-8"))
+    return yaml.safe_load(recipe_source("github_actions.yml"))
 
 
 @pytest.fixture
@@ -273,7 +287,7 @@ def test_the_github_actions_job(
     ]
     assert runner.skipped == [
         "actions/setup-python@v5",
-        'pip install "dbt-runs[cli]"',
+        'pip install "dbt-runs[cli] @ git+https://<git host>/<owner>/dbt-runs.git"',
         "actions/upload-artifact@v4",
     ]
     run_id = int(runner.context["steps"]["trigger"]["outputs"]["run_id"])
@@ -298,15 +312,8 @@ def test_the_github_actions_job_fails_and_keeps_the_results(
     assert json.loads((tmp_path / "run_results.json").read_text())["results"]
 
 
-@pytest.mark.parametrize(
-    ("page", "source"),
-    [
-        ("airflow.md", "airflow_dag.py"),
-        ("dagster.md", "dagster_asset.py"),
-        ("prefect.md", "prefect_flow.py"),
-        ("github-actions.md", "github_actions.yml"),
-    ],
-)
-def test_each_recipe_page_shows_the_tested_source(page: str, source: str) -> None:
-    text = (PAGES / page).read_text(encoding="utf-8")
-    assert f'--8<-- "docs/snippets/recipes/{source}"' in text
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_each_recipe_page_shows_one_whole_recipe(name: str) -> None:
+    source = recipe_source(name)
+    assert "dbt_runs" in source or "dbt-runs runs" in source
+    assert len(source.splitlines()) > 20, f"{SOURCES[name]} shows a fragment of {name}"

@@ -5,6 +5,10 @@ Tests may import httpx; the package itself may not (only dbt_runs/_http.py does)
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import heapq
+import itertools
 import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -37,6 +41,76 @@ class FakeClock:
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+class Timeline(FakeClock):
+    """A fake clock for many tasks at once: time moves only once every task is waiting, to the
+    earliest sleeper's wake-up, as an autojumping test clock does.
+
+    `FakeClock` moves as soon as anyone sleeps, which is right for one sleeper and wrong for
+    several: a task sleeping while a request is in flight would move time under it.
+
+    Args:
+        drives: A clock with `now()` and `set(when)` (an emulator's `ManualClock`) to move
+            instead of its own.
+    """
+
+    #: Loop turns to let every runnable task run before time moves: a scripted request,
+    #: its answer and what waits on it take a handful.
+    SETTLE = 100
+
+    def __init__(self, drives: Any = None) -> None:
+        super().__init__()
+        self._drives = drives
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._asleep: asyncio.Event | None = None
+        self._ticker: asyncio.Task[None] | None = None
+
+    def __call__(self) -> float:
+        return self._drives.now() if self._drives is not None else self.now  # type: ignore[no-any-return]
+
+    def _move_to(self, when: float) -> None:
+        if self._drives is not None:
+            self._drives.set(max(self._drives.now(), when))
+        else:
+            self.now = max(self.now, when)
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[None] = loop.create_future()
+        heapq.heappush(self._sleepers, (self() + seconds, next(self._order), woken))
+        if self._ticker is None:
+            self._asleep = asyncio.Event()
+            self._ticker = loop.create_task(self._tick())
+        assert self._asleep is not None
+        self._asleep.set()
+        await woken
+
+    async def _tick(self) -> None:
+        assert self._asleep is not None
+        while True:
+            await self._asleep.wait()
+            for _ in range(self.SETTLE):
+                await asyncio.sleep(0)
+            while self._sleepers and self._sleepers[0][2].done():
+                heapq.heappop(self._sleepers)  # a sleep that was cancelled
+            if not self._sleepers:
+                self._asleep.clear()
+                continue
+            self._move_to(self._sleepers[0][0])
+            now = self()
+            while self._sleepers and self._sleepers[0][0] <= now:
+                woken = heapq.heappop(self._sleepers)[2]
+                if not woken.done():
+                    woken.set_result(None)
+
+    async def aclose(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
 
 
 def run_json(run_id: int = 1, status: int = 1, **overrides: Any) -> dict[str, Any]:

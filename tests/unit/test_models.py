@@ -166,6 +166,31 @@ def test_run_status_helpers() -> None:
     assert not RunStatus(99).is_terminal
 
 
+@pytest.mark.parametrize(
+    ("status", "word"),
+    [*((status, status.humanized) for status in RunStatus), (RunStatus(40), "Unknown 40")],
+    ids=str,
+)
+def test_a_status_prints_as_a_word_and_stays_an_int(status: RunStatus, word: str) -> None:
+    assert str(status) == f"{status}" == "%s" % status == word  # noqa: UP031 - %s is tested
+    assert f"{status:<12}|" == f"{word:<12}|"  # a width pads the word, not the code
+    assert f"{status:>4d}" == f"{int(status):>4d}"  # a numeric format gives the code
+    assert "%d" % status == str(int(status))  # noqa: UP031
+    assert repr(status) == f"<RunStatus.{status.name}: {int(status)}>"
+    # Still the int dbt sends: compared, hashed, sorted and dumped as one.
+    assert status == int(status)
+    assert {int(status): "x"}[status] == "x"
+    assert json.dumps({"status": status}) == f'{{"status": {int(status)}}}'
+
+
+def test_print_of_a_run_status_shows_the_word(capsys: pytest.CaptureFixture[str]) -> None:
+    run = structure(run_json(7, 10), Run)
+    print(run.status)
+    assert capsys.readouterr().out == "Success\n"
+    assert RunStatus.SUCCESS == 10
+    assert json.loads(json.dumps({"status": run.status})) == {"status": 10}
+
+
 def test_reprs_are_short_and_carry_no_raw_dict() -> None:
     run = structure(run_json(7, 20, status_message=TOKEN), Run)
     text = repr(run)

@@ -34,6 +34,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
         "Serve the REST (8080) and MCP (9090) adapters.",
     ),
     "emulator": ("dbt_runs.cli.emulator", "emulator", "Run the local dbt Cloud emulator."),
+    "webhooks": ("dbt_runs.cli.webhooks", "webhooks", "Verify or watch dbt Cloud's webhooks."),
 }
 
 

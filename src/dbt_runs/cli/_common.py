@@ -13,17 +13,26 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import os
+import re
 import signal
 import sys
 import traceback
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar
 
 import anyio
 import attrs
 import click
 
+from dbt_runs._config import (
+    ENV_ACCOUNT_ID,
+    ENV_BASE_URL,
+    ENV_HOST,
+    ENV_TOKEN,
+    resolve_base_url,
+)
 from dbt_runs._fields import Field, FieldError, Flag
 from dbt_runs.cli._output import ExitCode, ListFormat, Redactor, echo, silence
 
@@ -32,9 +41,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONTEXT",
+    "ENVIRONMENT_NAMES",
     "CommandError",
     "Decorator",
+    "Seconds",
     "Settings",
+    "command_line_wording",
     "connection_options",
     "execute",
     "fail",
@@ -49,7 +61,6 @@ Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 """What `click.option(...)` returns: applied to a command function, adds the option."""
 
 CONTEXT: Final[dict[str, Any]] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-_TOKEN_ENV: Final = "DBT_API_KEY"
 # Set by the top-level group (`dbt-runs --debug runs ...`), which owns no subcommand flags.
 _DEBUG_META: Final = "dbt_runs.debug"
 
@@ -80,6 +91,25 @@ class _FieldType(click.ParamType):  # type: ignore[type-arg]  # generic from cli
             return self.field.from_text([value])
         except FieldError as exc:
             self.fail(str(exc), param, ctx)
+
+
+class Seconds(click.FloatRange):
+    """A positive, finite number of seconds (`--timeout`, `--poll`, `--request-timeout`).
+
+    click's `FloatRange` lets `nan` and `inf` through (no comparison refuses NaN), and a NaN
+    deadline used to end the command with an internal error.
+    """
+
+    name = "seconds"
+
+    def __init__(self) -> None:
+        super().__init__(min=0, min_open=True)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if not math.isfinite(seconds):
+            self.fail(f"{value!r} is not a positive number of seconds.", param, ctx)
+        return seconds
 
 
 def field_option(field: Field[Any], *aliases: str, **more: Any) -> Decorator:
@@ -178,6 +208,34 @@ class Settings:
             kwargs["timeout"] = self.request_timeout
         return AsyncRunsClient(**kwargs)
 
+    def api_location(self) -> str:
+        """Where the commands send requests, and what said so: for a message that the API
+        could not be reached (`http://127.0.0.1:9/api/v2, from DBT_CLOUD_BASE_URL`)."""
+        env = os.environ
+        if self.base_url is not None or self.host is not None:
+            source = "--base-url" if self.base_url is not None else "--host"
+        elif env.get(ENV_BASE_URL):
+            source = ENV_BASE_URL
+        elif env.get(ENV_HOST):
+            source = ENV_HOST
+        else:
+            source = f"the default; set {ENV_HOST} or {ENV_BASE_URL} for another"
+        try:
+            url = resolve_base_url(self.base_url, self.host)
+        except ValueError:  # pragma: no cover - the client was built from the same values
+            return source
+        return f"{url}, from {source}"
+
+    def names(self) -> dict[str, str | None]:
+        """How the command line spells the SDK's configuration keywords: a flag when one was
+        given, else the environment variable the value came from (`None`: neither)."""
+        flags = self.base_url is not None or self.host is not None
+        return {
+            **ENVIRONMENT_NAMES,
+            **({"base_url": "--base-url", "host": "--host"} if flags else {}),
+            "account_id": "--account-id",
+        }
+
 
 def _settings(
     base_url: str | None,
@@ -186,13 +244,19 @@ def _settings(
     request_timeout: float | None,
     debug: bool,
 ) -> Settings:
-    meta = click.get_current_context().meta
+    ctx = click.get_current_context()
+    if base_url is not None and host is not None:
+        raise click.UsageError(
+            "--base-url and --host cannot be used together: --base-url is the whole API root, "
+            "--host only its host name.",
+            ctx,
+        )
     return Settings(
         base_url=base_url,
         host=host,
         account_id=account_id,
         request_timeout=request_timeout,
-        debug=debug or bool(meta.get(_DEBUG_META)),
+        debug=debug or bool(ctx.meta.get(_DEBUG_META)),
     )
 
 
@@ -218,7 +282,7 @@ connection_options = option_group(
         ),
         click.option(
             "--request-timeout",
-            type=click.FloatRange(min=0, min_open=True),
+            type=Seconds(),
             metavar="SECONDS",
             help="Timeout of each HTTP request (the SDK's default if not given).",
         ),
@@ -289,6 +353,81 @@ def _debug_logging(enabled: bool, redact: Redactor) -> Iterator[None]:
         logger.setLevel(previous)
 
 
+ENVIRONMENT_NAMES: Final[Mapping[str, str | None]] = {
+    "token": None,  # never a flag, and named by its message already: DBT_API_KEY only
+    "base_url": ENV_BASE_URL,
+    "host": ENV_HOST,
+    "account_id": ENV_ACCOUNT_ID,
+}
+"""The SDK's configuration keywords, as a command without connection flags (`serve`) names
+them: by the environment variables they are read from."""
+
+# SDK keywords that a command carries under another parameter's name (`find_job`'s name is
+# the JOB argument of `runs trigger` and the --job option of `runs list`).
+_CARRIED_BY: Final = {
+    "poll_interval": ("poll",),
+    "job_id": ("job",),
+    "name": ("job", "job_definition_id"),
+}
+# ... or under no parameter of its own (`artifacts download`'s PATH is one of two words).
+_WORDS: Final = {"path": "PATH", "run_id": "RUN_ID"}
+_PASSED: Final = re.compile(r"\bpass (?P<keyword>[a-z_]+)=\.\.\.(?P<more> or )?")
+_SNAKE: Final = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
+# A quoted value (`got 'ftp://x'`), not an apostrophe (`the job's id`).
+_QUOTED: Final = re.compile(r"((?<!\w)'[^']*'|(?<!\w)\"[^\"]*\")")
+
+
+def _parameter_names(ctx: click.Context | None) -> dict[str, str]:
+    """What a user types for each of this command's parameters, by SDK keyword: the option's
+    long flag (`cause` -> `--cause`, `job_definition_id` -> `--job`) or the argument's name
+    (`job` -> `JOB`)."""
+    names: dict[str, str] = dict(_WORDS)
+    params = ctx.command.params if ctx is not None else []
+    for param in params:
+        if isinstance(param, click.Option):
+            names[param.name] = next((o for o in param.opts if o.startswith("--")), param.opts[0])
+        else:
+            names[param.name] = param.human_readable_name
+    for keyword, carriers in _CARRIED_BY.items():
+        for name in carriers:
+            if name in names:
+                names[keyword] = names[name]
+    return names
+
+
+def command_line_wording(message: str, names: Mapping[str, str | None]) -> str:
+    """An SDK message in the words of the command line: its flags and variables, not Python's.
+
+    `names` maps SDK keywords to what the user types instead (`None`: nothing, as for the
+    token, which is read from `DBT_API_KEY` only). "pass account_id=... or set X" becomes
+    "pass --account-id or set X" ("pass token=... or " goes); a message that starts with a
+    keyword ("host must be ...") starts with its flag; any other snake_case keyword
+    (`base_url`, `created_before`) becomes its flag too. Quoted values are left alone.
+
+    Example:
+        >>> command_line_wording("created_after must not be later than created_before",
+        ...                      {"created_after": "--created-after",
+        ...                       "created_before": "--created-before"})
+        '--created-after must not be later than --created-before'
+    """
+
+    def passed(match: re.Match[str]) -> str:
+        name = names.get(match["keyword"], match["keyword"])
+        if name is None:
+            return "" if match["more"] else match[0]
+        return f"pass {name}{match['more'] or ''}"
+
+    def words(part: str) -> str:
+        return _SNAKE.sub(lambda m: names.get(m[0]) or m[0], _PASSED.sub(passed, part))
+
+    first, space, rest = message.partition(" ")
+    if space and names.get(first):
+        message = f"{names[first]} {rest}"
+    parts = _QUOTED.split(message)
+    # split() with a group keeps the quoted parts at the odd indexes.
+    return "".join(part if i % 2 else words(part) for i, part in enumerate(parts))
+
+
 def fail(code: ExitCode, message: str, redact: Redactor) -> None:
     """The one readable error line: what went wrong and the exit code it ends with."""
     # One line even when a message spans several: CI logs and `grep` read lines.
@@ -299,6 +438,7 @@ def fail(code: ExitCode, message: str, redact: Redactor) -> None:
 def execute(settings: Settings, work: Callable[[AsyncRunsClient], Awaitable[ExitCode]]) -> NoReturn:
     """Run `work` with a client, print any error as one line and exit with its code."""
     from dbt_runs.errors import (
+        APIConnectionError,
         ArtifactWriteError,
         ConfigurationError,
         DbtRunsError,
@@ -307,7 +447,7 @@ def execute(settings: Settings, work: Callable[[AsyncRunsClient], Awaitable[Exit
         RunInProgressError,
     )
 
-    redact = Redactor([os.environ.get(_TOKEN_ENV)])
+    redact = Redactor([os.environ.get(ENV_TOKEN)])
 
     async def main() -> ExitCode:
         _cancel_on_sigterm()
@@ -337,15 +477,26 @@ def execute(settings: Settings, work: Callable[[AsyncRunsClient], Awaitable[Exit
     except CommandError as exc:
         code = exc.code
         _report(exc, code, settings, redact)
-    except (ConfigurationError, InvalidArgumentError, ArtifactWriteError, JobLookupError) as exc:
-        # A bad flag, a bad setting, an --output that cannot be written, a job name that is
-        # no job's (or several jobs'): fix the command.
+    except (ConfigurationError, InvalidArgumentError) as exc:
+        # A bad flag or setting: say it with the flag or variable the user can change.
+        code = ExitCode.USAGE
+        names = {**_parameter_names(click.get_current_context(silent=True)), **settings.names()}
+        _report(exc, code, settings, redact, message=command_line_wording(str(exc), names))
+    except (ArtifactWriteError, JobLookupError) as exc:
+        # An --output that cannot be written, a job name that is no job's (or several
+        # jobs'): fix the command.
         code = ExitCode.USAGE
         _report(exc, code, settings, redact)
     except RunInProgressError as exc:
         # `--if-running fail`: its own code, so that a CI step can tell "busy" from "broken".
         code = ExitCode.RUN_IN_PROGRESS
         _report(exc, code, settings, redact)
+    except APIConnectionError as exc:
+        # Unreachable (or too slow): name the URL tried and where it came from, the first
+        # thing to check when a host or base URL is wrong.
+        code = ExitCode.API_ERROR
+        message = f"{exc} (API at {settings.api_location()})"
+        _report(exc, code, settings, redact, message=message)
     except DbtRunsError as exc:
         # APIError and anything else the SDK raises: dbt Cloud (or the way to it) said no.
         code = ExitCode.API_ERROR
@@ -378,10 +529,11 @@ def _report(
     redact: Redactor,
     *,
     internal: bool = False,
+    message: str | None = None,
 ) -> None:
     if settings.debug:
         echo(redact("".join(traceback.format_exception(exc))).rstrip(), err=True)
-    message = str(exc) or type(exc).__name__
+    message = message or str(exc) or type(exc).__name__
     if internal:
         message = f"internal error ({type(exc).__name__}: {message}); rerun with --debug"
     fail(code, message, redact)

@@ -74,9 +74,10 @@ class ExitCode(enum.IntEnum):
     USAGE = 2
     """A bad flag, argument or configuration value (click's own code for usage errors)."""
     RUN_CANCELLED = 3
-    """The run finished with status Cancelled (30), including a run dbt timed out."""
+    """The run finished with status Cancelled (30): by a person, or by dbt's job timeout."""
     WAIT_TIMEOUT = 4
-    """The run had not finished when `--timeout` ran out."""
+    """The run had not finished when `--timeout` ran out (also when `--cancel-on-timeout`
+    then cancelled it: the wait's limit, not someone else, ended it)."""
     API_ERROR = 5
     """dbt Cloud refused or failed the request (auth, not found, rate limit, 5xx, network)."""
     RUN_IN_PROGRESS = 6
@@ -92,8 +93,9 @@ EXIT_CODES_HELP: Final = (
     "  0    success (with --wait: the run succeeded)\n"
     "  1    the run failed (status Error)\n"
     "  2    usage error: bad flag, argument or configuration\n"
-    "  3    the run was cancelled (status Cancelled, also dbt's own run timeout)\n"
-    "  4    --timeout ran out before the run finished\n"
+    "  3    the run was cancelled (status Cancelled: by a person, or dbt's own run timeout)\n"
+    "  4    --timeout ran out before the run finished (even if --cancel-on-timeout\n"
+    "       then cancelled it)\n"
     "  5    API or auth error: dbt Cloud refused or failed the request, or was unreachable\n"
     "  6    --if-running fail: the job already has a run in progress; nothing was triggered\n"
     "  70   internal error (run with --debug and report it)\n"

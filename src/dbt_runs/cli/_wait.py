@@ -17,7 +17,7 @@ import attrs
 import click
 
 from dbt_runs._wait import DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_TIMEOUT
-from dbt_runs.cli._common import Decorator, option_group
+from dbt_runs.cli._common import Decorator, Seconds, option_group
 from dbt_runs.cli._failure import SUMMARY_LOG_LINES, failure_summary, more_command
 from dbt_runs.cli._output import (
     ExitCode,
@@ -62,13 +62,13 @@ class WaitOptions:
 WAIT_OPTIONS: Final[list[Decorator]] = [
     click.option(
         "--timeout",
-        type=click.FloatRange(min=0, min_open=True),
+        type=Seconds(),
         metavar="SECONDS",
         help=f"Give up waiting after this long and exit 4.  [default: {DEFAULT_WAIT_TIMEOUT:g}]",
     ),
     click.option(
         "--poll",
-        type=click.FloatRange(min=0, min_open=True),
+        type=Seconds(),
         metavar="SECONDS",
         help=f"Seconds between status checks.  [default: {DEFAULT_POLL_INTERVAL:g}]",
     ),
@@ -89,7 +89,16 @@ wait_options = option_group("wait_options", WAIT_OPTIONS, WaitOptions)
 """The waiting flags; the command receives a `WaitOptions` as `wait_options`."""
 
 
-def _reporter(*, live: bool) -> StatusReporter:
+class _NoProgress(StatusReporter):
+    """`--quiet`: the wait shows no progress."""
+
+    def update(self, run_id: int, status: str, detail: str = "") -> None:
+        """Show nothing."""
+
+
+def _reporter(*, live: bool, progress: bool) -> StatusReporter:
+    if not progress:
+        return _NoProgress()
     if live and is_interactive(sys.stderr):
         return LiveStatusLine(colour=colour_wanted())
     return PlainStatusLines()
@@ -122,15 +131,17 @@ async def follow(
     options: WaitOptions,
     *,
     on_log: LogCallback | None = None,
+    progress: bool = True,
 ) -> Outcome:
     """Wait for `run`, showing its progress on stderr (and its new log lines to `on_log`).
 
     The status shows as a live line on a terminal, unless log lines are printed too: they
-    would overwrite it, so each change then gets a line of its own.
+    would overwrite it, so each change then gets a line of its own. `progress=False`
+    (`--quiet`) shows none.
     """
     from dbt_runs.errors import RunCancelledError, RunFailedError, WaitTimeoutError
 
-    reporter = _reporter(live=on_log is None)
+    reporter = _reporter(live=on_log is None, progress=progress)
     shown_status = status_name(run)
     reporter.update(run.id, shown_status)
 
@@ -184,14 +195,17 @@ async def follow(
 
 
 async def wait_for(
-    client: AsyncRunsClient, run: Run, options: WaitOptions, as_json: bool
+    client: AsyncRunsClient, run: Run, options: WaitOptions, as_json: bool, *, quiet: bool = False
 ) -> ExitCode:
     """Wait for `run`, show its progress on stderr, print the result, return the exit code.
 
-    A failed run is explained on stderr (`_explain_failure`) before the last line.
+    A failed run is explained on stderr (`_explain_failure`) before the last line. `quiet`
+    shows no progress and prints no result (the caller printed the run id): only how a run
+    that did not succeed ended.
     """
-    outcome = await follow(client, run, options)
-    echo(run_view(outcome.run, as_json=as_json))
+    outcome = await follow(client, run, options, progress=not quiet)
+    if not quiet:
+        echo(run_view(outcome.run, as_json=as_json))
     if outcome.code is ExitCode.RUN_FAILED:
         await _explain_failure(client, outcome.run)
     return outcome.report()

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from dbt_runs._net import listen_socket
+from dbt_runs.cli._start import StartError, listen
 
 __all__ = ["emulator"]
 
@@ -160,8 +160,9 @@ def emulator(
 
         from dbt_runs.testing import Emulator, Faults, RateLimit, RealClock
     except ImportError:
-        raise click.ClickException(
-            'the emulator needs the server extra: pip install "dbt-runs[server]"'
+        raise StartError(
+            "dbt-runs emulator: missing the server libraries; install the server extra: "
+            'pip install "dbt-runs[server]"'
         ) from None
     if token is not None and not token.strip():
         raise click.BadParameter("must not be empty", param_hint="--token")
@@ -192,13 +193,7 @@ def emulator(
         faults=faults,
         artifact_size=size,
     )
-    try:
-        sock = listen_socket(host, port)
-    except OSError as exc:
-        raise click.ClickException(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}"
-            + (" (pick another port with --port, or --port 0)" if port else "")
-        ) from None
+    sock = listen(host, port, command="emulator", what="", flag="--port")
     bound_port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     base_url = f"http://{shown}:{bound_port}/api/v2"

@@ -31,7 +31,7 @@ from dbt_runs.cli._common import (
     listing_options,
     option_group,
 )
-from dbt_runs.cli._failure import errors_report
+from dbt_runs.cli._failure import errors_report, more_command
 from dbt_runs.cli._job_ref import JobLookup, JobRef, lookup_options
 from dbt_runs.cli._logs import LogPrinter, print_logs
 from dbt_runs.cli._output import (
@@ -46,7 +46,7 @@ from dbt_runs.cli._output import (
     status_name,
     steps_table,
 )
-from dbt_runs.cli._wait import WAIT_OPTIONS, WaitOptions, wait_for, wait_options
+from dbt_runs.cli._wait import WAIT_OPTIONS, Outcome, WaitOptions, wait_for, wait_options
 from dbt_runs.cli._wait import follow as follow_run
 
 if TYPE_CHECKING:
@@ -106,6 +106,13 @@ class _Start:
 
     @classmethod
     def from_flags(cls, wait: bool, as_json: bool, quiet: bool, **waiting: Any) -> _Start:
+        if quiet and as_json:
+            # Two answers to "what goes to stdout": refuse rather than pick one silently.
+            raise click.UsageError(
+                "--quiet and --json cannot be used together: --quiet prints only the run id, "
+                "--json the whole run.",
+                click.get_current_context(silent=True),
+            )
         return cls(wait, WaitOptions(**waiting), as_json, quiet)
 
     async def report(
@@ -115,10 +122,13 @@ class _Start:
         # A reused run may be well under way: its status says how far.
         about = f"job {run.job_definition_id}" + (f", {status_name(run)}" if reused else "")
         if self.wait:
-            if not self.as_json:
+            if self.quiet:
+                # First, so that `RUN_ID=$(... --quiet --wait)` has it however the run ends.
+                echo(str(run.id))
+            elif not self.as_json:
                 shown = f" ({about})" if reused else ""
                 echo(f"{verb} run {run.id}{shown}: {run.href or ''}".rstrip(), err=True)
-            return await wait_for(client, run, self.waiting, self.as_json)
+            return await wait_for(client, run, self.waiting, self.as_json, quiet=self.quiet)
         if self.as_json:
             click.echo(dump_json(run.raw))
         elif self.quiet:
@@ -149,7 +159,13 @@ def _start_options(
             click.option("--wait", is_flag=True, help=wait),
             *WAIT_OPTIONS,
             click.option("--json", "as_json", is_flag=True, help=as_json),
-            click.option("-q", "--quiet", is_flag=True, help=quiet),
+            click.option(
+                "-q",
+                "--quiet",
+                is_flag=True,
+                help=f"{quiet} With --wait: the id first, then no progress, only how a run "
+                "that did not succeed ended.",
+            ),
         ],
         _Start.from_flags,
     )
@@ -180,7 +196,7 @@ def runs() -> None:
 @_start_options(
     wait="Wait for the run to finish; exit by outcome.",
     as_json="Print the run as dbt's JSON object.",
-    quiet="Print only the run id (without --wait).",
+    quiet="Print only the run id.",
 )
 @connection_options
 def trigger(
@@ -283,25 +299,107 @@ def get(run_id: int, steps: bool, as_json: bool, settings: Settings) -> None:
 
 
 @runs.command("wait", context_settings=CONTEXT, epilog=EXIT_CODES_HELP)
-@click.argument("run_id", type=_ID)
+@click.argument("run_ids", metavar="RUN_ID...", nargs=-1, required=True, type=_ID)
 @wait_options
-@click.option("--json", "as_json", is_flag=True, help="Print the finished run as dbt's JSON.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the finished run as dbt's JSON (several runs: one object a line).",
+)
 @connection_options
-def wait_command(run_id: int, wait_options: WaitOptions, as_json: bool, settings: Settings) -> None:
+def wait_command(
+    run_ids: tuple[int, ...], wait_options: WaitOptions, as_json: bool, settings: Settings
+) -> None:
     """Wait for RUN_ID to finish; exit 0 only if it succeeded.
 
-    If it failed, its failing nodes are named on stderr.
+    If it failed, its failing nodes are named on stderr (given several runs, the command
+    that names them).
+
+    Given several runs, wait for them all at once (their polls shared: one request per 100
+    runs), print each as it finishes, and exit with the worst outcome: 5 if a run could not
+    be read, else 1 if one failed, else 3 if one was cancelled, else 4 if one had not
+    finished by --timeout, else 0.
 
     \b
     Examples:
       dbt-runs runs wait 123 --timeout 1800 --cancel-on-timeout
+      dbt-runs runs wait 123 124 125 --json > finished.jsonl
     """
 
     async def work(client: AsyncRunsClient) -> ExitCode:
-        run = await client.get_run(run_id, include_related=["trigger"])
+        if len(run_ids) > 1:
+            return await _wait_for_several(client, run_ids, wait_options, as_json)
+        run = await client.get_run(run_ids[0], include_related=["trigger"])
         return await wait_for(client, run, wait_options, as_json)
 
     execute(settings, work)
+
+
+#: The exit code of several waits: the first of these that any run ended with.
+_WORST_FIRST: Final = (
+    ExitCode.API_ERROR,
+    ExitCode.RUN_FAILED,
+    ExitCode.RUN_CANCELLED,
+    ExitCode.WAIT_TIMEOUT,
+    ExitCode.SUCCESS,
+)
+
+
+async def _wait_for_several(
+    client: AsyncRunsClient, run_ids: tuple[int, ...], options: WaitOptions, as_json: bool
+) -> ExitCode:
+    """`runs wait` with several runs: each printed as it finishes; the worst outcome."""
+    from dbt_runs import Run
+    from dbt_runs.errors import (
+        APIError,
+        RunCancelledError,
+        RunFailedError,
+        WaitError,
+        WaitTimeoutError,
+    )
+
+    wait_codes = (
+        (RunFailedError, ExitCode.RUN_FAILED),
+        (RunCancelledError, ExitCode.RUN_CANCELLED),
+        (WaitTimeoutError, ExitCode.WAIT_TIMEOUT),
+    )
+    distinct = list(dict.fromkeys(run_ids))
+    echo(f"Waiting for {len(distinct)} runs", err=True)
+    flags: dict[str, Any] = {
+        "cancel_on_timeout": options.cancel_on_timeout,
+        "cancel_on_abort": options.cancel_on_interrupt,
+    }
+    if options.timeout is not None:
+        flags["timeout"] = options.timeout
+    if options.poll is not None:
+        flags["poll_interval"] = options.poll
+    codes: list[ExitCode] = []
+    outcomes = client.as_completed(
+        distinct, include_related=["trigger"], return_exceptions=True, **flags
+    )
+    async for outcome in outcomes:
+        if isinstance(outcome, APIError):
+            codes.append(ExitCode.API_ERROR)
+            echo(f"dbt-runs: {outcome} [exit {ExitCode.API_ERROR.value}]", err=True)
+            continue
+        if not isinstance(outcome, Run | WaitError):
+            raise outcome
+        run = outcome if isinstance(outcome, Run) else outcome.run
+        code = ExitCode.SUCCESS
+        if isinstance(outcome, WaitError):
+            code = next(c for kind, c in wait_codes if isinstance(outcome, kind))
+        codes.append(code)
+        if run is None:  # timed out without ever seeing the run
+            echo(f"dbt-runs: {outcome} [exit {code.value}]", err=True)
+            continue
+        echo(dump_json(run.raw, indent=None) if as_json else run_view(run, as_json=False))
+        if code is ExitCode.RUN_FAILED:
+            # Not asked here: a hundred failed runs would be a hundred more requests.
+            echo(f"run {run.id}: its failing nodes: {more_command(run.id)}", err=True)
+        if code is not ExitCode.SUCCESS:
+            Outcome(run, code, str(outcome)).report()
+    return min(codes, key=_WORST_FIRST.index, default=ExitCode.SUCCESS)
 
 
 @runs.command(context_settings=CONTEXT)

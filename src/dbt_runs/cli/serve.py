@@ -5,6 +5,10 @@ policy, one place holding the dbt token). With `--emulator`, an in-process dbt C
 listens on an ephemeral loopback port and the client points at it, so the whole stack runs
 without a dbt Cloud account.
 
+With `DBT_WEBHOOK_SECRET` set, dbt Cloud's webhook deliveries are taken too: at
+`POST /v1/webhooks/dbt` on the REST adapter, or on a listener of their own (`--webhook-port`,
+`--only webhooks`) that can face the internet while the rest stays on loopback.
+
 This is the only place that wires the emulator to the adapters: the adapters never import it.
 """
 
@@ -24,8 +28,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
-from dbt_runs._net import listen_socket, socket_url
+from dbt_runs._net import socket_url
+from dbt_runs.cli._common import ENVIRONMENT_NAMES, command_line_wording
 from dbt_runs.cli._logging import LEVELS, configure_logging, records_from
+from dbt_runs.cli._start import StartError, listen
 from dbt_runs.expose._security import (
     DEFAULT_BODY_TIMEOUT,
     SERVER_TOKEN_ENV,
@@ -40,6 +46,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from dbt_runs import AsyncRunsClient
+    from dbt_runs.webhooks import EventHub
 
 __all__ = ["serve"]
 
@@ -51,8 +58,9 @@ DEFAULT_HEADER_TIMEOUT = 5.0
 DEFAULT_MAX_CONNECTIONS = 100
 """Open connections each server serves at once; a request on one more gets 503."""
 
-_EXIT_USAGE = 2
-_EXIT_FAILED = 1
+DEFAULT_WEBHOOK_PORT = 8081
+"""The webhook receiver's own port under `--only webhooks` (see `--webhook-port`)."""
+
 _NO_TOKEN = (
     "dbt-runs serve: set DBT_API_KEY to a dbt Cloud API token (and DBT_CLOUD_HOST or "
     "DBT_CLOUD_BASE_URL for your region, DBT_CLOUD_ACCOUNT_ID for your account), "
@@ -60,18 +68,9 @@ _NO_TOKEN = (
 )
 
 
-class ServeError(click.ClickException):
-    """A problem that stops `serve` with one line on stderr and exit status 2 (no traceback)."""
-
-    exit_code = _EXIT_USAGE
-
-    def format_message(self) -> str:
-        """The message as printed (the command name is already in it)."""
-        return self.message
-
-    def show(self, file: Any = None) -> None:
-        """Print the one-line message to stderr."""
-        click.echo(self.format_message(), err=True)
+class ServeError(StartError):
+    """A problem that stops `serve` with one line on stderr and exit status 2 (no traceback),
+    as `dbt-runs emulator` stops."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +95,11 @@ class Settings:
         body_timeout: Seconds a request body has to arrive after its headers; then 408.
         max_connections: Open connections each HTTP server serves at once; a request on one
             more gets 503.
+        webhook_secret: `DBT_WEBHOOK_SECRET`: with it, dbt Cloud's webhook deliveries are
+            taken at `POST /v1/webhooks/dbt`.
+        webhook_port: Take them on a listener of their own, on this port (0: any free
+            port), instead of on the REST adapter's.
+        webhook_host: That listener's address (None: `host`).
     """
 
     host: str
@@ -112,6 +116,9 @@ class Settings:
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
     body_timeout: float = DEFAULT_BODY_TIMEOUT
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    webhook_secret: str | None = None
+    webhook_port: int | None = None
+    webhook_host: str | None = None
 
 
 def _echo(message: str) -> None:
@@ -137,6 +144,7 @@ def _seconds_option(flag: str, default: float, help: str) -> Callable[[Any], Any
         "  dbt-runs serve --emulator                 # no dbt account needed\n"
         "  dbt-runs serve --only rest --read-only    # a read-only REST adapter on :8080\n"
         "  dbt-runs serve --only mcp --stdio         # MCP over stdio for a desktop client\n"
+        "  DBT_WEBHOOK_SECRET=... dbt-runs serve --webhook-port 8081 --webhook-host 0.0.0.0\n"
         "  DBT_RUNS_SERVER_TOKEN=... dbt-runs serve --host 0.0.0.0"
     ),
 )
@@ -163,9 +171,24 @@ def _seconds_option(flag: str, default: float, help: str) -> Callable[[Any], Any
 )
 @click.option(
     "--only",
-    type=click.Choice(["rest", "mcp"]),
+    type=click.Choice(["rest", "mcp", "webhooks"]),
     default=None,
-    help="Serve only the REST adapter or only the MCP server (default: both).",
+    help="Serve only the REST adapter, only the MCP server, or only the webhook receiver "
+    f"(on --webhook-port, default {DEFAULT_WEBHOOK_PORT}; needs DBT_WEBHOOK_SECRET) "
+    "(default: REST and MCP).",
+)
+@click.option(
+    "--webhook-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Take dbt Cloud's webhook deliveries (DBT_WEBHOOK_SECRET) on a listener of their own "
+    "on this port, instead of at POST /v1/webhooks/dbt on the REST adapter.",
+)
+@click.option(
+    "--webhook-host",
+    default=None,
+    help="The webhook listener's address (default: --host). It needs no token: dbt's "
+    "signature authenticates each delivery.",
 )
 @click.option("--stdio", is_flag=True, help="With --only mcp: speak MCP over stdin/stdout.")
 @click.option(
@@ -223,7 +246,9 @@ def serve(
     host: str,
     rest_port: int,
     mcp_port: int,
-    only: Literal["rest", "mcp"] | None,
+    only: Literal["rest", "mcp", "webhooks"] | None,
+    webhook_port: int | None,
+    webhook_host: str | None,
     stdio: bool,
     emulator: bool,
     emulator_speed: float,
@@ -239,9 +264,21 @@ def serve(
     Upstream configuration comes from the same environment variables as the SDK:
     DBT_API_KEY, DBT_CLOUD_BASE_URL or DBT_CLOUD_HOST, DBT_CLOUD_ACCOUNT_ID. Callers of these
     servers never see the dbt token; set DBT_RUNS_SERVER_TOKEN to make them send their own.
+    With DBT_WEBHOOK_SECRET, dbt Cloud's webhook deliveries are taken as well.
     """
     if stdio and only != "mcp":
         raise click.UsageError("--stdio speaks MCP only: use it with --only mcp")
+    from dbt_runs.webhooks import WEBHOOK_SECRET_ENV, secret_from_env
+
+    webhook_secret = secret_from_env()
+    separate = only == "webhooks" or webhook_port is not None or webhook_host is not None
+    if separate and webhook_secret is None:
+        raise ServeError(
+            f"dbt-runs serve: the webhook receiver needs {WEBHOOK_SECRET_ENV}, the hmac_secret "
+            "dbt Cloud showed when the webhook subscription was created"
+        )
+    if separate and webhook_port is None:
+        webhook_port = DEFAULT_WEBHOOK_PORT
     debug = bool(ctx.meta.get("dbt_runs.debug")) or os.environ.get("DBT_RUNS_DEBUG") == "1"
     token = server_token_from_env()
     settings = Settings(
@@ -259,13 +296,18 @@ def serve(
         header_timeout=header_timeout,
         body_timeout=body_timeout,
         max_connections=max_connections,
+        webhook_secret=webhook_secret,
+        webhook_port=webhook_port,
+        webhook_host=webhook_host,
     )
-    if not stdio:
+    upstream = settings.rest or settings.mcp
+    if not stdio and upstream:
+        # The webhook listener needs no token: dbt's signature authenticates each delivery.
         try:
             check_bind(host, server_token=token, allow_unauthenticated=allow_unauthenticated)
         except UnsafeBindError as exc:
             raise ServeError(f"dbt-runs serve: {exc}") from None
-    if not emulator and not os.environ.get("DBT_API_KEY", "").strip():
+    if upstream and not emulator and not os.environ.get("DBT_API_KEY", "").strip():
         raise ServeError(_NO_TOKEN)
     _check_extras(settings)
     run(settings)
@@ -294,11 +336,16 @@ class Running:
     """Handed to `on_ready` once every server listens.
 
     Attributes:
-        urls: Where each part listens: `rest` (base URL), `mcp` (endpoint URL), `emulator`.
+        urls: Where each part listens: `rest` (base URL), `mcp` (endpoint URL), `emulator`,
+            `webhooks` (the delivery URL, when dbt's webhooks are taken).
+        hub: The `EventHub` accepted webhook events are published to (None without them).
     """
 
-    def __init__(self, urls: dict[str, str], servers: list[Any]) -> None:
+    def __init__(
+        self, urls: dict[str, str], servers: list[Any], hub: EventHub | None = None
+    ) -> None:
         self.urls = urls
+        self.hub = hub
         self._servers = servers
 
     def stop(self) -> None:
@@ -365,37 +412,56 @@ async def serve_async(
         # Bind before anything starts, so that a busy port fails fast and alone.
         sockets: dict[str, socket.socket] = {}
         if not settings.stdio:
-            for name, label, port, wanted in (
-                ("rest", "REST adapter", settings.rest_port, settings.rest),
-                ("mcp", "MCP server", settings.mcp_port, settings.mcp),
+            for name, label, host, port, wanted in (
+                ("rest", "REST adapter", settings.host, settings.rest_port, settings.rest),
+                ("mcp", "MCP server", settings.host, settings.mcp_port, settings.mcp),
+                (
+                    "webhooks",
+                    "webhook receiver",
+                    settings.webhook_host or settings.host,
+                    settings.webhook_port or 0,
+                    settings.webhook_port is not None,
+                ),
             ):
                 if wanted:
-                    sockets[name] = _bind(settings.host, port, label)
+                    sockets[name] = _bind(host, port, label)
                     stack.callback(sockets[name].close)
         urls: dict[str, str] = {}
-        try:
-            client, dbt_token = await stack.enter_async_context(_upstream(settings, urls))
-        except ConfigurationError as exc:
-            raise ServeError(f"dbt-runs serve: {exc}") from None
+        client: AsyncRunsClient | None = None
+        dbt_token: str | None = None
+        if settings.rest or settings.mcp:
+            try:
+                client, dbt_token = await stack.enter_async_context(_upstream(settings, urls))
+            except ConfigurationError as exc:
+                wording = command_line_wording(str(exc), ENVIRONMENT_NAMES)
+                raise ServeError(f"dbt-runs serve: {wording}") from None
         if configure_logs:
             # After the upstream: the emulator's uvicorn.Config() has configured logging by
             # now, and nothing built from here on does.
-            configure_logging(settings.log_level, [dbt_token, settings.server_token])
+            configure_logging(
+                settings.log_level, [dbt_token, settings.server_token, settings.webhook_secret]
+            )
         if settings.stdio:
             from dbt_runs.expose import mcp as mcp_module
 
             _echo("MCP server on stdio" + (" (read-only)" if settings.read_only else ""))
             if on_ready is not None:
                 on_ready(Running(urls, []))
+            assert client is not None
             await mcp_module.run_stdio(client, read_only=settings.read_only)
             return
-        listeners = _http_servers(settings, client, urls, sockets)
+        hub = None
+        if settings.webhook_secret is not None:
+            from dbt_runs.webhooks import EventHub
+
+            hub = EventHub()
+        listeners = _http_servers(settings, client, urls, sockets, hub)
         if settings.read_only:
             _echo("read-only: nothing that changes a run is served")
-        if settings.server_token is None:
+        if settings.server_token is None and (settings.rest or settings.mcp):
             _echo(f"no {SERVER_TOKEN_ENV} set: callers need no token")
         if on_ready is not None:
-            on_ready(Running(urls, [listener.server for listener in listeners]))
+            on_ready(Running(urls, [listener.server for listener in listeners], hub))
         await _run_until_stopped(listeners, handle_signals=handle_signals)
 
 
@@ -435,16 +501,8 @@ async def _upstream(
 
 def _bind(host: str, port: int, what: str) -> socket.socket:
     """Bind and listen before the server starts, so the printed URL is already reachable."""
-    try:
-        sock = listen_socket(host, port)
-    except (OSError, OverflowError) as exc:
-        errno = getattr(exc, "errno", None)
-        reason = os.strerror(errno) if isinstance(errno, int) else str(exc)
-        raise ServeError(
-            f"dbt-runs serve: cannot listen on {host}:{port} for the {what}: {reason}"
-            + (f" (pick another port with --{what.split()[0].lower()}-port)" if port else "")
-        ) from None
-    return sock
+    flag = f"--{what.split()[0].lower()}-port"
+    return listen(host, port, command="serve", what=f"the {what}", flag=flag)
 
 
 @dataclass
@@ -516,9 +574,10 @@ def _h11_with_header_timeout(header_timeout: float) -> type[asyncio.Protocol]:
 
 def _http_servers(
     settings: Settings,
-    client: AsyncRunsClient,
+    client: AsyncRunsClient | None,
     urls: dict[str, str],
     sockets: dict[str, socket.socket],
+    hub: EventHub | None = None,
 ) -> list[_Listener]:
     import uvicorn
 
@@ -531,6 +590,11 @@ def _http_servers(
     hosts = allowed_hosts_for(settings.host)
     listeners: list[_Listener] = []
     apps: list[tuple[str, Any]] = []
+    receiver = None
+    if hub is not None and settings.webhook_port is None:
+        from dbt_runs.expose.webhooks import WebhookReceiver
+
+        receiver = WebhookReceiver(hub, secret=settings.webhook_secret)
     if settings.rest:
         from dbt_runs.expose.rest import create_app
 
@@ -539,10 +603,13 @@ def _http_servers(
             read_only=settings.read_only,
             server_token=settings.server_token,
             allowed_hosts=hosts,
+            webhooks=receiver,
         )
         apps.append(("rest", rest_app))
     if settings.mcp:
         from dbt_runs.expose import mcp as mcp_module
+
+        assert client is not None  # serve_async builds one whenever an adapter is served
 
         mcp_app = mcp_module.create_app(
             client,
@@ -551,6 +618,10 @@ def _http_servers(
             allowed_hosts=hosts,
         )
         apps.append(("mcp", mcp_app))
+    if hub is not None and settings.webhook_port is not None:
+        from dbt_runs.expose.webhooks import create_webhook_app
+
+        apps.append(("webhooks", create_webhook_app(hub, secret=settings.webhook_secret)))
     protocol = _h11_with_header_timeout(settings.header_timeout)
     for name, app in apps:
         sock = sockets[name]
@@ -571,9 +642,15 @@ def _http_servers(
         if name == "rest":
             urls["rest"] = base
             _echo(f"REST adapter at {base}/v1 (OpenAPI: {base}/openapi.json)")
+            if receiver is not None:
+                urls["webhooks"] = f"{base}/v1/webhooks/dbt"
+        elif name == "webhooks":
+            urls["webhooks"] = f"{base}/v1/webhooks/dbt"
         else:
             urls["mcp"] = f"{base}/mcp"
             _echo(f"MCP server at {base}/mcp (streamable HTTP)")
+    if "webhooks" in urls:
+        _echo(f"webhook receiver at {urls['webhooks']} (dbt's signature, no token)")
     return listeners
 
 

@@ -1,7 +1,8 @@
 """A faithful local dbt Cloud for tests, demos and benchmarks.
 
 `Emulator` serves dbt Cloud's v2 runs API (trigger, list, get, cancel, retry, artifacts, jobs,
-steps) from its own state, on a clock you control, with faults you can inject. Reach it
+steps) and its v3 webhook subscriptions (with signed deliveries to your receiver) from its own
+state, on a clock you control, with faults you can inject. Reach it
 in-process (`emulator.app`, `emulator.client()`) or over loopback HTTP (`emulator.serve()`,
 `emulator.serve_in_thread()`, `dbt-runs emulator`). The pytest fixtures live in
 `dbt_runs.testing.pytest_plugin`.
@@ -22,11 +23,13 @@ if TYPE_CHECKING:
     from dbt_runs.testing._account import RequestRecord
     from dbt_runs.testing._clock import Clock, ManualClock, RealClock
     from dbt_runs.testing._emulator import Emulator, RunInfo, StepInfo
-    from dbt_runs.testing._faults import FaultKind, Faults, RateLimit
+    from dbt_runs.testing._faults import FaultKind, Faults, RateLimit, WebhookFault
     from dbt_runs.testing._server import EmulatorServer
+    from dbt_runs.testing._webhooks import DeliveryRecord, Webhooks, WebhookSubscription
 
 __all__ = [
     "Clock",
+    "DeliveryRecord",
     "Emulator",
     "EmulatorServer",
     "FaultKind",
@@ -37,6 +40,9 @@ __all__ = [
     "RequestRecord",
     "RunInfo",
     "StepInfo",
+    "WebhookFault",
+    "WebhookSubscription",
+    "Webhooks",
 ]
 
 _HOMES = {
@@ -51,6 +57,10 @@ _HOMES = {
     "Faults": "_faults",
     "RateLimit": "_faults",
     "EmulatorServer": "_server",
+    "WebhookFault": "_faults",
+    "DeliveryRecord": "_webhooks",
+    "WebhookSubscription": "_webhooks",
+    "Webhooks": "_webhooks",
 }
 
 

@@ -39,6 +39,7 @@ from dbt_runs.testing._state import (
     StepPlan,
     Trigger,
 )
+from dbt_runs.testing._webhooks import Webhooks
 
 __all__ = ["Account", "RequestRecord"]
 
@@ -49,6 +50,7 @@ _TRIGGER_LEAD = 0.0185
 #: run whose tests or sources warn.
 _FAIL_MARKER = re.compile(r"\[fail(?::([a-z]+))?\]", re.IGNORECASE)
 _WARN_MARKER = "[warn]"
+_ACCOUNT_IN_PATH = re.compile(r"^/api/v\d+/accounts/(\d+)(?:/|$)")
 
 
 def _outcome_of(cause: str, job: Job) -> tuple[Outcome, Failure, bool]:
@@ -115,6 +117,8 @@ class Account:
         now = clock.now()
         seed_catalog(self.state, now)
         seed_runs(self.state, runs, now, seed)
+        #: The webhook subscriptions and their deliveries (the v3 API's side of the account).
+        self.webhooks = Webhooks(self, seed=seed)
 
     # -- requests ----------------------------------------------------------------------------
     def accepts_token(self, token: str) -> bool:
@@ -136,13 +140,18 @@ class Account:
         """Forget the recorded requests."""
         self._requests.clear()
 
-    def rate_limit_wait(self) -> float | None:
-        """Count a request against the rate limit: the seconds its cooldown has left, or None
-        when the request may pass.
+    def rate_limit_wait(self, path: str) -> float | None:
+        """Count a request for `path` against the account's rate limit: the seconds its
+        cooldown has left, or None when the request may pass.
 
+        dbt's limit is per account: a request naming another account id (which gets a 403)
+        is not this account's, and is not counted.
         The limit counts in a manual clock's time, else in real time: a client waits out a
         `Retry-After` in real seconds whatever a real clock's speed.
         """
+        named = _ACCOUNT_IN_PATH.match(path)
+        if named is not None and int(named.group(1)) != self.account_id:
+            return None
         clock = self.clock
         at = clock.now() if isinstance(clock, ManualClock) else time.monotonic()
         return self.faults.rate_limited(at)
@@ -352,12 +361,19 @@ class Account:
         """A step's `(logs, debug_logs)` as far as it got at `now` (what `_wire` embeds)."""
         return _logs.step_logs(run, step, now, self._project_name(run))
 
+    def artifacts_ready_at(self, run: Run) -> float | None:
+        """When the run's artifacts can be read (None until its end is planned): dbt uploads
+        them after the run, and sends `job.run.completed` only then."""
+        finished = run.finished_at
+        if finished is None:
+            return None
+        # dbt's upload is a phase of the run: a fast clock shortens it like the others.
+        return finished + self.faults.artifact_delay_seconds / run.speed
+
     def _artifacts_uploaded(self, run: Run, now: float) -> bool:
         finished = run.finished_at
-        if finished is None or finished > now:
-            return False
-        # dbt's upload is a phase of the run: a fast clock shortens it like the others.
-        return now >= finished + self.faults.artifact_delay_seconds / run.speed
+        ready = self.artifacts_ready_at(run)
+        return finished is not None and finished <= now and ready is not None and now >= ready
 
     def _project_name(self, run: Run) -> str:
         project = self.state.projects.get(run.job.project_id)

@@ -5,11 +5,17 @@ rate limit's 429, injected statuses (a gateway's HTML 502/503/504, dbt's own 500
 hung connections, bodies cut short or sent slowly, and the ambiguous trigger (the run is
 created, then the answer is lost). Over uvicorn a dropped connection is a real TCP reset; called
 in-process (`httpx.ASGITransport`) the app raises the transport error the client would see.
+
+The webhook deliveries (`_webhooks`) run in the serving event loop: between the lifespan's
+start-up and shut-down, or, under a server that sends no lifespan events, from the first
+request it serves on.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import math
 import socket
 import struct
 import sys
@@ -21,7 +27,6 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from dbt_runs._net import answer_lifespan
 from dbt_runs.testing._faults import FaultKind, gateway_html
 from dbt_runs.testing._routes import Router, error, too_many_requests
 
@@ -41,25 +46,30 @@ class EmulatorApp:
     def __init__(self, account: Account) -> None:
         self._account = account
         self._router = Router(account)
+        self._delivering: asyncio.Task[None] | None = None
+        self._lifespan_delivers = False
 
     # -- ASGI ------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await answer_lifespan(receive, send)
+            await self._lifespan(receive, send)
             return
         if scope["type"] != "http":  # pragma: no cover - websockets are not dbt's
             return
         account = self._account
+        if not self._lifespan_delivers and _transport_of(receive) is not None:
+            self._deliver_from_here()
         faults = account.faults
         method = scope["method"]
         path = scope["path"]
         latency = faults.latency()
         if latency:
             await account.clock.sleep(latency)
-        wait = account.rate_limit_wait()
+        wait = account.rate_limit_wait(path)
         if wait is not None:
             account.record_request(method, path, 429)
-            await too_many_requests(max(1, round(wait)))(scope, receive, send)
+            # Rounded up: a client that comes back after `Retry-After` finds the cooldown over.
+            await too_many_requests(max(1, math.ceil(wait)))(scope, receive, send)
             return
         before, after = faults.before(method, path)
         if before is not None:
@@ -85,6 +95,30 @@ class EmulatorApp:
             return
         await response(scope, receive, send)
 
+    # -- webhooks --------------------------------------------------------------------------
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        """Answer the server's lifespan; between start-up and shut-down, deliver webhooks."""
+        async with anyio.create_task_group() as group:
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    self._lifespan_delivers = True
+                    group.start_soon(self._account.webhooks.run)
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    group.cancel_scope.cancel()
+                    break
+        self._lifespan_delivers = False
+        await send({"type": "lifespan.shutdown.complete"})
+
+    def _deliver_from_here(self) -> None:
+        """Served over a socket without lifespan events (uvicorn's `lifespan="off"`): run the
+        deliveries in this server's loop, which cancels them when it stops."""
+        if (self._delivering is None or self._delivering.done()) and (
+            not self._account.webhooks.delivering
+        ):
+            self._delivering = asyncio.get_running_loop().create_task(self._account.webhooks.run())
+
     # -- faults ----------------------------------------------------------------------------
     async def _fail(self, kind: FaultKind, scope: Scope, receive: Receive, send: Send) -> None:
         if kind == "reset":
@@ -107,7 +141,7 @@ class EmulatorApp:
             response = Response(_SERVER_ERROR, 500, media_type="application/json")
         elif kind == 429:
             limit = self._account.faults.rate_limit
-            response = too_many_requests(round(limit.cooldown_seconds if limit else 300))
+            response = too_many_requests(math.ceil(limit.cooldown_seconds if limit else 300))
         else:
             response = error(kind)
         await response(scope, receive, send)

@@ -20,6 +20,7 @@ from dbt_runs.testing._clock import Clock, ManualClock
 from dbt_runs.testing._faults import Faults
 from dbt_runs.testing._state import FAILURES, OUTCOMES, STEP_ID_FACTOR, Failure, Job, Outcome, Run
 from dbt_runs.testing._trigger import validate_trigger
+from dbt_runs.testing._webhooks import Webhooks
 
 if TYPE_CHECKING:
     from dbt_runs import AsyncRunsClient
@@ -165,6 +166,12 @@ class Emulator:
     @faults.setter
     def faults(self, faults: Faults) -> None:
         self._account.faults = faults
+
+    @property
+    def webhooks(self) -> Webhooks:
+        """dbt Cloud's outbound webhooks: subscriptions (also made through the v3 API),
+        the deliveries sent, and `deliver_due()` for tests on a manual clock."""
+        return self._account.webhooks
 
     @property
     def artifact_size(self) -> int | None:

@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-__all__ = ["FaultKind", "Faults", "RateLimit", "gateway_html"]
+__all__ = ["FaultKind", "Faults", "RateLimit", "WebhookFault", "gateway_html"]
 
 #: What a fault does to a response.
 #: - an HTTP status (500, 502, 503, 504, 429...): that error instead of the answer;
@@ -25,6 +25,12 @@ __all__ = ["FaultKind", "Faults", "RateLimit", "gateway_html"]
 #: and "hang" httpx.ReadTimeout at once: what a client sees over a real connection.
 FaultKind = int | Literal["reset", "truncate", "malformed", "hang"]
 _KINDS: Final = ("reset", "truncate", "malformed", "hang")
+
+#: What a fault does to an outbound webhook delivery (see `Faults.fault_next_webhooks`):
+#: - "drop": the event is never delivered, no attempt and no retry (a delivery dbt lost);
+#: - "duplicate": the delivery is sent twice, the same body and event id both times.
+WebhookFault = Literal["drop", "duplicate"]
+_WEBHOOK_FAULTS: Final = ("drop", "duplicate")
 
 _REASONS: Final = {
     500: "Internal Server Error",
@@ -47,11 +53,18 @@ def gateway_html(status: int) -> str:
 class RateLimit:
     """dbt's Admin API limit: past `requests` per `per_seconds`, 429 for `cooldown_seconds`.
 
-    dbt documents 5,000 requests per minute per account and a five-minute cooldown. With a
-    `ManualClock` time is the emulator's clock, so a test ends a cooldown with
+    dbt documents 5,000 requests per minute per account and a five-minute cooldown. The
+    window slides: a request is refused when `requests` others were answered in the
+    `per_seconds` before it, whenever they came. That is at least as strict as any fixed
+    window dbt may use, so a client that stays under it here stays under it there. Only the
+    account's own requests count (a request naming another account id is that account's).
+
+    With a `ManualClock` time is the emulator's clock, so a test ends a cooldown with
     `clock.advance(300)`; with a `RealClock` it is real time whatever the speed, because a
-    client waits out `Retry-After` in real seconds.
-    The 429 carries `Retry-After` (seconds left in the cooldown) and the error envelope.
+    client waits out `Retry-After` in real seconds (scale the limit yourself to emulate
+    dbt's at speed N: `RateLimit(5000, 60 / N, 300 / N)`).
+    The 429 carries `Retry-After` (the seconds left in the cooldown, rounded up) and dbt's
+    error envelope; requests refused during the cooldown do not count and do not extend it.
     """
 
     requests: int = 5000
@@ -100,7 +113,11 @@ class Faults:
             and then answers 502: the ambiguous trigger, at random.
         artifact_delay_seconds: a finished run's artifacts 404 (and its artifact list is
             null) for this many seconds: dbt uploads them asynchronously. Like the run's other
-            phases, a `RealClock`'s speed divides it.
+            phases, a `RealClock`'s speed divides it. `job.run.completed` waits for it too.
+        webhook_delay_seconds: every webhook event is delivered this many seconds (of the
+            emulator's clock) after it happened.
+        webhook_drop_rate: probability that an event is never delivered to a subscription.
+        webhook_duplicate_rate: probability that a delivery is sent twice.
     """
 
     latency_ms: float = 0.0
@@ -114,12 +131,16 @@ class Faults:
     rate_limit: RateLimit | None = None
     ambiguous_trigger_rate: float = 0.0
     artifact_delay_seconds: float = 0.0
+    webhook_delay_seconds: float = 0.0
+    webhook_drop_rate: float = 0.0
+    webhook_duplicate_rate: float = 0.0
     seed: int = 0
     _rng: random.Random = field(init=False, repr=False)
     _scripted: deque[_Scripted] = field(init=False, repr=False, default_factory=deque)
+    _scripted_webhooks: deque[WebhookFault] = field(init=False, repr=False, default_factory=deque)
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
-    _window_start: float = field(init=False, repr=False, default=float("-inf"))
-    _window_count: int = field(init=False, repr=False, default=0)
+    #: When the requests of the last window were answered, oldest first.
+    _answered: deque[float] = field(init=False, repr=False, default_factory=deque)
     _cooldown_until: float = field(init=False, repr=False, default=float("-inf"))
 
     def __post_init__(self) -> None:
@@ -159,9 +180,32 @@ class Faults:
         with self._lock:
             self._scripted.append(_Scripted(_check_kind(kind), times, "POST", None, True))
 
+    def fault_next_webhooks(self, kind: WebhookFault, *, times: int = 1) -> None:
+        """The next `times` webhook deliveries (one event to one subscription each) are
+        dropped ("drop": never sent, never retried) or sent twice ("duplicate")."""
+        if kind not in _WEBHOOK_FAULTS:
+            raise ValueError(f"unknown webhook fault {kind!r}: use one of {_WEBHOOK_FAULTS}")
+        with self._lock:
+            self._scripted_webhooks.extend([kind] * times)
+
+    def webhook_fault(self) -> WebhookFault | None:
+        """What happens to the next webhook delivery: a scripted fault first, else a draw."""
+        with self._lock:
+            if self._scripted_webhooks:
+                return self._scripted_webhooks.popleft()
+            roll = self._rng.random
+            if self.webhook_drop_rate and roll() < self.webhook_drop_rate:
+                return "drop"
+            if self.webhook_duplicate_rate and roll() < self.webhook_duplicate_rate:
+                return "duplicate"
+        return None
+
     def clear(self) -> None:
         """Remove every fault and limit (and any scripted fault not yet fired)."""
         with self._lock:
+            self.webhook_delay_seconds = 0.0
+            self.webhook_drop_rate = self.webhook_duplicate_rate = 0.0
+            self._scripted_webhooks.clear()
             self.latency_ms = self.jitter_ms = 0.0
             self.error_rates = {}
             self.reset_rate = self.truncate_rate = self.malformed_rate = 0.0
@@ -171,13 +215,13 @@ class Faults:
             self.rate_limit = None
             self._scripted.clear()
             self._cooldown_until = float("-inf")
-            self._window_count = 0
+            self._answered.clear()
 
     @property
     def pending(self) -> int:
-        """How many scripted faults have not fired yet."""
+        """How many scripted faults have not fired yet (webhook faults included)."""
         with self._lock:
-            return sum(s.remaining for s in self._scripted)
+            return sum(s.remaining for s in self._scripted) + len(self._scripted_webhooks)
 
     # -- decisions (used by the app) -------------------------------------------------------
     def latency(self) -> float:
@@ -194,15 +238,15 @@ class Faults:
         with self._lock:
             if now < self._cooldown_until:
                 return self._cooldown_until - now
-            if now - self._window_start >= limit.per_seconds:
-                self._window_start = now
-                self._window_count = 0
-            self._window_count += 1
-            if self._window_count > limit.requests:
+            answered = self._answered
+            while answered and answered[0] <= now - limit.per_seconds:
+                answered.popleft()
+            if len(answered) >= limit.requests:
+                # The cooldown starts afresh: the requests before it are forgiven.
                 self._cooldown_until = now + limit.cooldown_seconds
-                self._window_count = 0
-                self._window_start = self._cooldown_until
+                answered.clear()
                 return limit.cooldown_seconds
+            answered.append(now)
         return None
 
     def _take(self, method: str, path: str, *, trigger: bool) -> FaultKind | None:

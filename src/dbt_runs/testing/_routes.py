@@ -1,4 +1,5 @@
-"""dbt Cloud's v2 routes: what each endpoint reads or changes in the account, and its JSON.
+"""dbt Cloud's v2 routes (and v3's webhook subscriptions): what each endpoint reads or changes
+in the account, and its JSON.
 
 Routing is a small regex table rather than Starlette's router because dbt's edges have to be
 reproduced exactly: both slash forms of every route (no redirect), a 404 envelope for unknown
@@ -30,6 +31,7 @@ from dbt_runs.testing import _artifacts, _wire
 from dbt_runs.testing._query import Query, QueryError, parse_include_related
 from dbt_runs.testing._state import ERROR, SUCCESS, Job, Run, command_kind
 from dbt_runs.testing._trigger import validate_trigger
+from dbt_runs.testing._webhooks import SubscriptionError, read_subscription, subscription_json
 
 if TYPE_CHECKING:
     from dbt_runs.testing._account import Account
@@ -39,6 +41,9 @@ __all__ = ["Router", "error", "json_response", "too_many_requests"]
 Handler = Callable[[Request, dict[str, str]], Awaitable[Response]]
 
 _A: Final = r"^/api/v2/accounts/(?P<account_id>\d+)"
+_A3: Final = r"^/api/v3/accounts/(?P<account_id>\d+)"
+#: dbt's paths name one subscription `subscription/{id}`, singular; ids are `wsu_...`.
+_WSU: Final = _A3 + r"/webhooks/subscription/(?P<webhook_id>wsu_[0-9A-Za-z]+)"
 #: Largest trigger body accepted (a real one is a few hundred bytes).
 _MAX_BODY: Final = 1024 * 1024
 _RUN_FILTERS_INT: Final = (
@@ -125,6 +130,9 @@ _ROUTES: Final = (
     _route(_A + r"/steps/(?P<step_id>\d+)/?$", GET="get_step"),
     _route(_A + r"/environments/?$", GET="list_environments"),
     _route(_A + r"/environments/(?P<environment_id>\d+)/?$", GET="get_environment"),
+    _route(_A3 + r"/webhooks/subscriptions/?$", GET="list_webhooks", POST="create_webhook"),
+    _route(_WSU + r"/?$", GET="get_webhook", PUT="update_webhook", DELETE="delete_webhook"),
+    _route(_WSU + r"/test/?$", GET="test_webhook"),
 )
 
 
@@ -538,6 +546,71 @@ class Router:
             run = self._account.rerun_job(self._job(params), now)
             data = self._run_body(request, run, frozenset({"trigger", "job"}), now)
         return json_response(_wire.envelope(data))
+
+    # -- webhook subscriptions (v3) --------------------------------------------------------
+    async def list_webhooks(self, request: Request, params: dict[str, str]) -> Response:
+        limit, offset = _paging(Query(request.query_params))
+        account = self._account
+        with account.state.lock:
+            subscriptions = account.webhooks.all()
+            page = [subscription_json(account, s) for s in subscriptions[offset : offset + limit]]
+        extra = {
+            "filters": {"offset": offset, "limit": limit},
+            "pagination": {"count": len(page), "total_count": len(subscriptions)},
+        }
+        return json_response(_wire.envelope(page, extra=extra))
+
+    async def create_webhook(self, request: Request, params: dict[str, str]) -> Response:
+        fields = await _subscription_fields(request)
+        if isinstance(fields, Response):
+            return fields
+        account = self._account
+        subscription = account.webhooks.create(fields)
+        # The only answer that shows the secret.
+        data = {**subscription_json(account, subscription), "hmac_secret": subscription.secret}
+        return json_response(_wire.envelope(data, code=201), 201)
+
+    async def get_webhook(self, request: Request, params: dict[str, str]) -> Response:
+        subscription = self._account.webhooks.get(params["webhook_id"])
+        if subscription is None:
+            return not_found()
+        return json_response(_wire.envelope(subscription_json(self._account, subscription)))
+
+    async def update_webhook(self, request: Request, params: dict[str, str]) -> Response:
+        webhooks = self._account.webhooks
+        if webhooks.get(params["webhook_id"]) is None:
+            return not_found()
+        fields = await _subscription_fields(request)
+        if isinstance(fields, Response):
+            return fields
+        subscription = webhooks.update(params["webhook_id"], fields)
+        if subscription is None:
+            return not_found()
+        return json_response(_wire.envelope(subscription_json(self._account, subscription)))
+
+    async def delete_webhook(self, request: Request, params: dict[str, str]) -> Response:
+        if not self._account.webhooks.delete(params["webhook_id"]):
+            return not_found()
+        return json_response(_wire.envelope({"id": params["webhook_id"]}))
+
+    async def test_webhook(self, request: Request, params: dict[str, str]) -> Response:
+        webhooks = self._account.webhooks
+        if webhooks.get(params["webhook_id"]) is None:
+            return not_found()
+        problem, status = await webhooks.test(params["webhook_id"])
+        data = {"verification_error": problem, "verification_status_code": str(status)}
+        return json_response(_wire.envelope(data))
+
+
+async def _subscription_fields(request: Request) -> dict[str, Any] | Response:
+    """A create or update body's fields, or dbt's 400 naming what is wrong."""
+    body = await _read_body(request)
+    if isinstance(body, Response):
+        return body
+    try:
+        return read_subscription(body)
+    except SubscriptionError as exc:
+        return bad_request(dict(exc.errors))
 
 
 def _allow(route: _Route) -> str:

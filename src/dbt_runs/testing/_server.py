@@ -49,7 +49,8 @@ def _server(app: Any) -> Any:
     config = uvicorn.Config(
         app,
         log_level="warning",
-        lifespan="off",
+        # The lifespan runs the webhook deliveries (`Webhooks.run`).
+        lifespan="on",
         http="h11",
         access_log=False,
         timeout_graceful_shutdown=2,

@@ -17,7 +17,9 @@
 | GET | `/jobs/{jobid}/artifacts/{path}` | extension: `get_job_artifact` |
 | POST | `/jobs/{jobid}/rerun` | extension: `rerun_job` |
 
-plus `GET /openapi.json` (the OpenAPI 3.1 document) and `GET /healthz` (liveness).
+plus `GET /openapi.json` (the OpenAPI 3.1 document) and `GET /healthz` (liveness), and, with
+`create_app(..., webhooks=receiver)`, `POST /v1/webhooks/dbt` for dbt Cloud's webhook
+deliveries (`dbt_runs.expose.webhooks`: authenticated by dbt's signature, not by a token).
 
 Bodies and statuses are dbt's own, byte for byte (but for `/errors`, whose `data` is the
 SDK's `as_json`); the adapter validates inputs first and answers its own errors (400, 404,

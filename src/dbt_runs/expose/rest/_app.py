@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
     from dbt_runs import ArtifactStream, AsyncRunsClient
+    from dbt_runs.expose.webhooks import WebhookReceiver
 
 logger = logging.getLogger("dbt_runs.expose.rest")
 
@@ -57,6 +58,7 @@ def create_app(
     server_token: str | None = None,
     allowed_hosts: Sequence[str] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    webhooks: WebhookReceiver | None = None,
 ) -> Starlette:
     """Build the REST adapter: the seed's `/v1` runs surface in front of an `AsyncRunsClient`.
 
@@ -76,6 +78,9 @@ def create_app(
         allowed_hosts: Accept only these names in `Host`/`Origin` (the CLI passes the
             loopback names when it binds a loopback address); `None` accepts any.
         max_body_bytes: Refuse request bodies above this size with 413.
+        webhooks: Also take dbt Cloud's webhook deliveries at `POST /v1/webhooks/dbt`
+            (`dbt_runs.expose.webhooks`). That route is authenticated by dbt's signature,
+            never by `server_token`; the host check still applies to it.
 
     Returns:
         The Starlette app.
@@ -110,6 +115,12 @@ def create_app(
         )
         for route in served
     ]
+    exempt: tuple[str, ...] = UNAUTHENTICATED_PATHS
+    if webhooks is not None:
+        from dbt_runs.expose.webhooks import WEBHOOK_PATH
+
+        routes.append(Route_(WEBHOOK_PATH, webhooks.endpoint, methods=["POST"]))
+        exempt = (*exempt, WEBHOOK_PATH)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -126,7 +137,7 @@ def create_app(
             Middleware(
                 SecurityMiddleware,
                 server_token=server_token,
-                exempt_paths=UNAUTHENTICATED_PATHS,
+                exempt_paths=exempt,
                 allowed_hosts=allowed_hosts,
                 max_body_bytes=max_body_bytes,
             ),
