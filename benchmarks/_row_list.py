@@ -193,6 +193,17 @@ def _last_line(text: str) -> str:
     return lines[-1][:200] if lines else "exited with an error"
 
 
+def _decoder_note() -> str:
+    from dbt_runs import _json
+
+    if _json.ACCELERATED:
+        return (
+            "dbt-runs decoded JSON with orjson (the `speedups` extra, installed by "
+            "`nox -s bench`); the bare loop with httpx's `json.loads`."
+        )
+    return "dbt-runs decoded JSON with the standard library (the `speedups` extra is absent)."
+
+
 def _timing_note(rounds: int) -> str:
     return (
         f"Each contender listed once untimed (warm-up), then {rounds} timed times, alternating "
@@ -243,6 +254,7 @@ async def row_list(ctx: Context) -> Row:
             if not row.met:
                 await _explain_miss(ctx, row, server, expected, "list", median(best.work))
         row.notes.append(_timing_note(rounds))
+        row.notes.append(_decoder_note())
         row.notes.append(
             "Sequential contenders: the peers and the bare httpx loop (one request at a time); "
             "each round's verdict takes the fastest of them in that round."
@@ -318,6 +330,7 @@ async def row_list_floor(ctx: Context) -> Row:
         "them allocates."
     )
     row.notes.append(_timing_note(rounds))
+    row.notes.append(_decoder_note())
     row.notes.append(
         f"The floor counts round trips only: {pages} pages, the first alone (it says how "
         f"many there are), the other {pages - 1} in rounds of {DEFAULT_WINDOW}; it leaves "
