@@ -98,6 +98,7 @@ def _limits_note(cpu: dict[str, dict[str, float]], cores: int) -> str:
     client = _on_path(cpu["client get_run"])
     mcp = _on_path(cpu["MCP, mcp SDK Client"], "MCP server")
     mcp_server = cpu["MCP, mcp SDK Client"].get("MCP server", 0.0)
+    without_server = mcp - mcp_server
     return (
         f"What limits the targets. REST throughput: with {cores} cores busy, a path's "
         "throughput goes as the inverse of the CPU it costs all processes per call: "
@@ -117,7 +118,9 @@ def _limits_note(cpu: dict[str, dict[str, float]], cores: int) -> str:
         "a quarter and our tool wrapper a few per cent; the rest is uvicorn, Starlette and "
         "the SDK's JSON-RPC dispatch, validation and per-request session manager. The mcp "
         "SDK Client on the caller's side costs about as much again (the bare JSON-RPC POST "
-        "row shows the adapter without it)."
+        f"row shows the adapter without it): that caller and the emulator alone cost "
+        f"{without_server:.2f} ms, {without_server / client:.1f}x the direct call, before the "
+        "MCP server does anything."
     )
 
 
