@@ -215,5 +215,7 @@ def _check_sdist(sdist: Path, files: set[str]) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Run the benchmarks side by side into benchmarks/results/ (`-- --smoke`: tiny run)."""
-    session.install("-e", ".[server,cli]", *_group("bench"))
+    # With the speedups extra (orjson), as a user who cares about speed installs it; the
+    # rows' notes say which JSON decoder dbt-runs used.
+    session.install("-e", ".[server,cli,speedups]", *_group("bench"))
     session.run("python", "-m", "benchmarks", *session.posargs)

@@ -26,31 +26,11 @@ def build_emulator(config: dict[str, Any]) -> tuple[Emulator, dict[str, Any]]:
     """
     start = time.time()
     speed = float(config.get("speed", 1.0))
-    error_rates = {
-        status: rate
-        for status, rate in (
-            (503, config.get("fault_503", 0.0)),
-            (429, config.get("fault_429", 0.0)),
-        )
-        if rate
-    }
-    faults = Faults(
-        latency_ms=config.get("latency_s", 0.0) * 1000,
-        error_rates=error_rates,
-        seed=config.get("seed", 0),
-        # A 429 drawn from `error_rates` carries the rate limit's cooldown as its Retry-After;
-        # a limit no benchmark can reach gives the 429s the short Retry-After we want.
-        rate_limit=RateLimit(
-            requests=10**9, per_seconds=60.0, cooldown_seconds=config.get("retry_after_s", 1)
-        )
-        if 429 in error_rates
-        else None,
-    )
     emulator = Emulator(
         runs=config["runs"],
         seed=config.get("seed", 0),
         clock=RealClock(speed=speed, start=start),
-        faults=faults,
+        faults=build_faults(config),
         artifact_size=config.get("artifact_bytes"),
     )
     seeded: dict[str, Any] = {
@@ -80,3 +60,33 @@ def build_emulator(config: dict[str, Any]) -> tuple[Emulator, dict[str, Any]]:
         for n, s in enumerate(config.get("spread_seconds", ()))
     ]
     return emulator, seeded
+
+
+def build_faults(config: dict[str, Any]) -> Faults:
+    """The row's faults, drawing from a generator seeded afresh.
+
+    Building them again before each contender's listing gives every contender the same
+    sequence of outcomes: the n-th request to arrive meets the n-th draw. A client that
+    retries every failure until it has its 100 pages therefore meets the same number of
+    faults, whatever its order or concurrency; which page meets them follows its order.
+    """
+    error_rates = {
+        status: rate
+        for status, rate in (
+            (503, config.get("fault_503", 0.0)),
+            (429, config.get("fault_429", 0.0)),
+        )
+        if rate
+    }
+    return Faults(
+        latency_ms=config.get("latency_s", 0.0) * 1000,
+        error_rates=error_rates,
+        seed=config.get("seed", 0),
+        # A 429 drawn from `error_rates` carries the rate limit's cooldown as its Retry-After;
+        # a limit no benchmark can reach gives the 429s the short Retry-After we want.
+        rate_limit=RateLimit(
+            requests=10**9, per_seconds=60.0, cooldown_seconds=config.get("retry_after_s", 1)
+        )
+        if 429 in error_rates
+        else None,
+    )

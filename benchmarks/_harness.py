@@ -59,7 +59,6 @@ class Context:
     work_dir: Path
     profile_dir: Path | None
     log: Callable[[str], None] = field(default=lambda msg: print(msg, file=sys.stderr))
-    _startups: dict[str, ProcResult] = field(default_factory=dict, repr=False)
 
     def peer_argv(
         self, peer: Peer, op: str, server: ServerProcess, *, result: Path | None = None, **kw: Any
@@ -78,20 +77,6 @@ class Context:
         proc = run_measured(self.peer_argv(peer, op, server, **kw), stdout_path=stdout_path)
         report = json.loads(result_path.read_text()) if result_path.exists() else {}
         return proc, report, stdout_path
-
-    def startup(self, peer: Peer, server: ServerProcess) -> ProcResult:
-        """The fastest of a few no-op runs of `peer`'s driver: interpreter start-up plus
-        imports (and client construction), no request. Measured once per peer per run."""
-        if peer.name not in self._startups:
-            runs = [
-                run_measured(self.peer_argv(peer, "noop", server))
-                for _ in range(max(1, self.sizes.repeats))
-            ]
-            failed = [r for r in runs if not r.ok]
-            if failed:
-                raise RuntimeError(f"{peer.name}'s no-op run failed: {failed[0].stderr_tail}")
-            self._startups[peer.name] = min(runs, key=lambda r: r.wall_s)
-        return self._startups[peer.name]
 
 
 def median(values: list[float]) -> float:

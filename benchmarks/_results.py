@@ -16,6 +16,9 @@ Figure = float | int | str | None
 
 # Column headings for the figures a row may carry, in the order they are shown.
 LABELS: dict[str, str] = {
+    "listing_s": "listing (s)",
+    "listing_range": "range (s)",
+    "process_wall_s": "process wall (s)",
     "wall_s": "wall (s)",
     "startup_s": "start-up (s)",
     "work_s": "wall - start-up (s)",
@@ -39,6 +42,8 @@ LABELS: dict[str, str] = {
     "per_min_mean": "requests/min (emulated)",
     "per_min_peak": "busiest minute (requests)",
     "notice_p50_s": "notice delay p50 (emulated s)",
+    "median_s": "median (s)",
+    "min_s": "fastest (s)",
 }
 
 
@@ -73,7 +78,8 @@ class Row:
     """One benchmark row: what ran, the target, and whether dbt-runs met it.
 
     Attributes:
-        number: The row's number (1-6 from the first issue, 7-8 the sync client's).
+        number: The row's number (1-6 from the first issue, 7-8 the sync client's, 9-10 the
+            hot paths' floors).
         key: Its `--only` name.
         title: What it measures.
         ratio_of: What the ratio column divides by what.
@@ -115,6 +121,9 @@ def environment(*, smoke: bool, peer_versions: dict[str, str]) -> dict[str, Any]
         "cpu_count": os.cpu_count(),
         "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "smoke": smoke,
+        # Other work on the machine moves every absolute figure: the 1-minute load average
+        # when the run started (and, once written, when it ended).
+        "load": [round(os.getloadavg()[0], 2)] if hasattr(os, "getloadavg") else [],
         "versions": {
             "dbt-runs": _version("dbt-runs"),
             "httpx": _version("httpx"),
@@ -150,9 +159,16 @@ def _met(met: bool | None) -> str:
 
 def _where(env: dict[str, Any]) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in env["versions"].items() if v)
+    load = env.get("load") or []
+    busy = (
+        f"Load average {' at the start, '.join(f'{x:.1f}' for x in load)}"
+        f"{' at the end' if len(load) > 1 else ' at the start'}. "
+        if load
+        else ""
+    )
     return (
         f"Python {env['python']} ({env['implementation']}), "
-        f"{env['cpu_count']} CPUs ({env['usable_cpus']} usable), {env['platform']}. "
+        f"{env['cpu_count']} CPUs ({env['usable_cpus']} usable), {env['platform']}. {busy}"
         f"{'**Smoke sizes (not representative).** ' if env['smoke'] else ''}"
         f"Versions: {versions}."
     )
@@ -201,6 +217,13 @@ def render_markdown(env: dict[str, Any], rows: list[Row]) -> str:
     return "\n".join(out) + "\n"
 
 
+def _ended(env: dict[str, Any]) -> dict[str, Any]:
+    """`env` with the load average at the end of the run added, once."""
+    if len(env.get("load") or []) == 1 and hasattr(os, "getloadavg"):
+        return {**env, "load": [*env["load"], round(os.getloadavg()[0], 2)]}
+    return env
+
+
 def merge(out_dir: Path, env: dict[str, Any], rows: list[Row]) -> tuple[Path, Path]:
     """Merge `rows` into `out_dir`'s latest results: rows of the same number are replaced,
     the others keep their figures and the date of the run that measured them (the file says
@@ -221,7 +244,7 @@ def merge(out_dir: Path, env: dict[str, Any], rows: list[Row]) -> tuple[Path, Pa
         still = [n for n in run["rows"] if n not in numbers]
         if still:
             later.append({**run, "rows": still})
-    later.append({**env, "rows": sorted(numbers)})
+    later.append({**_ended(env), "rows": sorted(numbers)})
     merged_env = {**base, "merged": later}
     return write(out_dir, merged_env, sorted([*kept, *rows], key=lambda row: row.number))
 
@@ -229,6 +252,7 @@ def merge(out_dir: Path, env: dict[str, Any], rows: list[Row]) -> tuple[Path, Pa
 def write(out_dir: Path, env: dict[str, Any], rows: list[Row]) -> tuple[Path, Path]:
     """Write `latest.json` and `latest.md` into `out_dir`; return their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    env = _ended(env)
     json_path, md_path = out_dir / "latest.json", out_dir / "latest.md"
     json_path.write_text(
         json.dumps({"environment": env, "rows": [asdict(r) for r in rows]}, indent=2) + "\n"

@@ -13,7 +13,9 @@ Roles (CONFIG is a JSON object with "role"):
 - `mcp`: the MCP server (`dbt_runs.expose.mcp`) over such a client, streamable HTTP.
 
 Every role is wrapped in `Counter`, which counts requests and responses by status, so that
-"requests spent" and "retries" are counted on the wire, identically for every contender.
+"requests spent" and "retries" are counted on the wire, identically for every contender, and
+the server's own CPU time since the last reset. A reset (`POST /_bench/reset`) also starts the
+emulator's random faults again from their seed, so every contender meets the same sequence.
 The process prints `READY <base_url>` once it listens, and exits when its stdin closes (so it
 can never outlive the harness).
 """
@@ -26,6 +28,7 @@ import json
 import socket
 import sys
 import threading
+import time
 from collections import Counter as _Tally
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import AbstractAsyncContextManager
@@ -44,10 +47,12 @@ RESET_PATH = "/_bench/reset"
 class Counter:
     """ASGI middleware counting requests and response statuses; serves `/_bench/*` itself."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, on_reset: Callable[[], None] = lambda: None) -> None:
         self.app = app
+        self.on_reset = on_reset
         self.requests = 0
         self.statuses: _Tally[int] = _Tally()
+        self.cpu_at_reset = time.process_time()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,11 +61,14 @@ class Counter:
         path = scope["path"]
         if path in (STATS_PATH, RESET_PATH):
             if path == RESET_PATH:
+                self.on_reset()
                 self.requests, self.statuses = 0, _Tally()
+                self.cpu_at_reset = time.process_time()
             body = json.dumps(
                 {
                     "requests": self.requests,
                     "statuses": {str(k): v for k, v in self.statuses.items()},
+                    "cpu_s": time.process_time() - self.cpu_at_reset,
                 }
             ).encode()
             await send(
@@ -82,10 +90,11 @@ class Counter:
         await self.app(scope, receive, counting_send)
 
 
-def _emulator_app(
-    config: dict[str, Any],
-) -> tuple[Any, Callable[[], AbstractAsyncContextManager[None]]]:
-    from benchmarks._emulator import build_emulator
+Built = tuple[Any, Callable[[], AbstractAsyncContextManager[None]], Callable[[], None]]
+
+
+def _emulator_app(config: dict[str, Any]) -> Built:
+    from benchmarks._emulator import build_emulator, build_faults
 
     emulator, seeded = build_emulator(config)
     print("SEEDED " + json.dumps(seeded), flush=True)
@@ -94,12 +103,13 @@ def _emulator_app(
     async def lifespan() -> AsyncIterator[None]:
         yield
 
-    return emulator.app, lifespan
+    def reset_faults() -> None:
+        emulator.faults = build_faults(config)
+
+    return emulator.app, lifespan, reset_faults
 
 
-def _adapter_app(
-    config: dict[str, Any],
-) -> tuple[Any, Callable[[], AbstractAsyncContextManager[None]]]:
+def _adapter_app(config: dict[str, Any]) -> Built:
     from dbt_runs import AsyncRunsClient
 
     client = AsyncRunsClient(
@@ -120,15 +130,15 @@ def _adapter_app(
         async with client:
             yield
 
-    return app, lifespan
+    return app, lifespan, lambda: None
 
 
 async def _serve(config: dict[str, Any]) -> None:
     import uvicorn
 
     role = config["role"]
-    app, lifespan = _emulator_app(config) if role == "emulator" else _adapter_app(config)
-    counted = Counter(app)
+    app, lifespan, on_reset = _emulator_app(config) if role == "emulator" else _adapter_app(config)
+    counted = Counter(app, on_reset)
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
     # and without it every keep-alive response waits ~40 ms on Nagle + delayed ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)

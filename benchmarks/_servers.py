@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 
 from benchmarks._server import RESET_PATH, STATS_PATH
 
@@ -33,18 +32,19 @@ class ServerProcess:
     pid: int
     seeded: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def reset_url(self) -> str:
+        """What a contender in another process POSTs to for `reset()`."""
+        return self.base_url + RESET_PATH
+
     def stats(self) -> dict[str, Any]:
-        """Requests counted on the wire since the last reset, by response status."""
+        """Since the last reset: requests counted on the wire, by response status
+        (`requests`, `statuses`), and the server's CPU seconds (`cpu_s`)."""
         return httpx.get(self.base_url + STATS_PATH, timeout=10).json()  # type: ignore[no-any-return]
 
     def reset(self) -> None:
-        """Zero the request counters."""
-        httpx.post(self.base_url + RESET_PATH, timeout=10)
-
-    def cpu_seconds(self) -> float:
-        """CPU time (user + system) the server process has used so far."""
-        times = psutil.Process(self.pid).cpu_times()
-        return float(times.user + times.system)
+        """Zero the counters and start the emulator's random faults again from their seed."""
+        httpx.post(self.reset_url, timeout=10)
 
 
 def _spawn(config: dict[str, Any]) -> subprocess.Popen[str]:

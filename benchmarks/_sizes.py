@@ -24,8 +24,11 @@ class Sizes:
         fault_429: Share of responses turned into 429 (row 6).
         retry_after_s: The `Retry-After` the 429s carry (row 6).
         repeats: Timed repetitions per contender; the median is kept.
-        fleet_runs: Runs waited on at once (row 9).
-        fleet_speed: How much faster than real time the emulator's clock runs on row 9.
+        fleet_runs: Runs waited on at once (row 10).
+        fleet_speed: How much faster than real time the emulator's clock runs on row 10.
+        list_rounds: Alternating rounds of rows 1 and 11, whose verdicts are the median round.
+        startup_runs: Fresh processes per start-up command (row 12).
+        memory_runs: Runs iterated for row 11's memory figure.
     """
 
     runs: int
@@ -43,6 +46,9 @@ class Sizes:
     repeats: int
     fleet_runs: int
     fleet_speed: float
+    list_rounds: int
+    startup_runs: int
+    memory_runs: int
 
 
 FULL = Sizes(
@@ -62,6 +68,9 @@ FULL = Sizes(
     repeats=3,
     fleet_runs=1_000,
     fleet_speed=10.0,
+    list_rounds=5,
+    startup_runs=15,
+    memory_runs=100_000,
 )
 
 SMOKE = Sizes(
@@ -80,4 +89,7 @@ SMOKE = Sizes(
     repeats=1,
     fleet_runs=60,
     fleet_speed=40.0,
+    list_rounds=1,
+    startup_runs=2,
+    memory_runs=3_000,
 )

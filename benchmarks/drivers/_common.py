@@ -10,7 +10,11 @@ import argparse
 import json
 import sys
 import time
-from typing import Any
+import urllib.request
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -23,6 +27,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--run-id", type=int)
     p.add_argument("--job-id", type=int)
     p.add_argument("--n", type=int, default=1)
+    p.add_argument("--warmup", type=int, default=0, help="untimed runs of the op before the timed")
+    p.add_argument("--reset-url", help="POSTed before every run of the op (resets the emulator)")
     p.add_argument("--poll", type=float, default=1.0)
     p.add_argument("--path")
     p.add_argument("--dest")
@@ -66,3 +72,23 @@ def per_call_summary(samples: list[float]) -> dict[str, float]:
         "per_call_mean_s": sum(ordered) / len(ordered),
         "per_call_median_s": ordered[len(ordered) // 2],
     }
+
+
+def timed_runs(args: argparse.Namespace, run: Callable[[], T]) -> tuple[list[float], T]:
+    """Run the op `--warmup` times untimed, then `--n` times timed inside this process.
+
+    Timing inside the peer's own process, after the same warm-up every contender gets, leaves
+    out its interpreter start-up and imports without estimating them from another process.
+    Before every run the emulator is reset through `--reset-url` (counters and the seeded
+    fault sequence), so every timed run meets the same faults.
+    """
+    result: Any = None
+    timings: list[float] = []
+    for index in range(args.warmup + args.n):
+        if args.reset_url:
+            urllib.request.urlopen(urllib.request.Request(args.reset_url, method="POST")).read()
+        start = time.perf_counter()
+        result = run()
+        if index >= args.warmup:
+            timings.append(time.perf_counter() - start)
+    return timings, result

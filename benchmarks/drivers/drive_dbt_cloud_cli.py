@@ -9,11 +9,14 @@ arguments a user would type: `run list --paginate`, `job run --wait`, `run get-a
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sys
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
-from _common import parse_args, per_call_summary, report
+from _common import parse_args, per_call_summary, report, timed_runs
 
 
 def _patch_scheme() -> None:
@@ -50,8 +53,20 @@ def main() -> None:
     if args.op == "noop":
         report(args.result)
     elif args.op == "list":
-        _cli(["run", "list", "--paginate", *common])
-        report(args.result)
+        out = Path(args.dest)
+
+        def list_all() -> None:
+            # The command prints the merged pages as JSON, as a user would see them; into a
+            # file, so that the harness counts the runs afterwards, outside the timing.
+            with out.open("w") as f, contextlib.redirect_stdout(f):
+                _cli(["run", "list", "--paginate", *common])
+
+        timings, _ = timed_runs(args, list_all)
+        report(
+            args.result,
+            count=len({run["id"] for run in json.loads(out.read_text())["data"]}),
+            work_s=timings,
+        )
     elif args.op == "get":
         # One `dbt-cloud run get` process per call would measure process start-up, not the
         # request; the command's own model object is the library way to make the same call.

@@ -14,7 +14,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from _common import parse_args, per_call_summary, report
+from _common import parse_args, per_call_summary, report, timed_runs
 
 
 def _client(base_url: str, token: str):  # type: ignore[no-untyped-def]
@@ -35,14 +35,19 @@ def main() -> None:
     if args.op == "noop":
         report(args.result)
     elif args.op == "list":
-        # dbtc has no auto-pagination for the admin API: its documented way is offset/limit.
-        runs: list[dict[str, Any]] = []
-        while True:
-            page = cloud.list_runs(args.account, offset=len(runs), limit=100)
-            runs.extend(page["data"])
-            if not page["data"] or len(runs) >= page["extra"]["pagination"]["total_count"]:
-                break
-        report(args.result, count=len(runs), ids=len({r["id"] for r in runs}))
+
+        def list_all() -> list[dict[str, Any]]:
+            # dbtc has no auto-pagination for the admin API: its documented way is
+            # offset/limit.
+            runs: list[dict[str, Any]] = []
+            while True:
+                page = cloud.list_runs(args.account, offset=len(runs), limit=100)
+                runs.extend(page["data"])
+                if not page["data"] or len(runs) >= page["extra"]["pagination"]["total_count"]:
+                    return runs
+
+        timings, runs = timed_runs(args, list_all)
+        report(args.result, count=len({r["id"] for r in runs}), work_s=timings)
     elif args.op == "get":
         samples = []
         for _ in range(args.n):

@@ -26,7 +26,9 @@ async def _dbt_runs(args) -> None:  # type: ignore[no-untyped-def]
 
 def _import(who: str) -> None:
     if who == "dbt-runs":
-        import dbt_runs  # noqa: F401
+        # `import dbt_runs` alone loads nothing now (its names load on first use): import
+        # the client, whose modules (httpx among them) the download needs.
+        from dbt_runs import AsyncRunsClient  # noqa: F401
     else:
         sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
         import benchmarks._baselines  # noqa: F401

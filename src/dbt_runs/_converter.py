@@ -17,15 +17,23 @@ import re
 import types
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, TypeVar, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Final, TypeVar, Union, get_args, get_origin, get_type_hints
 
+import attrs
 import cattrs
 from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.gen import make_dict_structure_fn, override
 
 from dbt_runs.models import Job, Run, RunStatus, RunStep, RunTrigger
 
-__all__ = ["converter", "make_converter", "strict_converter", "structure", "validation_message"]
+__all__ = [
+    "converter",
+    "make_converter",
+    "strict_converter",
+    "structure",
+    "structure_many",
+    "validation_message",
+]
 
 T = TypeVar("T")
 
@@ -164,8 +172,21 @@ def _structure_mapping(value: object, _: object) -> Mapping[str, Any]:
     raise TypeError(f"expected an object, got {type(value).__name__}")
 
 
+def _optional_mapping(value: object, _: object) -> Mapping[str, Any] | None:
+    if value is None or type(value) is dict:
+        return value
+    return _structure_mapping(value, _)
+
+
+# Looking a member up by value through the enum's own call costs about a microsecond; every
+# run has a status.
+_STATUSES: Final = {status.value: status for status in RunStatus}
+
+
 def _structure_status(strict: bool) -> Callable[[object, object], RunStatus]:
     def hook(value: object, _: object) -> RunStatus:
+        if type(value) is int and value in _STATUSES:
+            return _STATUSES[value]
         if not isinstance(value, int) or isinstance(value, bool):
             raise TypeError(f"expected a status code, got {value!r}")
         status = RunStatus(value)
@@ -188,7 +209,19 @@ def _optional_hook_factory(conv: cattrs.Converter) -> Callable[[Any], Any]:
         inner = next(arg for arg in get_args(t) if arg is not type(None))
         if inner in _OPTIONAL_PRIMITIVES:
             return _OPTIONAL_PRIMITIVES[inner]
+        if inner == Mapping[str, Any]:
+            return _optional_mapping
         hook = conv.get_structure_hook(inner)
+        if _is_homogeneous_tuple(inner):
+            # `blocked_by` and `run_steps` are `[]` on nearly every listed run.
+            def structure_optional_tuple(value: Any, _: Any) -> Any:
+                if value is None:
+                    return None
+                if type(value) is list and not value:
+                    return ()
+                return hook(value, inner)
+
+            return structure_optional_tuple
 
         def structure_optional(value: Any, _: Any) -> Any:
             return None if value is None else hook(value, inner)
@@ -270,13 +303,111 @@ def _register_model(conv: cattrs.Converter, cls: type[Any]) -> None:
         set_raw(instance, "raw", value)
         return instance
 
-    conv.register_structure_hook(cls, hook)
+    if conv.detailed_validation or conv.forbid_extra_keys:
+        conv.register_structure_hook(cls, hook)
+    else:
+        conv.register_structure_hook(cls, _inlined_hook(conv, cls, hook))
 
 
-converter: Final = make_converter()
-strict_converter: Final = make_converter(strict=True)
-_fast: Final = make_converter(detailed=False)
-_fast_strict: Final = make_converter(strict=True, detailed=False)
+# How the inlined hook reads each kind of field (`v` is the field's value, `h` its cattrs hook,
+# `t` its type): the usual JSON value is taken or converted in place, and anything else goes to
+# the very hook cattrs would have called.
+_INLINE: Final[dict[Any, str]] = {
+    int: "if v is not None and type(v) is not int: v = h(v, t)",
+    str: "if v is not None and type(v) is not str: v = h(v, t)",
+    bool: "if v is not None and type(v) is not bool: v = h(v, t)",
+    datetime: (
+        "if type(v) is str:\n"
+        "    v = fromisoformat(v)\n"
+        "    if v.tzinfo is None: v = v.replace(tzinfo=UTC)\n"
+        "elif v is not None: v = h(v, t)"
+    ),
+    timedelta: "if v is not None: v = duration(v) if type(v) is str else h(v, t)",
+    RunStatus: "if v is not None: v = STATUSES[v] if type(v) is int and v in STATUSES else h(v, t)",
+}
+
+
+def _inlined_hook(
+    conv: cattrs.Converter, cls: type[Any], fallback: Callable[[Any, object], Any]
+) -> Callable[[Any, object], Any]:
+    """The lenient fast flavour's hook for `cls`: cattrs' generated function with each field's
+    hook inlined for the values dbt sends (an int, a string, a timestamp, null).
+
+    A run has 55 fields: one function call per field, and the keyword arguments of `cls(...)`,
+    were most of what parsing it cost. Values of any other type take the field's own cattrs
+    hook, so the result, and what is refused, stay the same as `fallback`'s (the tests compare
+    them field by field). Every field but `id` defaults to None, which is what `.get` gives for
+    an absent key; a class with any other default keeps `fallback`.
+    """
+    hints = get_type_hints(cls)
+    fields = [f for f in attrs.fields(cls) if f.name != "raw"]
+    if any(f.default is not None and f.name != "id" for f in fields):
+        return fallback
+    namespace: dict[str, Any] = {
+        "cls": cls,
+        "new": object.__new__,
+        "setattr": object.__setattr__,
+        "fallback": fallback,
+        "fromisoformat": datetime.fromisoformat,
+        "UTC": UTC,
+        "duration": _cached_duration,
+        "STATUSES": _STATUSES,
+    }
+    lines = [
+        "def structure(o, _=None):",
+        "    if type(o) is not dict: return fallback(o, cls)",
+        "    get = o.get",
+        "    instance = new(cls)",
+    ]
+    for i, field in enumerate(fields):
+        kind = hints[field.name]
+        namespace[f"h{i}"], namespace[f"t{i}"] = conv.get_structure_hook(kind), kind
+        inner = next((a for a in get_args(kind) if a is not type(None)), kind)
+        if field.name == "id" and field.default is attrs.NOTHING:
+            lines.append("    v = o['id']")  # required: a KeyError, as cattrs gives
+        else:
+            lines.append(f"    v = get({field.name!r})")
+        code = _INLINE.get(inner, "if v is not None: v = h(v, t)")
+        if kind is int:  # a required int: None is refused
+            code = "if type(v) is not int: v = h(v, t)"
+        code = code.replace("h(v, t)", f"h{i}(v, t{i})")
+        lines += ["    " + line for line in code.split("\n")]
+        lines.append(f"    setattr(instance, {field.name!r}, v)")
+    lines += ["    setattr(instance, 'raw', o)", "    return instance"]
+    filename = f"<dbt-runs inlined structure {cls.__module__}.{cls.__qualname__}>"
+    exec(compile("\n".join(lines), filename, "exec"), namespace)  # noqa: S102 (our own code)
+    structure: Callable[[Any, object], Any] = namespace["structure"]
+    return structure
+
+
+@functools.cache
+def _built(strict: bool, detailed: bool) -> cattrs.Converter:
+    # Built on first use: generating the four converters' code is most of what importing this
+    # module would cost, and a command that parses nothing (`dbt-runs runs --help`) needs none;
+    # the detailed two are needed only once a payload has failed to parse.
+    return make_converter(strict=strict, detailed=detailed)
+
+
+# name -> (strict, detailed)
+_FLAVOURS: Final = {
+    "converter": (False, True),
+    "strict_converter": (True, True),
+    "_fast": (False, False),
+    "_fast_strict": (True, False),
+}
+
+if TYPE_CHECKING:
+    converter: cattrs.Converter
+    strict_converter: cattrs.Converter
+    _fast: cattrs.Converter
+    _fast_strict: cattrs.Converter
+else:
+
+    def __getattr__(name: str) -> cattrs.Converter:
+        if name in _FLAVOURS:
+            strict, detailed = _FLAVOURS[name]
+            return _built(strict, detailed)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def structure(value: Any, cls: type[T], *, strict: bool = False) -> T:
@@ -287,11 +418,27 @@ def structure(value: Any, cls: type[T], *, strict: bool = False) -> T:
             `validation_message`).
     """
     try:
-        return (_fast_strict if strict else _fast).structure(value, cls)
+        return _built(strict, False).structure(value, cls)
     except Exception as fast_error:
         # Parse again, slowly, only to learn which fields failed and why.
-        (strict_converter if strict else converter).structure(value, cls)
+        _built(strict, True).structure(value, cls)
         raise fast_error
+
+
+def structure_many(values: list[Any], cls: type[T]) -> tuple[T, ...]:
+    """`structure` each of `values` into `cls` (leniently): a page of a listing.
+
+    The same as one `structure` call per value, with the hook looked up once per page
+    instead of once per item; the first failure is parsed again by `structure` for its
+    detailed error.
+    """
+    hook = _built(False, False).get_structure_hook(cls)
+    try:
+        return tuple([hook(value, cls) for value in values])
+    except Exception:
+        for value in values:
+            structure(value, cls)
+        raise
 
 
 def validation_message(exc: BaseException, what: str) -> str:

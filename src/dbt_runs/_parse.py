@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar
 
-from dbt_runs._converter import structure, validation_message
+from dbt_runs._converter import structure, structure_many, validation_message
 from dbt_runs._operations import Result
 from dbt_runs._response import RawResponse
 from dbt_runs.errors import APIResponseValidationError
@@ -84,7 +84,7 @@ def _page(
     if not isinstance(data, list):
         raise validation_error(raw, f"dbt Cloud sent a {what} list whose 'data' is not a list")
     try:
-        items = tuple(structure(entry, item) for entry in data)
+        items = structure_many(data, item)
     except Exception as exc:
         raise validation_error(raw, validation_message(exc, f"{what} list")) from exc
     extra = _mapping(body.get("extra"))

@@ -6,6 +6,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Generic, TypeVar
 
+from dbt_runs import _json
+
 __all__ = ["RawResponse"]
 
 T = TypeVar("T")
@@ -102,7 +104,7 @@ class RawResponse(Generic[T]):
     def json(self) -> Any:
         """The body decoded as JSON (decoded once, then reused)."""
         if self._json is _UNSET:
-            self._json = json.loads(self.content)
+            self._json = _json.loads(self.content)
         return self._json
 
     def parse(self) -> T:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import Any, Final, Generic, Protocol, TypeVar, cast
 
 import attrs
 
@@ -20,6 +20,9 @@ from dbt_runs.models import Job, JobPage, Page, Run, RunPage
 __all__ = ["JobPaginator", "Paginator", "RunPaginator"]
 
 T = TypeVar("T")
+
+DEDUPLICATED_PAGES: Final = 2
+"""Beyond the window, how many pages' ids iteration remembers to skip a run seen twice."""
 PageT = TypeVar("PageT", bound=Page[Any])
 PageT_co = TypeVar("PageT_co", bound=Page[Any], covariant=True)
 
@@ -49,7 +52,9 @@ class Paginator(Generic[T, PageT]):
         ...     print(len(page), page.next_offset)
 
     Runs listed while new runs are being created can shift between pages; a run seen twice
-    is yielded once. The first page is fetched once per paginator and reused.
+    is yielded once, as long as it moved by fewer runs than `window + 2` pages hold (the ids
+    of older pages are forgotten, so that iterating holds memory for the window only). The
+    first page is fetched once per paginator and reused.
 
     Args:
         fetch: Fetches the page at `(offset, limit)`, undecoded: pages are decoded as they are
@@ -115,16 +120,26 @@ class Paginator(Generic[T, PageT]):
         return [item async for item in self]
 
     async def _items(self) -> AsyncIterator[T]:
+        # The ids of the last few pages only: a run that moved while the listing went on
+        # shows up again a few places later, and remembering every id would hold memory in
+        # proportion to the whole listing instead of the window.
         seen: set[Any] = set()
+        remembered: collections.deque[list[Any]] = collections.deque()
         pages = self.pages()
         try:
             async for page in pages:
+                ids = []
                 for item in page.items:
                     key = getattr(item, "id", None)
-                    if key is not None and key in seen:
-                        continue
-                    seen.add(key)
+                    if key is not None:
+                        if key in seen:
+                            continue
+                        seen.add(key)
+                        ids.append(key)
                     yield item
+                remembered.append(ids)
+                if len(remembered) > self._window + DEDUPLICATED_PAGES:
+                    seen.difference_update(remembered.popleft())
         finally:
             await pages.aclose()
 
@@ -148,21 +163,28 @@ class Paginator(Generic[T, PageT]):
         offsets = iter(range(first.next_offset, end, step))
         pending: collections.deque[asyncio.Future[PageResponse[PageT]]] = collections.deque()
 
-        def top_up() -> None:
+        def top_up() -> bool:
+            added = False
             while len(pending) < self._window:
                 offset = next(offsets, None)
                 if offset is None:
-                    return
+                    break
                 pending.append(asyncio.ensure_future(self._fetch(offset, step)))
+                added = True
+            return added
 
         last = first
         try:
             top_up()
             while pending:
                 received = await pending.popleft()
-                # Start the next request before decoding this page and handing it over, so
-                # the window stays full while the CPU works on it.
-                top_up()
+                # Send the next request before decoding this page and handing it over, so the
+                # window stays full while the CPU works on it. A new task only starts when
+                # the loop runs, and awaiting a page that has already arrived does not yield
+                # to it: without this, the requests queued while the consumer works through
+                # pages already received would all leave together, a window's decoding late.
+                if top_up():
+                    await asyncio.sleep(0)
                 last = received.parse()
                 yield self._cut(last, budget)
                 if budget is not None:

@@ -104,6 +104,55 @@ async def test_wait_for_run_progress_reaches_the_client_over_http(
 # -- bare JSON-RPC, as the Naftiko runtime's clients send it -------------------------------
 
 
+SDK_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+
+
+@pytest.mark.parametrize(
+    ("meta", "streamed"),
+    [(None, False), ({}, False), ({"progressToken": 7}, True), ({"progressToken": "p"}, True)],
+)
+async def test_a_client_that_accepts_a_stream_gets_one_only_when_it_asked_for_progress(
+    http: httpx.AsyncClient, emulator: Emulator, meta: dict[str, Any] | None, streamed: bool
+) -> None:
+    # Nothing comes before a call's result unless it asked for progress: plain JSON then
+    # costs the server less than a stream, and every client takes either form.
+    run_id = emulator.runs()[-1].id
+    params: dict[str, Any] = {"name": "get-run", "arguments": {"runId": run_id}}
+    if meta is not None:
+        params["_meta"] = meta
+    called = await http.post(
+        "/mcp", content=json.dumps(rpc("tools/call", params)), headers=SDK_HEADERS
+    )
+    assert called.status_code == 200
+    kind = called.headers["content-type"]
+    if streamed:
+        assert kind.startswith("text/event-stream")
+        data = [line[5:] for line in called.text.splitlines() if line.startswith("data:")]
+        answer = json.loads(data[-1])
+    else:
+        assert kind.startswith("application/json")
+        answer = called.json()
+    assert answer["id"] == 1
+    assert answer["result"]["structuredContent"]["data"]["id"] == run_id
+
+
+@pytest.mark.parametrize(
+    ("body", "stream"),
+    [
+        (b"not json", True),
+        (b"[1]", True),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": 3}', True),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"_meta": 5}}', True),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}', False),
+        (b'{"jsonrpc": "2.0", "method": "notifications/initialized"}', False),
+    ],
+)
+def test_what_the_sdk_must_judge_keeps_the_stream(body: bytes, stream: bool) -> None:
+    from dbt_runs.expose.mcp._transport import _may_notify
+
+    assert _may_notify(body) is stream
+
+
 @pytest.mark.parametrize("path", ["/", "/mcp"])
 @pytest.mark.parametrize(
     "headers",

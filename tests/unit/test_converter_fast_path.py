@@ -100,6 +100,25 @@ def test_unknown_status_codes_parse_the_same_on_both_flavours() -> None:
     assert fast.status.name == "UNKNOWN_40"
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"status": True},
+        {"status": "10"},
+        {"status": 10.0},
+        {"environment": ["not", "an", "object"]},
+        {"blocked_by": "3"},
+        {"blocked_by": [True]},
+    ],
+)
+def test_the_fast_paths_reject_what_cattrs_own_hooks_reject(change: dict[str, Any]) -> None:
+    payload = {**run_json(8, 10), **change}
+    with pytest.raises(Exception):  # noqa: B017, PT011 (cattrs' and ours differ in class)
+        converter.structure(payload, Run)
+    with pytest.raises(Exception):  # noqa: B017, PT011
+        _fast.structure(payload, Run)
+
+
 def test_nested_models_keep_their_own_json_as_raw() -> None:
     run = structure(RICH_RUN, Run)
     assert run.trigger is not None
@@ -202,3 +221,60 @@ def test_blocked_by_accepts_any_iterable_of_ints_as_before() -> None:
     assert structure(run_json(1, blocked_by=(1, 2)), Run).blocked_by == (1, 2)
     assert structure(run_json(1, blocked_by=[]), Run).blocked_by == ()
     assert structure(run_json(1, run_steps=()), Run).run_steps == ()
+
+
+# Every kind of JSON value, and the odd ones a field's own hook must still decide on.
+ODD_VALUES: list[object] = [
+    None,
+    0,
+    7,
+    -1,
+    2**63,
+    True,
+    False,
+    1.5,
+    10.0,
+    "",
+    "x",
+    "10",
+    "2024-05-27 10:42:16.179903+00:00",
+    "2024-03-25T13:47:20.129690Z",
+    "2024-03-25T13:47:20",
+    "00:00:05",
+    "24:00:36",
+    [],
+    [1, 2],
+    ["a"],
+    {},
+    {"id": 1},
+]
+
+
+def _outcome(conv: cattrs.Converter, payload: dict[str, Any], cls: type[Any]) -> object:
+    try:
+        return _fields(conv.structure(payload, cls))
+    except Exception:  # only whether it is refused is compared
+        return "refused"
+
+
+@pytest.mark.parametrize("cls", [Run, RunStep, RunTrigger, Job])
+def test_the_inlined_hooks_take_and_refuse_what_cattrs_own_hooks_do(cls: type[Any]) -> None:
+    base = run_json(3, 10) if cls is Run else {"id": 3}
+    checked = 0
+    for field in attrs.fields(cls):
+        for value in [*ODD_VALUES, "missing"]:
+            payload = dict(base)
+            if value == "missing":
+                payload.pop(field.name, None)
+            else:
+                payload[field.name] = value
+            fast = _outcome(_fast, payload, cls)
+            assert fast == _outcome(converter, payload, cls), (field.name, value)
+            checked += fast != "refused"
+    assert checked > len(attrs.fields(cls))  # most values of most fields parse
+
+
+def test_the_inlined_hook_is_the_lenient_fast_flavour_only() -> None:
+    assert "inlined" in _fast.get_structure_hook(Run).__code__.co_filename
+    for conv in (_fast_strict, converter, strict_converter):
+        assert "inlined" not in conv.get_structure_hook(Run).__code__.co_filename

@@ -189,6 +189,16 @@ async def test_a_run_with_a_wrong_type_is_a_path_tagged_validation_error(
         await client.get_run(1)
 
 
+async def test_a_listed_run_with_a_wrong_type_fails_its_page_with_the_fields_path(
+    client_for: ClientFor,
+) -> None:
+    runs = [{"id": 1, "status": 10}, {"id": 2, "status": "done"}, {"id": 3}]
+    body = {"status": {"code": 200}, "data": runs, "extra": {"pagination": {"total_count": 3}}}
+    client = client_for(Script(respond(body)))
+    with pytest.raises(APIResponseValidationError, match=r"run list\.status"):
+        await client.list_runs()
+
+
 @pytest.mark.parametrize(
     ("exc", "cls", "sent"),
     [

@@ -16,7 +16,7 @@ import anyio
 import attrs
 import click
 
-from dbt_runs._client import DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_TIMEOUT
+from dbt_runs._wait import DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_TIMEOUT
 from dbt_runs.cli._common import Decorator, Seconds, option_group
 from dbt_runs.cli._failure import SUMMARY_LOG_LINES, failure_summary, more_command
 from dbt_runs.cli._output import (
