@@ -24,8 +24,8 @@ class Sizes:
         fault_429: Share of responses turned into 429 (row 6).
         retry_after_s: The `Retry-After` the 429s carry (row 6).
         repeats: Timed repetitions per contender; the median is kept.
-        fleet_runs: Runs waited on at once (row 9).
-        fleet_speed: How much faster than real time the emulator's clock runs on row 9.
+        fleet_runs: Runs waited on at once (row 10).
+        fleet_speed: How much faster than real time the emulator's clock runs on row 10.
     """
 
     runs: int
