@@ -4,6 +4,7 @@ wait ends on the run's event; a delivery the emulator drops is caught by the saf
 
 from __future__ import annotations
 
+import signal
 import socket
 from collections.abc import Iterator
 
@@ -131,3 +132,19 @@ def test_a_busy_port_is_a_usage_error_before_the_run_starts(served: Served) -> N
     assert code == 2
     assert f"cannot listen on 127.0.0.1:{port}" in line
     assert not [r for r in served.emulator.requests if r.method == "POST"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupt_still_cancels_the_run_while_the_receiver_serves(
+    served: Served, sig: int
+) -> None:
+    # uvicorn would take over SIGINT and SIGTERM; the command keeps them (exit 130).
+    args = ["runs", "trigger", "1", "--wait", "--webhook-port", "0", "--cancel-on-interrupt"]
+    # Read first: receiving at..., triggered run..., its first status (it is waiting).
+    ended = served.interrupt(*args, sig=sig, lines=3, DBT_WEBHOOK_SECRET="s")
+    assert "Receiving dbt Cloud's webhooks" in ended.first[0]
+    assert ended.code == 130, ended.rest
+    assert "Traceback" not in ended.rest
+    run_id = int(ended.first[1].split()[2].rstrip(":"))  # "Triggered run 110001: URL"
+    assert f"cancelled run {run_id}" in ended.rest
+    assert served.emulator.run(run_id).status == 30
