@@ -72,6 +72,7 @@ from dbt_runs.errors import (
 )
 from dbt_runs.models import Job, Run, RunErrors, RunPage, RunStatus
 from dbt_runs.pagination import JobPaginator, Paginator, RunPaginator
+from dbt_runs.webhooks import DEFAULT_SAFETY_POLL, EventHub
 
 __all__ = [
     "DEFAULT_CAUSE",
@@ -1039,7 +1040,7 @@ class AsyncRunsClient:
         *,
         account_id: int | None = None,
         timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        poll_interval: float | None = None,
         not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
         cancel_on_timeout: bool = False,
         cancel_on_abort: bool = False,
@@ -1048,6 +1049,8 @@ class AsyncRunsClient:
         on_status_change: RunCallback | None = None,
         on_poll: RunCallback | None = None,
         on_log: LogCallback | None = None,
+        events: EventHub | None = None,
+        needs_artifacts: bool = True,
     ) -> Run:
         """Poll a run until it finishes; return it, or raise a `WaitError` saying why not.
 
@@ -1064,13 +1067,22 @@ class AsyncRunsClient:
         Polls come further apart as the account's request budget fills (`rate_limit`), and
         a 429's cooldown is waited out when it ends before the deadline.
 
+        Given `events` (the `EventHub` a webhook receiver publishes to, see
+        `dbt_runs.expose.webhooks`), the wait subscribes to the run before its first poll and
+        ends as soon as a verified `job.run.completed` for it arrives: the run is then read
+        once, to return it in full and confirm it has ended. It still polls, every
+        `DEFAULT_SAFETY_POLL` (120 s) unless `poll_interval` is given, because a delivery
+        can be lost even after dbt's retries. Timeouts, cancelling and callbacks behave as
+        without events (`on_poll` and `on_log` see only the polls and reads made).
+
         Args:
             run_id: The run's id, or a `Run` you already hold, such as the one `trigger_run`
                 returned: an unfinished run counts as the first poll (callbacks included),
                 so the first request goes out one `poll_interval` later.
             account_id: Overrides the client's default account.
             timeout: Seconds to wait in all; None waits forever (only when asked).
-            poll_interval: Seconds between polls.
+            poll_interval: Seconds between polls. Default: `DEFAULT_POLL_INTERVAL` (10 s),
+                or `DEFAULT_SAFETY_POLL` (120 s) with `events`.
             not_found_grace: Seconds during which a 404 is taken as "not visible yet".
             cancel_on_timeout: Cancel the run in dbt when the wait times out.
             cancel_on_abort: Cancel the run in dbt when this wait is itself cancelled (the
@@ -1083,6 +1095,13 @@ class AsyncRunsClient:
             on_poll: Called (sync or async) with the run after every poll.
             on_log: Called (sync or async) with each step's new log lines (`LogLines`) as
                 polls find them; the polls then include the run's steps.
+            events: An `EventHub` fed by a webhook receiver in this process (any thread):
+                the run's events end the wait early (None: polls only).
+            needs_artifacts: With `events`: True waits for `job.run.completed`, which dbt
+                sends once the run's artifacts and logs can be read. False also ends the wait
+                on `job.run.errored`, which dbt sends as soon as a run fails, possibly
+                before its artifacts are readable: sooner, for a caller that only needs the
+                status.
 
         Raises:
             RunFailedError: The run errored (`.run` is the finished run).
@@ -1101,6 +1120,8 @@ class AsyncRunsClient:
             on_status_change=on_status_change,
             on_poll=on_poll,
             on_log=on_log,
+            events=events,
+            needs_artifacts=needs_artifacts,
         )
         return await waits[0].start(cancel_on_abort)
 
@@ -1111,7 +1132,7 @@ class AsyncRunsClient:
         *,
         account_id: int | None = None,
         timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        poll_interval: float | None = None,
         not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
         cancel_on_timeout: bool = False,
         cancel_on_abort: bool = False,
@@ -1121,6 +1142,8 @@ class AsyncRunsClient:
         on_status_change: RunCallback | None = None,
         on_poll: RunCallback | None = None,
         on_log: LogCallback | None = None,
+        events: EventHub | None = None,
+        needs_artifacts: bool = True,
     ) -> list[Run]: ...
 
     @overload
@@ -1130,7 +1153,7 @@ class AsyncRunsClient:
         *,
         account_id: int | None = None,
         timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        poll_interval: float | None = None,
         not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
         cancel_on_timeout: bool = False,
         cancel_on_abort: bool = False,
@@ -1140,6 +1163,8 @@ class AsyncRunsClient:
         on_status_change: RunCallback | None = None,
         on_poll: RunCallback | None = None,
         on_log: LogCallback | None = None,
+        events: EventHub | None = None,
+        needs_artifacts: bool = True,
     ) -> list[Run | Exception]: ...
 
     async def wait_for_runs(
@@ -1148,7 +1173,7 @@ class AsyncRunsClient:
         *,
         account_id: int | None = None,
         timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        poll_interval: float | None = None,
         not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
         cancel_on_timeout: bool = False,
         cancel_on_abort: bool = False,
@@ -1158,6 +1183,8 @@ class AsyncRunsClient:
         on_status_change: RunCallback | None = None,
         on_poll: RunCallback | None = None,
         on_log: LogCallback | None = None,
+        events: EventHub | None = None,
+        needs_artifacts: bool = True,
     ) -> list[Run] | list[Run | Exception]:
         """Wait for several runs at once; their finished runs, in the order given.
 
@@ -1172,7 +1199,7 @@ class AsyncRunsClient:
                 A run given twice is waited for once.
             account_id: Overrides the client's default account.
             timeout: Seconds to wait in all, for each run; None waits forever.
-            poll_interval: Seconds between polls.
+            poll_interval: Seconds between polls (default: 10 s, or 120 s with `events`).
             not_found_grace: Seconds during which a 404 is taken as "not visible yet".
             cancel_on_timeout: Cancel a run in dbt when its wait times out.
             cancel_on_abort: Cancel the runs still going when this call is cancelled.
@@ -1185,6 +1212,10 @@ class AsyncRunsClient:
             on_status_change: Called with a run whenever its status is first seen or changes.
             on_poll: Called with a run after each of its polls.
             on_log: Called with each step's new log lines; such waits poll on their own.
+            events: An `EventHub` fed by a webhook receiver: each run's events end its wait
+                early (see `wait_for_run`).
+            needs_artifacts: With `events`: wait for `job.run.completed` (True), or also
+                end on `job.run.errored` (False; see `wait_for_run`).
 
         Raises:
             ExceptionGroup: With `return_exceptions=False`, the errors of the waits that
@@ -1211,6 +1242,8 @@ class AsyncRunsClient:
             on_status_change=on_status_change,
             on_poll=on_poll,
             on_log=on_log,
+            events=events,
+            needs_artifacts=needs_artifacts,
         )
         order = [item.id if isinstance(item, Run) else item for item in items]
         # gather: cancelled, it cancels every wait and returns once they have cleaned up
@@ -1239,13 +1272,15 @@ class AsyncRunsClient:
         *,
         account_id: int | None = None,
         timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        poll_interval: float | None = None,
         not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
         cancel_on_timeout: bool = False,
         cancel_on_abort: bool = False,
         raise_on_failure: bool = True,
         return_exceptions: Literal[False] = False,
         include_related: Iterable[str] | str | None = None,
+        events: EventHub | None = None,
+        needs_artifacts: bool = True,
     ) -> AsyncIterator[Run]: ...
 
     @overload
@@ -1255,13 +1290,15 @@ class AsyncRunsClient:
         *,
         account_id: int | None = None,
         timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        poll_interval: float | None = None,
         not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
         cancel_on_timeout: bool = False,
         cancel_on_abort: bool = False,
         raise_on_failure: bool = True,
         return_exceptions: bool,
         include_related: Iterable[str] | str | None = None,
+        events: EventHub | None = None,
+        needs_artifacts: bool = True,
     ) -> AsyncIterator[Run | Exception]: ...
 
     def as_completed(
@@ -1270,19 +1307,22 @@ class AsyncRunsClient:
         *,
         account_id: int | None = None,
         timeout: float | None = DEFAULT_WAIT_TIMEOUT,
-        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        poll_interval: float | None = None,
         not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
         cancel_on_timeout: bool = False,
         cancel_on_abort: bool = False,
         raise_on_failure: bool = True,
         return_exceptions: bool = False,
         include_related: Iterable[str] | str | None = None,
+        events: EventHub | None = None,
+        needs_artifacts: bool = True,
     ) -> AsyncIterator[Run] | AsyncIterator[Run | Exception]:
         """The runs, each as soon as it finishes (iterate over the result).
 
         The runs are waited for as `wait_for_runs` waits for them (shared polls, the same
-        arguments, each run's outcome as `wait_for_run` would give it). Arguments are
-        checked here, before anything is sent; the waits start with the iteration.
+        arguments, each run's outcome as `wait_for_run` would give it; with `events`, each
+        run comes as soon as its webhook event does). Arguments are checked here, before
+        anything is sent; the waits start with the iteration.
 
         With `return_exceptions=False`, a wait that ends in an error (with
         `raise_on_failure`, a failed or cancelled run; a timeout; an `APIError`) raises it
@@ -1304,6 +1344,8 @@ class AsyncRunsClient:
             cancel_on_timeout=cancel_on_timeout,
             raise_on_failure=raise_on_failure,
             include_related=include_related,
+            events=events,
+            needs_artifacts=needs_artifacts,
         )
         return completing(waits, cancel_on_abort, return_exceptions)
 
@@ -1313,7 +1355,7 @@ class AsyncRunsClient:
         *,
         account_id: int | None,
         timeout: float | None,
-        poll_interval: float,
+        poll_interval: float | None,
         not_found_grace: float,
         cancel_on_timeout: bool,
         raise_on_failure: bool,
@@ -1321,12 +1363,26 @@ class AsyncRunsClient:
         on_status_change: RunCallback | None = None,
         on_poll: RunCallback | None = None,
         on_log: LogCallback | None = None,
+        events: EventHub | None = None,
+        needs_artifacts: bool = True,
     ) -> list[Wait]:
         """A checked wait for each distinct run: every argument is checked here, before any
         request is sent."""
         acct = self._account(account_id)
         if timeout is not None:
             timeout = _WAIT_TIMEOUT.check(timeout, as_name="timeout")
+        if events is not None and not isinstance(events, EventHub):
+            raise InvalidArgumentError(
+                f"events must be a dbt_runs.webhooks.EventHub, not {type(events).__name__}",
+                argument="events",
+            )
+        if not isinstance(needs_artifacts, bool):
+            raise InvalidArgumentError(
+                "needs_artifacts must be True or False", argument="needs_artifacts"
+            )
+        if poll_interval is None:
+            # With events, polls are only the safety net for a lost delivery.
+            poll_interval = DEFAULT_POLL_INTERVAL if events is None else DEFAULT_SAFETY_POLL
         interval = _POLL_INTERVAL.check(poll_interval)
         grace = _NOT_FOUND_GRACE.check(not_found_grace)
         related = (
@@ -1367,6 +1423,8 @@ class AsyncRunsClient:
                     on_status_change=on_status_change,
                     on_poll=on_poll,
                     on_log=on_log,
+                    events=events,
+                    needs_artifacts=needs_artifacts,
                     pace=functools.partial(self._requester.pace, acct),
                 ),
                 seen,

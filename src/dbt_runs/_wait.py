@@ -18,11 +18,18 @@ from is its `Polls`:
 - `SolePolls`: a wait's own `GET runs/{id}/` after its own sleep, for a wait the list cannot
   serve (`on_log`, or related objects only a single run embeds, such as `run_steps`), and when
   sharing is turned off.
+
+A wait given an `EventHub` (`events=`) subscribes to its run before its first poll and races
+each poll's pause against the run's next event: an event ends the pause at once, and the run
+is then read once (through the same `Polls`, so events that come together share a request) to
+return a full `Run` and to confirm that it has ended. The polls go on, every
+`DEFAULT_SAFETY_POLL` seconds unless the caller chose an interval, for a delivery dbt lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import inspect
 import logging
@@ -43,6 +50,7 @@ from dbt_runs.errors import (
     WaitTimeoutError,
 )
 from dbt_runs.models import Run, RunStatus
+from dbt_runs.webhooks import RUN_COMPLETED, RUN_ERRORED, EventHub, Subscription
 
 if TYPE_CHECKING:
     from dbt_runs._client import AsyncRunsClient
@@ -52,6 +60,7 @@ __all__ = [
     "DEFAULT_NOT_FOUND_GRACE",
     "DEFAULT_POLL_INTERVAL",
     "DEFAULT_WAIT_TIMEOUT",
+    "EVENT_RECHECK",
     "LogCallback",
     "Polls",
     "RunCallback",
@@ -72,6 +81,8 @@ LogCallback = Callable[[LogLines], Awaitable[object] | object]
 DEFAULT_WAIT_TIMEOUT: Final = 3600.0
 DEFAULT_POLL_INTERVAL: Final = 10.0
 DEFAULT_NOT_FOUND_GRACE: Final = 30.0
+EVENT_RECHECK: Final = DEFAULT_POLL_INTERVAL
+"""Seconds before the next poll when an event said the run ended but dbt's API did not yet."""
 
 BATCH_SIZE: Final = 100
 """Runs per list request: dbt's largest page."""
@@ -344,6 +355,10 @@ class Waiter:
     on_status_change: RunCallback | None
     on_poll: RunCallback | None
     on_log: LogCallback | None = None
+    #: Webhook events that end the wait early (None: polls only), and whether it waits for
+    #: `job.run.completed` (the run's artifacts readable) or also ends on `job.run.errored`.
+    events: EventHub | None = None
+    needs_artifacts: bool = True
     #: How many times its interval the wait waits (the account's budget filling up).
     pace: Callable[[], float] = lambda: 1.0
     follower: LogFollower = attrs.field(factory=LogFollower)
@@ -382,7 +397,50 @@ class Waiter:
                 "could not cancel run %d after its wait was aborted: %s", self.run_id, exc
             )
 
+    def _subscribe(self) -> contextlib.AbstractContextManager[Subscription | None]:
+        """The run's events, subscribed to before the first poll: an event that comes between
+        that poll and the pause is queued, not lost (the hub also replays recent ones)."""
+        if self.events is None:
+            return contextlib.nullcontext()
+        types = {RUN_COMPLETED} if self.needs_artifacts else {RUN_COMPLETED, RUN_ERRORED}
+        return self.events.subscribe(self.run_id, event_types=types)
+
+    async def _next(
+        self, events: Subscription | None, *, after: float, exact: bool
+    ) -> tuple[Run, bool]:
+        """The run after the pause, and whether an event cut the pause short (then the run is
+        read at once)."""
+        event = None if events is None else events.get_nowait()
+        if event is None and (events is None or after <= 0):
+            return await self.polls.poll(self.run_id, after=after, exact=exact), False
+        if event is None:
+            assert events is not None
+            reading = asyncio.ensure_future(events.next())
+            polling = asyncio.ensure_future(self.polls.poll(self.run_id, after=after, exact=exact))
+            try:
+                await asyncio.wait({reading, polling}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                # A read cancelled before it returned leaves its event queued.
+                for task in (reading, polling):
+                    task.cancel()
+                await asyncio.wait({reading, polling})
+            if reading.cancelled() or reading.exception() is not None:
+                return polling.result(), False  # the poll's answer, or its error
+            event = reading.result()
+            if not polling.cancelled() and polling.exception() is None:
+                run = polling.result()
+                if run.is_terminal:
+                    return run, True
+        logger.debug("run %d: %s arrived; reading the run", self.run_id, event)
+        return await self.polls.poll(self.run_id, after=0.0, exact=True), True
+
     async def _poll(self, seen: Run | None, aborts: set[Any]) -> Run:
+        with self._subscribe() as events:
+            return await self._poll_with(seen, aborts, events)
+
+    async def _poll_with(
+        self, seen: Run | None, aborts: set[Any], events: Subscription | None
+    ) -> Run:
         start = self.clock()
         deadline = None if self.timeout is None else start + self.timeout
         last: Run | None = None
@@ -393,12 +451,12 @@ class Waiter:
         pending = seen if seen is not None and not seen.is_terminal else None
         after, final = 0.0, False
         while True:
-            hold_off = 0.0
+            hold_off, woken = 0.0, False
             try:
                 if pending is not None:
                     run, pending = pending, None
                 else:
-                    run = await self.polls.poll(self.run_id, after=after, exact=final)
+                    run, woken = await self._next(events, after=after, exact=final)
                     found = True
             except NotFoundError:
                 if found or self.clock() - start >= self.not_found_grace:
@@ -429,6 +487,10 @@ class Waiter:
                 break
             now = self.clock()
             after = max(self.poll_interval * self.pace(), hold_off)
+            if woken:
+                # The event said the run ended and dbt's API does not say so yet: look again
+                # soon rather than a whole safety interval later.
+                after = max(min(after, EVENT_RECHECK), hold_off)
             if deadline is not None:
                 if now >= deadline:
                     break

@@ -14,7 +14,8 @@ retries a failed delivery five times, so one event can arrive more than once.
 - `ReplayGuard`: remembers the event ids it has seen, so that a retried delivery is
   acknowledged and ignored.
 - `EventHub`: fans verified events out to whoever waits in this process:
-  `hub.subscribe(run_id)` and `await subscription.next()`.
+  `client.wait_for_run(run, events=hub)` (both clients) ends on the run's event, or
+  `hub.subscribe(run_id)` and `await subscription.next()` by hand.
 
 This module is part of the core: it needs no server library. The receiver that serves it
 over HTTP is `dbt_runs.expose.webhooks` (`create_webhook_app`); `dbt-runs serve` mounts it.
@@ -87,8 +88,9 @@ EVENT_TYPES: Final = (RUN_STARTED, RUN_COMPLETED, RUN_ERRORED)
 """The event types dbt Cloud documents, in the order a run meets them."""
 
 DEFAULT_SAFETY_POLL: Final = 120.0
-"""Seconds between the polls of a wait driven by events: dbt retries a failed delivery five
-times, but a delivery can still be lost, and this bounds how late such a run is noticed."""
+"""Seconds between the polls of a wait driven by events (`wait_for_run(events=hub)` without a
+`poll_interval`): dbt retries a failed delivery five times, but a delivery can still be lost,
+and this bounds how late such a run is noticed."""
 
 WEBHOOK_SECRET_ENV: Final = "DBT_WEBHOOK_SECRET"
 """The environment variable the receiver and `dbt-runs webhooks` read the secret from."""
@@ -678,6 +680,9 @@ class EventHub:
         hub = EventHub()
         app = create_webhook_app(hub)            # dbt_runs.expose.webhooks: publishes to hub
 
+        run = await client.wait_for_run(run, events=hub)   # ends on the run's event
+
+        # or by hand:
         with hub.subscribe(run.id, event_types={RUN_COMPLETED}) as events:
             run = await client.get_run(run.id)   # finished already? then no need to wait
             if not run.is_terminal:

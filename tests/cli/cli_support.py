@@ -24,6 +24,16 @@ ERROR_LINE = re.compile(r"^dbt-runs: error: .+ \[exit (\d+)\]$")
 FAST = 600.0
 
 
+@dataclass(frozen=True)
+class Interrupted:
+    """A command interrupted by a signal: its exit code, the stderr lines read before the
+    signal, and the rest of its stderr."""
+
+    code: int
+    first: list[str]
+    rest: str
+
+
 @dataclass
 class Served:
     """An emulator listening on 127.0.0.1, and the environment a user would set for it."""
@@ -48,6 +58,29 @@ class Served:
         result = CliRunner().invoke(_build(), list(args), env=self.env(**env))
         assert TOKEN not in result.stdout + result.stderr
         return result
+
+    def interrupt(self, *args: str, sig: int, lines: int = 1, **env: str | None) -> Interrupted:
+        """Start `dbt-runs ARGS`, read `lines` lines of its stderr (it is waiting by then),
+        send `sig`, and return how it ended."""
+        full = {k: v for k, v in os.environ.items() if not k.startswith("DBT_")}
+        full.update({k: v for k, v in self.env(**env).items() if v is not None})
+        proc = subprocess.Popen(
+            [console_script(), *args],
+            env=full,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert proc.stderr is not None
+            first = [proc.stderr.readline() for _ in range(lines)]
+            proc.send_signal(sig)
+            _, rest = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        return Interrupted(proc.returncode, first, rest)
 
     def run(
         self, *args: str, timeout: float = 60, **env: str | None

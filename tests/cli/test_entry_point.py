@@ -146,26 +146,9 @@ def test_on_a_terminal_a_download_shows_a_progress_bar(served: Served, tmp_path:
 
 def _interrupt_a_wait(served: Served, run_id: int, sig: int, *flags: str) -> tuple[int, str]:
     """Start `runs wait`, send `sig` once it is waiting, return its exit code and stderr."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_")}
-    env.update({k: v for k, v in served.env().items() if v is not None})
-    proc = subprocess.Popen(
-        [console_script(), "runs", "wait", str(run_id), *POLL, *flags],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stderr is not None
-        first = proc.stderr.readline()  # the first status line: it is waiting now
-        assert f"run {run_id}: Queued" in first
-        proc.send_signal(sig)
-        _, rest = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    return proc.returncode, rest
+    ended = served.interrupt("runs", "wait", str(run_id), *POLL, *flags, sig=sig)
+    assert f"run {run_id}: Queued" in ended.first[0]  # the first status line: it is waiting
+    return ended.code, ended.rest
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

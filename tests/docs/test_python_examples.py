@@ -134,6 +134,11 @@ def ran(
 def test_the_key_pages_have_python_examples() -> None:
     pages = {block.page for block in EXAMPLES}
     assert {"README.md", "docs/index.md", "docs/quickstart.md", "docs/guides/waiting.md"} <= pages
+    # The fleet guide's blocks ran in a test of their own before every page's did.
+    fleet = [block.code for block in EXAMPLES if block.page == "docs/guides/many-runs.md"]
+    assert len(fleet) >= 6
+    assert any("wait_for_runs" in code for code in fleet)
+    assert any("as_completed" in code for code in fleet)
     assert {"README.md", "docs/guides/testing.md"} <= set(TEST_FILES)
 
 

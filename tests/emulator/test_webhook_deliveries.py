@@ -463,7 +463,8 @@ async def test_a_served_emulator_delivers_as_runs_finish(caplog: pytest.LogCaptu
 
 
 def test_a_server_without_lifespan_events_delivers_from_its_first_request() -> None:
-    # `dbt-runs emulator` runs uvicorn with lifespan="off".
+    # An ASGI server run with lifespan="off" (`dbt-runs emulator` starts its deliveries with
+    # the lifespan since).
     import threading
 
     import uvicorn
@@ -503,3 +504,49 @@ def test_a_server_without_lifespan_events_delivers_from_its_first_request() -> N
         thread.join(10)
         sock.close()
     assert json.loads(delivery.body)["eventType"] == RUN_COMPLETED
+
+
+def test_the_emulator_command_delivers_from_boot(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No request ever reaches this emulator: its deliveries must start with the server.
+    import threading
+
+    import uvicorn
+
+    from dbt_runs import testing
+    from dbt_runs.cli.emulator import emulator as command
+
+    servers: list[uvicorn.Server] = []
+
+    class Recorded(uvicorn.Server):
+        def __init__(self, config: uvicorn.Config) -> None:
+            super().__init__(config)
+            servers.append(self)
+
+    monkeypatch.setattr(uvicorn, "Server", Recorded)
+
+    async def scenario() -> list[Delivery]:
+        async with endpoint() as receiver:
+
+            def subscribed(*args: Any, **kwargs: Any) -> Emulator:
+                built = Emulator(*args, **kwargs)
+                built.webhooks.subscribe(receiver.url, event_types=[RUN_STARTED])
+                built.trigger_run(1)
+                return built
+
+            monkeypatch.setattr(testing, "Emulator", subscribed)
+            args = ["--port", "0", "--runs", "0", "--speed", "100"]
+            thread = threading.Thread(
+                target=command.main, args=(args,), kwargs={"standalone_mode": False}
+            )
+            thread.start()
+            try:
+                return await receiver.wait_for(1)
+            finally:
+                with anyio.fail_after(10):
+                    while not servers:  # noqa: ASYNC110 (the server is built in the thread)
+                        await anyio.sleep(0.01)
+                servers[0].should_exit = True
+                await anyio.to_thread.run_sync(thread.join, 10)
+
+    (delivery,) = anyio.run(scenario)
+    assert json.loads(delivery.body)["eventType"] == RUN_STARTED

@@ -1,13 +1,14 @@
 """Webhook-driven waits end to end: the emulator delivers over loopback, the receiver verifies
 and publishes, waiters wake; dropped, duplicated and delayed deliveries are survived.
 
-The waiter here is the shape `wait_for_run(events=hub)` will take: subscribe before looking,
-wait for the run's `completed` event with a slow safety poll as its pause, and fetch the run
-once when either says it may be over.
+The waiter is `wait_for_run(events=hub)`: it subscribes before looking, waits for the run's
+`completed` event with a slow safety poll as its pause, and reads the run once when either
+says it may be over.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import anyio
 import pytest
 
-from dbt_runs import AsyncRunsClient, Run
+from dbt_runs import AsyncRunsClient, Run, RunsClient
 from dbt_runs.expose.webhooks import WEBHOOK_PATH, WebhookReceiver, create_webhook_app
 from dbt_runs.testing import Emulator, RealClock
 from dbt_runs.testing._server import serve
@@ -31,14 +32,10 @@ SAFETY_POLL = 1.5
 async def wait_with_events(
     client: AsyncRunsClient, hub: EventHub, run: Run, *, safety_poll: float
 ) -> tuple[Run, bool]:
-    """The run once finished, and whether an event (not the safety poll) said so."""
-    with hub.subscribe(run.id, event_types={RUN_COMPLETED}) as events:
-        woken = False
-        while not run.is_terminal:
-            event = await events.next_within(safety_poll)
-            woken = event is not None
-            run = await client.get_run(run.id)
-        return run, woken
+    """The run once finished (`wait_for_run(events=hub)`), and whether its event had come."""
+    with hub.subscribe(run.id, event_types={RUN_COMPLETED}) as seen:
+        done = await client.wait_for_run(run, events=hub, poll_interval=safety_poll)
+        return done, seen.get_nowait() is not None
 
 
 @dataclass
@@ -128,3 +125,21 @@ async def test_a_receiver_with_a_stale_secret_is_fixed_in_time_for_dbts_retry() 
         attempts = [(r.attempt, r.outcome) for r in s.emulator.webhooks.deliveries]
         assert attempts == [(1, 401), (2, 200)]
         assert (s.receiver.refused, s.receiver.accepted) == (1, 1)
+
+
+async def test_a_sync_client_wakes_on_an_event_received_in_another_thread() -> None:
+    # The receiver serves in this event loop's thread; the RunsClient waits in its own.
+    async with stack() as s:
+        sync_client = RunsClient(token="t", base_url=s.client.base_url, account_id=1)
+        try:
+            run = await anyio.to_thread.run_sync(sync_client.trigger_run, 4)
+            started = time.monotonic()
+            wait = functools.partial(sync_client.wait_for_run, run, events=s.hub)
+            with anyio.fail_after(15):
+                done = await anyio.to_thread.run_sync(wait)
+        finally:
+            await anyio.to_thread.run_sync(sync_client.close)
+        assert done.is_terminal
+        assert time.monotonic() - started < 10  # the event, not the 120 s safety poll
+        assert s.receiver.accepted == 1
+        assert s.hub.subscription_count == 0

@@ -21,6 +21,8 @@ from starlette.routing import Route
 
 from dbt_runs import AsyncRunsClient
 from dbt_runs.expose.rest import create_app
+from dbt_runs.expose.webhooks import WEBHOOK_PATH, WebhookReceiver
+from dbt_runs.webhooks import EventHub
 
 from .conftest import ADAPTER, FakeDbt, adapter_for, assert_envelope
 
@@ -93,12 +95,14 @@ def test_read_only_serves_nothing_that_changes_a_run(client: AsyncRunsClient) ->
     assert all(method == "GET" for method, _ in served(app))
 
 
+@pytest.mark.parametrize("webhooks", [False, True], ids=["", "webhooks"])
 @pytest.mark.parametrize("read_only", [False, True])
 @pytest.mark.parametrize("token", [None, "t0k"])
 async def test_document_describes_exactly_the_served_routes(
-    client: AsyncRunsClient, read_only: bool, token: str | None
+    client: AsyncRunsClient, read_only: bool, token: str | None, webhooks: bool
 ) -> None:
-    app = create_app(client, read_only=read_only, server_token=token)
+    receiver = WebhookReceiver(EventHub(), secret="s3cret") if webhooks else None
+    app = create_app(client, read_only=read_only, server_token=token, webhooks=receiver)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url=ADAPTER, headers=headers
@@ -122,6 +126,9 @@ async def test_document_describes_exactly_the_served_routes(
             # Path parameters in the document are exactly those in the path.
             names = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
             assert names == {part[1:-1] for part in path.split("/") if part.startswith("{")}
+    if webhooks:
+        # Authenticated by dbt's signature, never by the adapter's token.
+        assert document["paths"][WEBHOOK_PATH]["post"]["security"] == []
     if token:
         assert document["security"] == [{"bearerAuth": []}]
         assert document["paths"]["/healthz"]["get"]["security"] == []

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 from click.testing import CliRunner
 
@@ -205,6 +206,16 @@ async def test_the_rest_adapter_takes_deliveries_without_its_bearer_token() -> N
             bearer = {"Authorization": "Bearer inbound-t0ken"}
             assert_envelope(await http.post(WEBHOOK_PATH, content=body, headers=bearer), 401)
             assert (await http.get("/v1/accounts/1/runs", headers=bearer)).status_code == 200
+            # The adapter's document describes the route: what dbt sends, what it gets back.
+            document = (await http.get("/openapi.json", headers=bearer)).json()
+            route = document["paths"][WEBHOOK_PATH]["post"]
+            assert route["security"] == []
+            schemas = document["components"]["schemas"]
+            resolver = {"$defs": schemas, **schemas["WebhookEvent"]}
+            jsonschema.validate(json.loads(body), resolver)
+            ack = {**schemas["WebhookAckEnvelope"], "$defs": schemas}
+            ack_json = json.dumps(ack).replace("#/components/schemas/", "#/$defs/")
+            jsonschema.validate(answer.json(), json.loads(ack_json))
     finally:
         await client.aclose()
 

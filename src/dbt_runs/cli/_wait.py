@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from dbt_runs import AsyncRunsClient
     from dbt_runs._wait import LogCallback
     from dbt_runs.models import Run
+    from dbt_runs.webhooks import EventHub
 
 __all__ = [
     "WAIT_OPTIONS",
@@ -132,6 +133,7 @@ async def follow(
     *,
     on_log: LogCallback | None = None,
     progress: bool = True,
+    events: EventHub | None = None,
 ) -> Outcome:
     """Wait for `run`, showing its progress on stderr (and its new log lines to `on_log`).
 
@@ -164,6 +166,9 @@ async def follow(
         kwargs["cancel_on_timeout"] = True
     if options.cancel_on_interrupt:
         kwargs["cancel_on_abort"] = True
+    if events is not None:
+        # The failure report that follows reads the run's logs: wait for `completed`.
+        kwargs["events"] = events
 
     final: Run | None
     code: ExitCode
@@ -195,15 +200,22 @@ async def follow(
 
 
 async def wait_for(
-    client: AsyncRunsClient, run: Run, options: WaitOptions, as_json: bool, *, quiet: bool = False
+    client: AsyncRunsClient,
+    run: Run,
+    options: WaitOptions,
+    as_json: bool,
+    *,
+    quiet: bool = False,
+    events: EventHub | None = None,
 ) -> ExitCode:
     """Wait for `run`, show its progress on stderr, print the result, return the exit code.
 
     A failed run is explained on stderr (`_explain_failure`) before the last line. `quiet`
     shows no progress and prints no result (the caller printed the run id): only how a run
-    that did not succeed ended.
+    that did not succeed ended. `events`: a webhook receiver's hub, which ends the wait on the
+    run's `job.run.completed` (see `_receive`).
     """
-    outcome = await follow(client, run, options, progress=not quiet)
+    outcome = await follow(client, run, options, progress=not quiet, events=events)
     if not quiet:
         echo(run_view(outcome.run, as_json=as_json))
     if outcome.code is ExitCode.RUN_FAILED:

@@ -210,8 +210,9 @@ def emulator(
         _echo("  export DBT_API_KEY=emulator")
     if host not in {"127.0.0.1", "localhost", "::1"}:
         _echo(f"  warning: listening on {host}, reachable beyond this machine", err=True)
+    # The lifespan starts the webhook deliveries with the server, before any request.
     config = uvicorn.Config(
-        emu.app, log_level="warning", lifespan="off", http="h11", access_log=False
+        emu.app, log_level="warning", lifespan="on", http="h11", access_log=False
     )
     server: Any = uvicorn.Server(config)
     try:

@@ -10,7 +10,7 @@ These commands need only click and the core SDK (never the server extra). The fl
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
@@ -46,6 +46,7 @@ from dbt_runs.cli._output import (
     status_name,
     steps_table,
 )
+from dbt_runs.cli._receive import RECEIVE_OPTIONS, Receiver
 from dbt_runs.cli._wait import WAIT_OPTIONS, Outcome, WaitOptions, wait_for, wait_options
 from dbt_runs.cli._wait import follow as follow_run
 
@@ -103,9 +104,18 @@ class _Start:
     waiting: WaitOptions
     as_json: bool
     quiet: bool
+    receiver: Receiver | None = None
 
     @classmethod
-    def from_flags(cls, wait: bool, as_json: bool, quiet: bool, **waiting: Any) -> _Start:
+    def from_flags(
+        cls,
+        wait: bool,
+        as_json: bool,
+        quiet: bool,
+        webhook_port: int | None,
+        webhook_host: str,
+        **waiting: Any,
+    ) -> _Start:
         if quiet and as_json:
             # Two answers to "what goes to stdout": refuse rather than pick one silently.
             raise click.UsageError(
@@ -113,7 +123,15 @@ class _Start:
                 "--json the whole run.",
                 click.get_current_context(silent=True),
             )
-        return cls(wait, WaitOptions(**waiting), as_json, quiet)
+        receiver = Receiver.from_flags(webhook_port, webhook_host, wait=wait, quiet=quiet)
+        return cls(wait, WaitOptions(**waiting), as_json, quiet, receiver)
+
+    def served(
+        self, work: Callable[[AsyncRunsClient], Awaitable[ExitCode]]
+    ) -> Callable[[AsyncRunsClient], Awaitable[ExitCode]]:
+        """`work`, with the `--webhook-port` receiver serving around it (before the run is
+        started, so that no event of it comes before the receiver is up)."""
+        return work if self.receiver is None else self.receiver.around(work)
 
     async def report(
         self, client: AsyncRunsClient, run: Run, verb: str, *, reused: bool = False
@@ -128,7 +146,10 @@ class _Start:
             elif not self.as_json:
                 shown = f" ({about})" if reused else ""
                 echo(f"{verb} run {run.id}{shown}: {run.href or ''}".rstrip(), err=True)
-            return await wait_for(client, run, self.waiting, self.as_json, quiet=self.quiet)
+            events = self.receiver.hub if self.receiver is not None else None
+            return await wait_for(
+                client, run, self.waiting, self.as_json, quiet=self.quiet, events=events
+            )
         if self.as_json:
             click.echo(dump_json(run.raw))
         elif self.quiet:
@@ -158,6 +179,7 @@ def _start_options(
         [
             click.option("--wait", is_flag=True, help=wait),
             *WAIT_OPTIONS,
+            *RECEIVE_OPTIONS,
             click.option("--json", "as_json", is_flag=True, help=as_json),
             click.option(
                 "-q",
@@ -228,7 +250,7 @@ def trigger(
             return await start.report(client, raw.parse(), "Reusing", reused=True)
         return await start.report(client, raw.parse(), "Triggered")
 
-    execute(settings, work)
+    execute(settings, start.served(work))
 
 
 @runs.command("list", context_settings=CONTEXT)
@@ -451,7 +473,7 @@ def retry(run_id: int, start: _Start, settings: Settings) -> None:
             run = await client.retry_run(run_id)
         return await start.report(client, run, f"Retrying run {run_id} as")
 
-    execute(settings, work)
+    execute(settings, start.served(work))
 
 
 @runs.command(context_settings=CONTEXT, epilog=EXIT_CODES_HELP)
@@ -484,7 +506,7 @@ def rerun(job: int | str, lookup: JobLookup, start: _Start, settings: Settings) 
             return await start.report(client, run, f"Retrying run {run.retrying_run_id} as")
         return await start.report(client, run, "Triggered")
 
-    execute(settings, work)
+    execute(settings, start.served(work))
 
 
 @runs.command(context_settings=CONTEXT)

@@ -104,7 +104,8 @@ def create_app(
         client = AsyncRunsClient()
     served = served_routes(read_only=read_only)
     document = json.dumps(
-        build_document(served, secured=server_token is not None), separators=(",", ":")
+        build_document(served, secured=server_token is not None, webhooks=webhooks is not None),
+        separators=(",", ":"),
     ).encode("utf-8")
     routes = [
         Route_(

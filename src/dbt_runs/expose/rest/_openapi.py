@@ -350,12 +350,88 @@ def _responses(route: Route, *, secured: bool) -> dict[str, Any]:
     return responses
 
 
-def build_document(routes: Sequence[Route], *, secured: bool) -> dict[str, Any]:
+#: dbt Cloud's delivery body (`dbt_runs.webhooks.parse_event` reads it; dbt may add fields).
+_WEBHOOK_EVENT: dict[str, Any] = {
+    "type": "object",
+    "description": "A dbt Cloud webhook event, as dbt delivers it.",
+    "required": ["eventId", "eventType", "accountId", "data"],
+    "properties": {
+        "eventId": {"type": "string"},
+        "eventType": {"type": "string"},
+        "accountId": {"type": ["string", "integer"]},
+        "webhooksID": {"type": "string"},
+        "webhookName": {"type": "string"},
+        "timestamp": {"type": "string"},
+        "data": {
+            "type": "object",
+            "required": ["jobId", "runId"],
+            "properties": {
+                "jobId": {"type": ["string", "integer"]},
+                "runId": {"type": ["string", "integer"]},
+            },
+        },
+    },
+}
+_WEBHOOK_ACK: dict[str, Any] = _envelope(
+    {
+        "type": "object",
+        "required": ["event_id", "duplicate"],
+        "properties": {
+            "event_id": {"type": "string"},
+            "duplicate": {
+                "type": "boolean",
+                "description": "True for dbt's retry of a delivery already taken (ignored).",
+            },
+        },
+    }
+)
+
+
+def _webhook_operation() -> dict[str, Any]:
+    """`POST /v1/webhooks/dbt`, mounted with `create_app(..., webhooks=receiver)`."""
+    return {
+        "operationId": "receive_dbt_webhook",
+        "summary": "Take a dbt Cloud webhook delivery",
+        "description": (
+            "dbt Cloud's outbound webhooks (`job.run.started`, `job.run.completed`, "
+            "`job.run.errored`) are verified, acknowledged once per event id and handed to "
+            "the waits of this process. Authenticated by dbt's signature in `Authorization` "
+            "(the hex HMAC-SHA256 of the body, keyed with the subscription's secret), never "
+            "by the adapter's bearer token."
+        ),
+        "tags": ["webhooks"],
+        "security": [],
+        "parameters": [
+            {
+                "name": "Authorization",
+                "in": "header",
+                "required": True,
+                "description": "The hex HMAC-SHA256 digest of the body bytes (64 hex digits).",
+                "schema": {"type": "string"},
+            }
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _ref("WebhookEvent")}},
+        },
+        "responses": {
+            "200": _json("WebhookAckEnvelope", "Accepted, or a retry of an accepted delivery."),
+            "400": _error("Signed, but not a run event (`data` names the field)."),
+            "401": _error("No signature, a garbled one, or one that does not match the body."),
+            "413": _error("The body is over the size limit."),
+        },
+    }
+
+
+def build_document(
+    routes: Sequence[Route], *, secured: bool, webhooks: bool = False
+) -> dict[str, Any]:
     """The OpenAPI 3.1 document describing exactly `routes`.
 
     Args:
         routes: The served routes.
         secured: Whether the adapter requires a bearer token (adds the security scheme).
+        webhooks: Whether the webhook receiver is mounted (`POST /v1/webhooks/dbt`).
     """
     paths: dict[str, Any] = {}
     for route in routes:
@@ -383,6 +459,19 @@ def build_document(routes: Sequence[Route], *, secured: bool) -> dict[str, Any]:
             del entry["parameters"]
         paths.setdefault(route.path, {})[route.method.lower()] = entry
 
+    schemas = dict(_SCHEMAS)
+    tags = [
+        {"name": "runs", "description": "The seed's REST resources."},
+        {"name": "extensions", "description": "Beyond the seed (`x-extension: true`)."},
+        {"name": "meta", "description": "The adapter itself."},
+    ]
+    if webhooks:
+        from dbt_runs.expose.webhooks import WEBHOOK_PATH
+
+        paths[WEBHOOK_PATH] = {"post": _webhook_operation()}
+        schemas.update(WebhookEvent=_WEBHOOK_EVENT, WebhookAckEnvelope=_WEBHOOK_ACK)
+        tags.append({"name": "webhooks", "description": "dbt Cloud's deliveries, signed."})
+
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
@@ -397,13 +486,9 @@ def build_document(routes: Sequence[Route], *, secured: bool) -> dict[str, Any]:
                 "own JSON)."
             ),
         },
-        "tags": [
-            {"name": "runs", "description": "The seed's REST resources."},
-            {"name": "extensions", "description": "Beyond the seed (`x-extension: true`)."},
-            {"name": "meta", "description": "The adapter itself."},
-        ],
+        "tags": tags,
         "paths": paths,
-        "components": {"schemas": _SCHEMAS},
+        "components": {"schemas": schemas},
     }
     if secured:
         document["components"]["securitySchemes"] = {
