@@ -2,7 +2,9 @@
 
 `await` it for the first page, `async for` over it for every run, or walk `.pages()`.
 Once the first page gives dbt's `total_count`, later pages are fetched concurrently, at most
-`window` requests at a time, and still yielded in order; memory holds at most `window` pages.
+`window` requests at a time, and still yielded in order. Memory holds the `window` pages
+waiting as received (undecoded), the page being handed over, decoded, and the first page,
+whatever the number of runs iterated.
 """
 
 from __future__ import annotations
