@@ -32,7 +32,7 @@ from benchmarks._harness import Context, median, profile_into
 from benchmarks._peers import Peer
 from benchmarks._results import Measurement, Row
 from benchmarks._servers import ServerProcess, serve
-from dbt_runs import AsyncRunsClient
+from dbt_runs import AsyncRunsClient, _json
 
 Lister = Callable[[], Awaitable[list[Any]]]
 
@@ -312,11 +312,14 @@ async def row_list_floor(ctx: Context) -> Row:
                 await _explain_miss(ctx, row, server, expected, "list-floor", median(bare.work))
                 await _explain_rounds(row, server, median(ours.work), pages)
     with serve({"role": "emulator", "runs": s.memory_runs}) as big:
-        small_peak, page_mib = await _peak_mib(big, max_items=s.runs)
+        small_peak, page = await _peak_mib(big, max_items=s.runs)
         large_peak, _ = await _peak_mib(big)
+    page_mib = page.body + page.parsed
     # The issue's words: no more than the window's pages, a page counted raw and parsed.
     memory_ok = large_peak <= DEFAULT_WINDOW * page_mib
     row.met = bool(row.met) and memory_ok
+    window_bodies = (DEFAULT_WINDOW + 1) * page.body
+    rest = large_peak - window_bodies - 2 * page.parsed - page.scratch
     row.verdict += (
         f"; memory: iterating {s.memory_runs:,} runs peaks at {large_peak:.1f} MiB, "
         f"{large_peak / page_mib:.1f} pages of {page_mib:.2f} MiB (raw and parsed) against a "
@@ -328,7 +331,19 @@ async def row_list_floor(ctx: Context) -> Row:
         f"(nothing kept) the first {s.runs:,} and then all {s.memory_runs:,} runs of one "
         "emulator in its own process, without added latency; the target is met when the peak "
         "is at most the window's pages, each counted as the bytes received plus what parsing "
-        "them allocates."
+        "them allocates. The peak comes while a page is decoded, and is made of: bodies as "
+        f"received, the window's {DEFAULT_WINDOW} waiting their turn and the one being decoded "
+        f"(at most {DEFAULT_WINDOW + 1} x {page.body:.2f} = {window_bodies:.2f} MiB; the "
+        "waiting ones may not all have arrived yet); that page's decoded JSON "
+        f"and `Run` models ({page.parsed:.2f} MiB); the decoder's working memory while it "
+        f"reads one body ({_json_name()}: {page.scratch:.2f} MiB beyond what it returns, "
+        "freed when it returns); the first page, decoded, which the paginator keeps for "
+        f"`await pager` ({page.parsed:.2f} MiB); and {rest:.2f} MiB of the rest (connection "
+        "buffers, requests, the rate budget's send times). Nothing grows with the runs "
+        "iterated: the previous page is let go before the next is decoded, and the bodies "
+        "are read off httpx's responses, which their reference cycles keep until the "
+        "garbage collector runs (when the responses kept their bodies too, the peak was "
+        "9.7 MiB for 100,000 runs against 6.4 MiB for the first 10,000)."
     )
     row.notes.append(_timing_note(rounds))
     row.notes.append(_decoder_note())
@@ -340,8 +355,22 @@ async def row_list_floor(ctx: Context) -> Row:
     return row
 
 
-async def _peak_mib(server: ServerProcess, max_items: int | None = None) -> tuple[float, float]:
-    """The client's peak traced memory (MiB) iterating the runs, and one page's."""
+@dataclass
+class _Page:
+    """One page of runs, in MiB: its body as received, what decoding it keeps (JSON and
+    models), and what decoding needs beyond that while it runs (the decoder's scratch)."""
+
+    body: float
+    parsed: float
+    scratch: float
+
+
+def _json_name() -> str:
+    return "orjson" if _json.ACCELERATED else "json"
+
+
+async def _peak_mib(server: ServerProcess, max_items: int | None = None) -> tuple[float, _Page]:
+    """The client's peak traced memory (MiB) iterating the runs, and one page's parts."""
     async with AsyncRunsClient(
         token=TOKEN, base_url=server.base_url, account_id=server.seeded["account_id"]
     ) as client:
@@ -349,7 +378,7 @@ async def _peak_mib(server: ServerProcess, max_items: int | None = None) -> tupl
         tracemalloc.start()
         try:
             raw.parse()
-            page = tracemalloc.get_traced_memory()[0]
+            parsed, parsing = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
         async for _ in client.list_runs(max_items=200):  # connections and first calls
@@ -362,7 +391,8 @@ async def _peak_mib(server: ServerProcess, max_items: int | None = None) -> tupl
             peak = tracemalloc.get_traced_memory()[1] - base
         finally:
             tracemalloc.stop()
-    return peak / 2**20, (page + len(raw.content)) / 2**20
+    page = _Page(len(raw.content) / 2**20, parsed / 2**20, (parsing - parsed) / 2**20)
+    return peak / 2**20, page
 
 
 def _ratios(row: Row, contenders: list[_Contender], expected: int) -> None:

@@ -208,7 +208,17 @@ class HttpTransport:
         error: Exception | None = None
         try:
             request = self._build(method, path, params, json, timeout, accept)
-            response = await self._client.send(request, auth=self._auth, follow_redirects=True)
+            response = await self._client.send(
+                request, stream=True, auth=self._auth, follow_redirects=True
+            )
+            try:
+                # Read the body here rather than let httpx keep it: an httpx response and its
+                # stream refer to each other, so the response outlives us until the cyclic
+                # garbage collector runs, and `send()` without `stream` caches the body on it.
+                # Those bodies piled up between collections: a listing held twice its window.
+                content = b"".join([chunk async for chunk in response.aiter_bytes()])
+            finally:
+                await response.aclose()
         except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
             error = _map_transport_error(exc)
         if error is not None:
@@ -217,7 +227,7 @@ class HttpTransport:
             status_code=response.status_code,
             reason=response.reason_phrase,
             headers=response.headers,
-            content=response.content,
+            content=content,
         )
 
     @contextlib.asynccontextmanager

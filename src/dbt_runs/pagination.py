@@ -2,7 +2,9 @@
 
 `await` it for the first page, `async for` over it for every run, or walk `.pages()`.
 Once the first page gives dbt's `total_count`, later pages are fetched concurrently, at most
-`window` requests at a time, and still yielded in order; memory holds at most `window` pages.
+`window` requests at a time, and still yielded in order. Memory holds the `window` pages
+waiting as received (undecoded), the page being handed over, decoded, and the first page,
+whatever the number of runs iterated.
 """
 
 from __future__ import annotations
@@ -137,6 +139,9 @@ class Paginator(Generic[T, PageT]):
                         seen.add(key)
                         ids.append(key)
                     yield item
+                # Let the page go before the next is awaited: it is decoded meanwhile, and
+                # holding this one too would put two decoded pages in memory instead of one.
+                del page
                 remembered.append(ids)
                 if len(remembered) > self._window + DEDUPLICATED_PAGES:
                     seen.difference_update(remembered.popleft())
@@ -173,7 +178,7 @@ class Paginator(Generic[T, PageT]):
                 added = True
             return added
 
-        last = first
+        next_offset: int | None = first.next_offset
         try:
             top_up()
             while pending:
@@ -185,22 +190,31 @@ class Paginator(Generic[T, PageT]):
                 # pages already received would all leave together, a window's decoding late.
                 if top_up():
                     await asyncio.sleep(0)
-                last = received.parse()
-                yield self._cut(last, budget)
+                page = received.parse()
+                del received  # the body as received: the page no longer needs it
+                yield self._cut(page, budget)
+                # Only the page's position outlives the hand-over: the page itself is freed
+                # while the next one is awaited and decoded, not held alongside it.
+                next_offset, size = page.next_offset, len(page.items)
+                del page
                 if budget is not None:
-                    budget -= len(last.items)
+                    budget -= size
                     if budget <= 0:
                         return
-                if not last.items:
+                if not size:
                     return
             # Runs created while listing can grow the total past the planned pages.
-            while last.next_offset is not None and last.items:
-                last = (await self._fetch(last.next_offset, step)).parse()
-                yield self._cut(last, budget)
+            while next_offset is not None:
+                page = (await self._fetch(next_offset, step)).parse()
+                yield self._cut(page, budget)
+                next_offset, size = page.next_offset, len(page.items)
+                del page
                 if budget is not None:
-                    budget -= len(last.items)
+                    budget -= size
                     if budget <= 0:
                         return
+                if not size:
+                    return
         finally:
             for future in pending:
                 future.cancel()
