@@ -520,9 +520,16 @@ def test_the_emulator_command_delivers_from_boot(monkeypatch: pytest.MonkeyPatch
     class Recorded(uvicorn.Server):
         def __init__(self, config: uvicorn.Config) -> None:
             super().__init__(config)
-            servers.append(self)
+            # Only the command's own server: the receiver below is a uvicorn.Server too, and
+            # stopping it instead left the emulator's thread running, holding pytest's exit.
+            if threading.current_thread() is thread:
+                servers.append(self)
 
     monkeypatch.setattr(uvicorn, "Server", Recorded)
+    args = ["--port", "0", "--runs", "0", "--speed", "100"]
+    thread = threading.Thread(
+        target=command.main, args=(args,), kwargs={"standalone_mode": False}, daemon=True
+    )
 
     async def scenario() -> list[Delivery]:
         async with endpoint() as receiver:
@@ -534,10 +541,6 @@ def test_the_emulator_command_delivers_from_boot(monkeypatch: pytest.MonkeyPatch
                 return built
 
             monkeypatch.setattr(testing, "Emulator", subscribed)
-            args = ["--port", "0", "--runs", "0", "--speed", "100"]
-            thread = threading.Thread(
-                target=command.main, args=(args,), kwargs={"standalone_mode": False}
-            )
             thread.start()
             try:
                 return await receiver.wait_for(1)
@@ -549,4 +552,5 @@ def test_the_emulator_command_delivers_from_boot(monkeypatch: pytest.MonkeyPatch
                 await anyio.to_thread.run_sync(thread.join, 10)
 
     (delivery,) = anyio.run(scenario)
+    assert not thread.is_alive(), "the emulator command did not stop"
     assert json.loads(delivery.body)["eventType"] == RUN_STARTED
