@@ -1376,10 +1376,7 @@ class AsyncRunsClient:
                 f"events must be a dbt_runs.webhooks.EventHub, not {type(events).__name__}",
                 argument="events",
             )
-        if not isinstance(needs_artifacts, bool):
-            raise InvalidArgumentError(
-                "needs_artifacts must be True or False", argument="needs_artifacts"
-            )
+        needs_artifacts = _NEEDS_ARTIFACTS.check(needs_artifacts)
         if poll_interval is None:
             # With events, polls are only the safety net for a lost delivery.
             poll_interval = DEFAULT_POLL_INTERVAL if events is None else DEFAULT_SAFETY_POLL
@@ -1461,4 +1458,7 @@ _WAIT_TIMEOUT: Final = fields.Number("timeout", "Seconds to wait in all.")
 _POLL_INTERVAL: Final = fields.Number("poll_interval", "Seconds between polls.")
 _NOT_FOUND_GRACE: Final = fields.Number(
     "not_found_grace", "Seconds a 404 is taken as not visible yet.", inclusive=True
+)
+_NEEDS_ARTIFACTS: Final = fields.Flag(
+    "needs_artifacts", "With events: wait for job.run.completed, not job.run.errored too."
 )
