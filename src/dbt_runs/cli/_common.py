@@ -61,6 +61,14 @@ Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 """What `click.option(...)` returns: applied to a command function, adds the option."""
 
 CONTEXT: Final[dict[str, Any]] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+EMULATOR_SPEED: Final[Decorator] = click.option(
+    "--emulator-speed",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="With --emulator: how many times faster than real time emulated runs progress.",
+)
+"""`--emulator-speed`, for the commands that can serve an emulator (serve, webhooks listen)."""
 # Set by the top-level group (`dbt-runs --debug runs ...`), which owns no subcommand flags.
 _DEBUG_META: Final = "dbt_runs.debug"
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import click
 
 from dbt_runs._net import socket_url
-from dbt_runs.cli._common import ENVIRONMENT_NAMES, command_line_wording
+from dbt_runs.cli._common import EMULATOR_SPEED, ENVIRONMENT_NAMES, command_line_wording
 from dbt_runs.cli._logging import LEVELS, configure_logging, records_from
 from dbt_runs.cli._start import StartError, listen
 from dbt_runs.expose._security import (
@@ -197,13 +197,7 @@ def _seconds_option(flag: str, default: float, help: str) -> Callable[[Any], Any
     help="Serve a local dbt Cloud emulator (on an ephemeral loopback port) instead of dbt "
     "Cloud; no DBT_API_KEY needed.",
 )
-@click.option(
-    "--emulator-speed",
-    type=click.FloatRange(min=0, min_open=True),
-    default=10.0,
-    show_default=True,
-    help="With --emulator: how many times faster than real time emulated runs progress.",
-)
+@EMULATOR_SPEED
 @click.option(
     "--read-only", is_flag=True, help="Serve nothing that changes a run (no trigger, no cancel)."
 )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import click
 
-from dbt_runs.cli._common import CONTEXT, Decorator
+from dbt_runs.cli._common import CONTEXT, EMULATOR_SPEED, Decorator
 from dbt_runs.cli._output import Redactor, dump_json, echo
 
 if TYPE_CHECKING:
@@ -173,13 +173,7 @@ def verify(signature: str, secret_env: str, as_json: bool) -> None:
     help="Also serve a local dbt Cloud emulator, subscribed to this listener: trigger runs on "
     "it (its URL and token are printed) and watch their events arrive.",
 )
-@click.option(
-    "--emulator-speed",
-    type=click.FloatRange(min=0, min_open=True),
-    default=10.0,
-    show_default=True,
-    help="With --emulator: how many times faster than real time its runs progress.",
-)
+@EMULATOR_SPEED
 @click.option("--json", "as_json", is_flag=True, help="Print each event as one JSON line.")
 def listen(
     host: str,
