@@ -9,6 +9,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -125,6 +126,34 @@ def test_listen_needs_a_secret_without_the_emulator() -> None:
     assert "DBT_WEBHOOK_SECRET" in result.output
 
 
+def test_listen_takes_an_emulator_port_only_with_the_emulator() -> None:
+    result = CliRunner().invoke(
+        _build(), ["webhooks", "listen", "--emulator-port", "8000"], env={"DBT_WEBHOOK_SECRET": ""}
+    )
+    assert result.exit_code == 2
+    assert "--emulator-port needs --emulator" in result.output
+
+
+def test_listen_exits_2_naming_the_flag_when_the_emulator_port_is_taken() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            _build(),
+            ["webhooks", "listen", "--emulator", "--port", "0", "--emulator-port", str(port)],
+        )
+    assert result.exit_code == 2, result.output
+    assert f"cannot listen on 127.0.0.1:{port} for the emulator" in result.output
+    assert "--emulator-port" in result.output
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 LISTEN = ["--emulator", "--port", "0", "--emulator-speed", "100", "--json"]
 
 
@@ -136,8 +165,9 @@ def _lines(stream: IO[str], into: queue.Queue[str]) -> None:
 @pytest.mark.slow
 def test_listen_with_the_emulator_prints_each_event_and_stops_on_ctrl_c() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_")}
+    port = str(_free_port())
     process = subprocess.Popen(
-        [sys.executable, "-m", "dbt_runs", "webhooks", "listen", *LISTEN],
+        [sys.executable, "-m", "dbt_runs", "webhooks", "listen", *LISTEN, "--emulator-port", port],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -158,6 +188,7 @@ def test_listen_with_the_emulator_prints_each_event_and_stops_on_ctrl_c() -> Non
         while not any("listening at" in n for n in notes):
             notes.append(err.get(timeout=30))
         (base_url,) = [m for n in notes for m in re.findall(r"DBT_CLOUD_BASE_URL=(\S+)", n)]
+        assert base_url == f"http://127.0.0.1:{port}/api/v2"  # the --emulator-port asked for
         triggered = httpx.post(
             f"{base_url}/accounts/1/jobs/1/run/",
             json={"cause": "listen"},

@@ -173,6 +173,14 @@ def verify(signature: str, secret_env: str, as_json: bool) -> None:
     help="Also serve a local dbt Cloud emulator, subscribed to this listener: trigger runs on "
     "it (its URL and token are printed) and watch their events arrive.",
 )
+@click.option(
+    "--emulator-port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="With --emulator: the emulator's port on 127.0.0.1 (0: any free port; the URL is "
+    "printed).",
+)
 @EMULATOR_SPEED
 @click.option("--json", "as_json", is_flag=True, help="Print each event as one JSON line.")
 def listen(
@@ -180,6 +188,7 @@ def listen(
     port: int,
     secret_env: str,
     emulator: bool,
+    emulator_port: int,
     emulator_speed: float,
     as_json: bool,
 ) -> None:
@@ -191,9 +200,11 @@ def listen(
 
     \b
     Examples:
-      dbt-runs webhooks listen --emulator
+      dbt-runs webhooks listen --emulator --emulator-port 8000
       DBT_WEBHOOK_SECRET=... dbt-runs webhooks listen --host 0.0.0.0 --port 8081 --json
     """
+    if emulator_port and not emulator:
+        raise click.UsageError("--emulator-port needs --emulator")
     secret = None if emulator else _secret_from(secret_env)
     for module in ("starlette", "uvicorn"):
         try:
@@ -210,12 +221,23 @@ def listen(
     sock = start_listening(
         host, port, command="webhooks listen", what="the webhook receiver", flag="--port"
     )
+    emulated = None
     try:
-        anyio.run(_listen, sock, secret, emulator_speed if emulator else None, as_json)
+        if emulator:
+            emulated = start_listening(
+                "127.0.0.1",
+                emulator_port,
+                command="webhooks listen",
+                what="the emulator",
+                flag="--emulator-port",
+            )
+        anyio.run(_listen, sock, secret, emulated, emulator_speed, as_json)
     except KeyboardInterrupt:  # pragma: no cover - Ctrl-C before uvicorn took over
         pass
     finally:
         sock.close()
+        if emulated is not None:
+            emulated.close()
 
 
 def _note(message: str) -> None:
@@ -230,7 +252,11 @@ async def _print_events(hub: EventHub, as_json: bool) -> None:
 
 
 async def _listen(
-    sock: socket.socket, secret: str | None, emulator_speed: float | None, as_json: bool
+    sock: socket.socket,
+    secret: str | None,
+    emulator_sock: socket.socket | None,
+    emulator_speed: float,
+    as_json: bool,
 ) -> None:
     import contextlib
 
@@ -246,11 +272,12 @@ async def _listen(
     app = create_webhook_app(hub, secret=secret or "set when the emulator subscribes")
     url = socket_url(sock) + WEBHOOK_PATH
     async with contextlib.AsyncExitStack() as stack:
-        if emulator_speed is not None:
+        if emulator_sock is not None:
             from dbt_runs.testing import Emulator, RealClock
+            from dbt_runs.testing._server import serve
 
             emulator = Emulator(token="emulator", clock=RealClock(speed=emulator_speed))
-            server = await stack.enter_async_context(emulator.serve())
+            server = await stack.enter_async_context(serve(emulator.app, sock=emulator_sock))
             reachable = url.replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://[::1]:")
             subscription = emulator.webhooks.subscribe(reachable, name="dbt-runs webhooks listen")
             assert subscription.secret is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -61,9 +62,15 @@ def _server(app: Any) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def serve(app: Any, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[EmulatorServer]:
-    """Run uvicorn on `host:port` as a task of the current event loop."""
-    sock = listen_socket(host, port)
+async def serve(
+    app: Any, host: str = "127.0.0.1", port: int = 0, *, sock: socket.socket | None = None
+) -> AsyncIterator[EmulatorServer]:
+    """Run uvicorn on `host:port` (or on `sock`, already listening, which it then closes) as
+    a task of the current event loop."""
+    if sock is None:
+        sock = listen_socket(host, port)
+    else:
+        host = sock.getsockname()[0]
     server = _server(app)
     bound = sock.getsockname()
     try:
