@@ -1,10 +1,11 @@
-"""Every `dbt-runs runs|jobs|artifacts|webhooks ...` line of the README and the docs parses
-with the real CLI.
+"""Every `dbt-runs runs|jobs|artifacts|webhooks|serve|emulator ...` line of the README and the
+docs parses with the real CLI.
 
 A renamed flag or a tightened argument type then fails here, at once and naming the flag,
 instead of in a reader's pipeline. Shell and CI placeholders (`$RUN_ID`, `${{ ... }}`,
 `<RUN_ID>`) stand for an id. This covers the GitHub Actions workflows too, which
-`test_shell_examples.py` cannot run; it runs every shell block.
+`test_shell_examples.py` cannot run, and the blocks it does not run (those in front of a real
+dbt Cloud account); it runs every other shell block.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from docs_support import PAGES, ROOT
 from dbt_runs.cli import _build
 
 BLOCK = re.compile(r"^```(bash|console|yaml|sh|shell)\n(.*?)^```", re.MULTILINE | re.DOTALL)
-COMMAND = re.compile(r"dbt-runs\s+(runs|jobs|artifacts|webhooks)\s+[^|;&<>)\n]*")
+COMMAND = re.compile(
+    r"dbt-runs\s+(runs|jobs|artifacts|webhooks|serve|emulator)(?=\s|$)[^|;&<>)\n]*"
+)
 PLACEHOLDERS = [
     (re.compile(r"\$\{\{[^}]*\}\}"), "1"),  # GitHub Actions expressions
     (re.compile(r"<[A-Z_]+>"), "1"),  # <RUN_ID>
@@ -60,12 +63,15 @@ def test_example_parses(page: str, line: str) -> None:
     assert words[0] == "dbt-runs"
     root = _build()
     ctx = click.Context(root, info_name="dbt-runs")
-    group = root.get_command(ctx, words[1])
-    assert isinstance(group, click.Group), line
-    leaf = group.get_command(ctx, words[2])
-    assert leaf is not None, f"{page}: unknown command in {line!r}"
+    command = root.get_command(ctx, words[1])
+    assert command is not None, line
+    name, args = words[1], words[2:]
+    if isinstance(command, click.Group):  # `dbt-runs runs trigger ...`
+        name, args = args[0], args[1:]
+        command = command.get_command(ctx, name)
+        assert command is not None, f"{page}: unknown command in {line!r}"
     try:
-        leaf.make_context(words[2], words[3:], parent=ctx)
+        command.make_context(name, args, parent=ctx)
     except click.ClickException as exc:
         pytest.fail(f"{page}: {line!r} does not parse: {exc.format_message()}")
 

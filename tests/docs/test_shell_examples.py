@@ -4,19 +4,25 @@ Each ```bash, ```sh, ```shell and ```console block (found with mktestdocs, see
 `docs_support.py`) runs with `bash` under `set -euo pipefail`, in an empty folder, with the
 `dbt-runs` of this environment first on `PATH`, and `curl` and `openssl` from the machine. A
 block that says `# Not run by the docs tests: <reason>` in its first line is reported as
-skipped, with the reason (installing packages, a real dbt Cloud account, ...).
+skipped, with the reason (installing packages, a real dbt Cloud account, ...). The install
+blocks run in fresh venvs in `test_install_examples.py` (`nox -s install_examples`), and the
+`dbt-runs` command lines of every block parse, in `test_command_examples.py`.
 
 The servers a page starts are started here instead, with the page's own command lines
-(`dbt-runs serve --emulator ...`, `dbt-runs emulator ...`, `dbt-runs webhooks listen
---emulator`; a page that starts none gets
-`dbt-runs serve --emulator`), on ephemeral loopback ports, never the documented 8080, 9090
-and 8000, which another program may hold. Each block gets its page's servers afresh and runs
+(`dbt-runs serve ...`, `dbt-runs emulator ...`, `dbt-runs webhooks listen ...`, with the
+variables the block exports above them; a page that starts none gets `dbt-runs serve
+--emulator`), on ephemeral ports, never the documented 8080, 9090, 8081 and 8000, which
+another program may hold. A `dbt-runs serve` without `--emulator` is started in front of the
+page's emulator, as its set-up exports it. Each block gets its page's servers afresh and runs
 with their ports written in place of the documented ones, and with `DBT_API_KEY`,
 `DBT_CLOUD_BASE_URL` and `DBT_CLOUD_ACCOUNT_ID` set for the page's emulator, as its set-up
-says to export them. So every block stands alone, as for a reader who copies just that one,
-and sees the emulator as seeded: past runs from 100001 (its seed is fixed), the first run it
-starts 110001 (`dbt-runs emulator`) or 101001 (`dbt-runs serve --emulator`). The blocks run
-side by side, since they mostly wait.
+says to export them. A block's calls to dbt Cloud's own host (`https://cloud.getdbt.com/api/`)
+go to that emulator; a port that a command of the block serves for a while (`--webhook-port
+8081`) is a free one; where two servers of a page document the same port, a block calls the
+one started last above it, as a reader going down the page would. So every block stands
+alone, as for a reader who copies just that one, and sees the emulator as seeded: past runs
+from 100001 (its seed is fixed), the first run it starts 110001 (`dbt-runs emulator`) or
+101001 (`dbt-runs serve --emulator`). The blocks run side by side, since they mostly wait.
 
 A ```console block runs each `$ ` command and expects the exit status its output shows
 (`[exit N]`), else 0. In a ```bash block, a command expected to fail is written
@@ -54,6 +60,10 @@ SERVICE = re.compile(
 )
 EXPECTED_FAILURE = re.compile(r"""\|\| echo "exit \$\?"\s*#[^\n]*?\bexit (\d+)""")
 PRINTED_EXIT = re.compile(r"^exit (\d+)$", re.MULTILINE)
+#: A port that a command of the block serves itself for a while: a free one is used instead.
+LOCAL_PORT = re.compile(r"--webhook-port[= ](\d+)")
+#: dbt Cloud's own host (the multi-tenant US one): the page's emulator stands in for it.
+DBT_CLOUD = re.compile(r"https://cloud\.getdbt\.com(?=/api/)")
 URL = r"http://127\.0\.0\.1:(?P<port>\d+)"
 STARTUP_SECONDS = 60
 
@@ -86,6 +96,10 @@ def _with_ephemeral_ports(words: list[str]) -> tuple[list[str], dict[str, int]]:
         "webhooks": {"--port": 8081},
     }
     wanted = dict(flags[words[1]])
+    if words[1] == "webhooks" and "--emulator" in words:
+        wanted["--emulator-port"] = 0  # 0: a free port, which no block can call by number
+    if words[1] == "serve" and any(word.startswith("--webhook-port") for word in words):
+        wanted["--webhook-port"] = 8081
     out = []
     given = iter(words)
     for word in given:
@@ -118,7 +132,7 @@ def _wait_for_port(port: int, deadline: float) -> None:
 
 
 @contextmanager
-def _service(line: str, folder: Path) -> Iterator[Service]:
+def _service(line: str, folder: Path, variables: dict[str, str]) -> Iterator[Service]:
     words = shlex.split(line)
     words, documented = _with_ephemeral_ports(words)
     log_path = folder / "service.log"
@@ -129,7 +143,7 @@ def _service(line: str, folder: Path) -> Iterator[Service]:
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=folder,
-            env=_environment(),
+            env={**_environment(), **variables},
         )
     service = Service(line, words[1], process)
     try:
@@ -152,16 +166,26 @@ def _service(line: str, folder: Path) -> Iterator[Service]:
                     service.ports[documented["--port"]] = int(listening["port"])
                     if emulated:
                         service.base_url, service.token = emulated["url"], "emulator"
+                        if documented.get("--emulator-port"):
+                            service.ports[documented["--emulator-port"]] = int(emulated["port"])
                     break
             else:
                 rest = re.search(rf"REST adapter at {URL}/v1", text)
                 mcp = re.search(rf"MCP server at {URL}/mcp", text)
+                hooks = re.search(r"webhook receiver at http://[^:]+:(?P<port>\d+)/", text)
                 upstream = re.search(rf"at (?P<url>{URL}/api/v2), token (?P<token>\S+),", text)
-                if "no DBT_RUNS_SERVER_TOKEN" in text or "DBT_RUNS_SERVER_TOKEN set" in text:
+                alone = "--only" in words and words[words.index("--only") + 1] == "webhooks"
+                if (
+                    "no DBT_RUNS_SERVER_TOKEN" in text
+                    or "DBT_RUNS_SERVER_TOKEN set" in text
+                    or (alone and hooks)
+                ):
                     if rest:
                         service.ports[documented["--rest-port"]] = int(rest["port"])
                     if mcp:
                         service.ports[documented["--mcp-port"]] = int(mcp["port"])
+                    if hooks and "--webhook-port" in documented:
+                        service.ports[documented["--webhook-port"]] = int(hooks["port"])
                     if upstream:
                         service.base_url, service.token = upstream["url"], upstream["token"]
                     break
@@ -181,10 +205,34 @@ def _service(line: str, folder: Path) -> Iterator[Service]:
                 process.wait()
 
 
-def _on_our_ports(code: str, services: list[Service]) -> str:
+def _on_our_ports(code: str, services: list[Service], upstream: Service) -> str:
     for service in services:
         for documented, actual in service.ports.items():
             code = re.sub(rf"\b(127\.0\.0\.1|localhost):{documented}\b", rf"\g<1>:{actual}", code)
+    if upstream.base_url:  # dbt Cloud's own host: the emulator in its place
+        code = DBT_CLOUD.sub(upstream.base_url.removesuffix("/api/v2"), code)
+    return code
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _with_local_ports(code: str) -> str:
+    """The block with each port that a command of its own serves for a while
+    (`--webhook-port 8081`, and the URLs naming it) set to a free one."""
+    ports = {
+        int(port)
+        for line in code.splitlines()
+        if not _is_service(line)
+        for port in LOCAL_PORT.findall(line)
+    }
+    for port in ports:
+        actual = _free_port()
+        code = re.sub(rf"\b(127\.0\.0\.1|localhost):{port}\b", rf"\g<1>:{actual}", code)
+        code = re.sub(rf"(--webhook-port[= ]){port}\b", rf"\g<1>{actual}", code)
     return code
 
 
@@ -217,15 +265,15 @@ def _console_script(code: str) -> str:
     return "\n".join(script) + "\n"
 
 
-def _script(block: Block, services: list[Service]) -> str:
-    if block.language == "console":
-        code = _console_script(block.code)
+def _script(language: str, code: str, services: list[Service], upstream: Service) -> str:
+    if language == "console":
+        code = _console_script(code)
     else:  # a server the page starts is already running: keep the line numbers
         code = "".join(
             f": started by the test: {line.strip()}\n" if _is_service(line) else line
-            for line in block.code.splitlines(keepends=True)
+            for line in code.splitlines(keepends=True)
         )
-    return _on_our_ports(code, services)
+    return _on_our_ports(code, services, upstream)
 
 
 @dataclass(frozen=True)
@@ -243,42 +291,92 @@ def _commands(code: str) -> list[str]:
     ]  # type: ignore[index]
 
 
-def _services(block: Block) -> list[str]:
+def _documented_ports(command: str) -> set[int]:
+    return {port for port in _with_ephemeral_ports(shlex.split(command))[1].values() if port}
+
+
+def _upstream_of(command: str) -> bool:
+    """Whether the server is, or has, an emulator for `dbt-runs` commands to talk to."""
+    words = shlex.split(command)
+    return words[1] == "emulator" or "--emulator" in words
+
+
+def _fronts_dbt(command: str) -> bool:
+    """Whether the server is `dbt-runs serve` in front of dbt Cloud: here, of an emulator.
+    (`--only webhooks` talks to no one.)"""
+    words = shlex.split(command)
+    return words[1] == "serve" and "--emulator" not in words and "webhooks" not in words
+
+
+def _exports(code: str, command: str) -> dict[str, str]:
+    """The variables the block exports above the line that starts `command` (as a reader's
+    shell would pass them to it), but those computed by a command."""
+    variables: dict[str, str] = {}
+    for line in code.splitlines():
+        if _is_service(line) and SERVICE.match(line.strip())["command"] == command:  # type: ignore[index]
+            break
+        if line.startswith("export "):
+            for word in shlex.split(line, comments=True)[1:]:
+                name, equals, value = word.partition("=")
+                if equals and "$(" not in value:
+                    variables[name] = value
+    return variables
+
+
+def _services(block: Block, code: str) -> list[str]:
     """The servers of the block's page that the block needs: those it starts or calls (by
-    their documented ports), and the emulator its `dbt-runs` commands talk to. A page that
+    their documented ports), and the emulator its `dbt-runs` commands (or its calls to dbt
+    Cloud's host) talk to. Where two servers of a page document the same port, a block calls
+    the one started last before it, as a reader going down the page would. A page that
     starts none has `dbt-runs serve --emulator`."""
-    on_page = [
-        command
+    started = [
+        (other.line, command)
         for other in RUNNABLE
         if other.page == block.page
         for command in _commands(other.code)
-    ]
-    page = list(dict.fromkeys(on_page)) or ["dbt-runs serve --emulator"]
-    needed = []
-    for command in page:
-        ports = _with_ephemeral_ports(shlex.split(command))[1].values()
-        called = any(
-            re.search(rf"\b(127\.0\.0\.1|localhost):{port}\b", block.code) for port in ports
-        )
-        if called or command in _commands(block.code):
-            needed.append(command)
-    # `dbt-runs runs|jobs|artifacts ...` use the page's emulator, as its set-up exports it.
-    upstream = next((c for c in page if shlex.split(c)[1] == "emulator"), page[0])
-    calls_dbt = re.search(r"\bdbt-runs (?!serve|emulator)", block.code)
-    if upstream not in needed and (calls_dbt or not needed):
-        needed.append(upstream)
-    return needed
+    ] or [(0, "dbt-runs serve --emulator")]
+
+    def nearest(candidates: list[tuple[int, str]]) -> str:
+        before = [command for line, command in candidates if line <= block.line]
+        return before[-1] if before else candidates[0][1]
+
+    needed = list(dict.fromkeys(_commands(code)))
+    for port in sorted({port for _, command in started for port in _documented_ports(command)}):
+        if re.search(rf"\b(127\.0\.0\.1|localhost):{port}\b", code):
+            documenting = [(line, c) for line, c in started if port in _documented_ports(c)]
+            if (chosen := nearest(documenting)) not in needed:
+                needed.append(chosen)
+    calls_dbt = re.search(r"\bdbt-runs (?!serve|emulator)", code) or DBT_CLOUD.search(code)
+    fronting = any(_fronts_dbt(c) for c in needed)
+    if not any(_upstream_of(c) for c in needed) and (calls_dbt or fronting or not needed):
+        upstreams = [(line, c) for line, c in started if _upstream_of(c)]
+        needed.append(nearest(upstreams or [(0, "dbt-runs emulator")]))
+    # The emulators first: a `dbt-runs serve` in front of dbt Cloud starts in front of one.
+    return sorted(needed, key=lambda command: not _upstream_of(command))
 
 
 def _run(block: Block, folder: Path) -> Outcome:
     """Start the page's servers afresh, then run the block against them."""
     with ExitStack() as stack:
         services = []
-        for index, line in enumerate(_services(block)):
+        code = _with_local_ports(block.code)
+        for index, line in enumerate(_services(block, code)):
             (folder / f"service-{index}").mkdir()
-            services.append(stack.enter_context(_service(line, folder / f"service-{index}")))
-        # The page's own emulator if it starts one, else the one behind `dbt-runs serve`.
-        upstream = min(services, key=lambda service: service.kind != "emulator")
+            variables = _exports(code, line)
+            if _fronts_dbt(line):  # in front of the emulator started first, as set up
+                emulator = next(service for service in services if service.base_url)
+                variables.update(
+                    DBT_API_KEY=emulator.token or "any-token",
+                    DBT_CLOUD_BASE_URL=emulator.base_url or "",
+                    DBT_CLOUD_ACCOUNT_ID="1",
+                )
+            folder_of = folder / f"service-{index}"
+            services.append(stack.enter_context(_service(line, folder_of, variables)))
+        # The page's own emulator if it starts one, else the one behind `dbt-runs serve` or
+        # `dbt-runs webhooks listen --emulator`.
+        upstream = min(
+            services, key=lambda service: (service.kind != "emulator", service.base_url is None)
+        )
         env = _environment()
         env.update(
             DBT_API_KEY=upstream.token or "any-token",
@@ -286,7 +384,7 @@ def _run(block: Block, folder: Path) -> Outcome:
             DBT_CLOUD_ACCOUNT_ID="1",
         )
         (folder / "work").mkdir()
-        script = _script(block, services)
+        script = _script(block.language, code, services, upstream)
         done = subprocess.run(
             ["bash", "--noprofile", "--norc", "-c", "set -euo pipefail\n" + script],
             cwd=folder / "work",
@@ -328,12 +426,22 @@ def test_the_key_pages_have_shell_examples_that_run() -> None:
 
 
 def test_every_server_a_page_starts_is_the_emulator_or_in_front_of_it() -> None:
-    # `dbt-runs serve` without --emulator needs a dbt Cloud account: such a block says it is
-    # not run (docs_support.NOT_RUN) instead of being started here.
+    # `dbt-runs serve` without --emulator is started in front of the page's emulator; a block
+    # that points it at a real dbt Cloud host says it is not run (docs_support.NOT_RUN).
     for block in RUNNABLE:
         for line in block.code.splitlines():
-            if _is_service(line) and (" serve" in line or " listen" in line):
-                assert "--emulator" in line, f"{block.id}: `{line.strip()}` needs dbt Cloud"
+            if not _is_service(line):
+                continue
+            command = SERVICE.match(line.strip())["command"]  # type: ignore[index]
+            if " listen" in command:
+                assert "--emulator" in command or "DBT_WEBHOOK_SECRET" in _exports(
+                    block.code, command
+                ), f"{block.id}: `{command}` has no secret"
+            if _fronts_dbt(command):
+                assert _upstream_of(_services(block, block.code)[0]), block.id
+                assert not {"DBT_CLOUD_HOST", "DBT_CLOUD_BASE_URL"} & set(
+                    _exports(block.code, command)
+                ), f"{block.id}: `{command}` is pointed at a dbt Cloud host"
 
 
 @pytest.mark.slow
@@ -342,7 +450,10 @@ def test_example_runs(
     block: Block, ran: dict[str, Future[dict[str, Outcome | BaseException]]]
 ) -> None:
     if block.not_run:
-        pytest.skip(f"{block.id}: {block.not_run}")
+        elsewhere = ""
+        if block.not_run.startswith("it installs packages"):
+            elsewhere = " (nox -s install_examples runs it, in a fresh venv)"
+        pytest.skip(f"{block.id}: {block.not_run}{elsewhere}")
     outcome = ran[block.id].result()
     report = (
         f"{block.id} failed (exit {outcome.returncode})\n--- script\n{outcome.script}"
