@@ -1,4 +1,5 @@
-"""Development sessions: `nox -s tests lint typecheck docs` (and `package`, `bench`).
+"""Development sessions: `nox -s tests lint typecheck docs` (and `package`,
+`install_examples`, `bench`).
 
 Every session installs what it needs from this repository's own files (pyproject.toml's
 extras and dependency groups), so a fresh machine with Python 3.11 or later and pip is
@@ -108,6 +109,20 @@ def docs(session: nox.Session) -> None:
     else:
         session.run("mkdocs", "build", "--strict", "--site-dir", SITE_DIR, env=env)
         session.log(f"the site is in {SITE_DIR}/: open {SITE_DIR}/index.html")
+
+
+@nox.session(python=PYTHON)
+def install_examples(session: nox.Session) -> None:
+    """Run every install block of the README and the docs as written, each in a fresh venv
+    (tests/docs/test_install_examples.py): the blocks the docs tests skip."""
+    session.install(*_group("test"))
+    session.run(
+        "pytest",
+        "-q",
+        "tests/docs/test_install_examples.py",
+        *session.posargs,
+        env={"DBT_RUNS_INSTALL_EXAMPLES": "1"},
+    )
 
 
 @nox.session(python=PYTHON)

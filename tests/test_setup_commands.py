@@ -82,7 +82,7 @@ def test_ci_runs_the_readme_in_a_fresh_venv_on_311_then_313_then_the_rest(tmp_pa
         "-m pip install nox[uv] [PYTEST_ADDOPTS=-x]",
         "-m nox -s tests [PYTEST_ADDOPTS=-x]",
     ], calls
-    assert "-m nox -s lint typecheck docs core_only cli_only package" in calls[6:]
+    assert "-m nox -s lint typecheck docs core_only cli_only package install_examples" in calls[6:]
 
 
 def test_ci_fails_when_the_install_half_of_the_test_command_fails(tmp_path: Path) -> None:
