@@ -79,6 +79,47 @@ def test_the_wait_ends_on_the_event_with_fewer_requests_than_polling(real: Serve
     assert secret not in waited.stdout + waited.stderr
 
 
+@pytest.mark.parametrize("runs", [1, 3], ids=["one run", "three runs"])
+def test_runs_wait_ends_on_the_events_too(real: Served, runs: int) -> None:
+    # Runs started elsewhere (another CI step, say): `runs wait --webhook-port` waits for them.
+    job = real.emulator.add_job("Webhooks", step_seconds=30)
+    run_ids = [str(real.emulator.trigger_run(job, cause="elsewhere")) for _ in range(runs)]
+    port = free_port()
+    secret = subscribe(real, port)
+    real.emulator.clear_requests()
+
+    # Polls every 600 s: only the events can end these waits within the command's 60 s.
+    waited = real.run(
+        "runs",
+        "wait",
+        *run_ids,
+        "--webhook-port",
+        str(port),
+        "--poll",
+        "600",
+        DBT_WEBHOOK_SECRET=secret,
+    )
+
+    assert waited.returncode == 0, waited.stderr
+    assert f"Receiving dbt Cloud's webhooks at http://127.0.0.1:{port}/v1/webhooks/dbt" in (
+        waited.stderr
+    )
+    assert waited.stdout.count("Success") == runs
+    delivered = {d.run_id for d in real.emulator.webhooks.deliveries if d.delivered}
+    assert delivered == {int(run_id) for run_id in run_ids}
+    # The first look, then a read after the events.
+    reads = [r for r in real.emulator.requests if r.method == "GET" and "/runs" in r.path]
+    assert len(reads) <= 2 * runs, [r.path for r in reads]
+    assert secret not in waited.stdout + waited.stderr
+
+
+def test_runs_wait_refuses_a_receiver_without_its_secret(served: Served) -> None:
+    result = served.invoke("runs", "wait", "100001", "--webhook-port", "0", DBT_WEBHOOK_SECRET=None)
+    assert result.exit_code == 2
+    assert "DBT_WEBHOOK_SECRET" in result.stderr
+    assert not served.emulator.requests
+
+
 def test_a_dropped_delivery_is_caught_by_the_safety_poll(dropping: Served) -> None:
     job = str(dropping.emulator.add_job("Webhooks", step_seconds=30))
     port = free_port()

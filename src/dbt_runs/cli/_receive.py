@@ -1,8 +1,8 @@
 """`--webhook-port`: a wait that also listens for dbt Cloud's webhooks.
 
-`runs trigger --wait` (and `retry --wait`, `rerun --wait`) polls by default. With
-`--webhook-port`, the command serves the webhook receiver (`POST /v1/webhooks/dbt`, the same
-as `dbt-runs serve`'s) for as long as it runs, before the run is started, and hands its
+`runs trigger --wait` (and `retry --wait`, `rerun --wait`, `runs wait`) polls by default.
+With `--webhook-port`, the command serves the webhook receiver (`POST /v1/webhooks/dbt`, the
+same as `dbt-runs serve`'s) for as long as it runs, before the run is started, and hands its
 `EventHub` to `wait_for_run(events=...)`: the wait ends as soon as the run's
 `job.run.completed` arrives, and polls every `DEFAULT_SAFETY_POLL` seconds meanwhile (or
 `--poll`). The secret comes from `DBT_WEBHOOK_SECRET`; dbt Cloud (or the emulator) must have
@@ -35,8 +35,9 @@ RECEIVE_OPTIONS: Final = [
         "--webhook-port",
         type=click.IntRange(0, 65535),
         metavar="PORT",
-        help="With --wait: also serve a webhook receiver (POST /v1/webhooks/dbt) on this port "
-        "and end the wait when dbt Cloud's job.run.completed for the run arrives; the secret "
+        help="While waiting (with --wait, where the command has it), also serve a webhook "
+        "receiver (POST /v1/webhooks/dbt) on this port and end the wait when dbt Cloud's "
+        "job.run.completed for the run arrives; the secret "
         "comes from DBT_WEBHOOK_SECRET, and polls go on every 120 s (--poll) in case a "
         "delivery is lost. dbt Cloud must reach it: see the webhooks guide.",
     ),
@@ -83,6 +84,11 @@ class Receiver:
                 "shown when the webhook subscription was created."
             )
         return cls(host, port, secret, quiet)
+
+    @classmethod
+    def for_waiting(cls, webhook_port: int | None, webhook_host: str) -> Receiver | None:
+        """The receiver of a command that always waits (`runs wait`)."""
+        return cls.from_flags(webhook_port, webhook_host, wait=True, quiet=False)
 
     def around(
         self, work: Callable[[AsyncRunsClient], Awaitable[ExitCode]]

@@ -53,6 +53,7 @@ from dbt_runs.cli._wait import follow as follow_run
 if TYPE_CHECKING:
     from dbt_runs import AsyncRunsClient
     from dbt_runs.models import Run
+    from dbt_runs.webhooks import EventHub
 
 __all__ = ["runs"]
 
@@ -323,6 +324,7 @@ def get(run_id: int, steps: bool, as_json: bool, settings: Settings) -> None:
 @runs.command("wait", context_settings=CONTEXT, epilog=EXIT_CODES_HELP)
 @click.argument("run_ids", metavar="RUN_ID...", nargs=-1, required=True, type=_ID)
 @wait_options
+@option_group("receiver", RECEIVE_OPTIONS, Receiver.for_waiting)
 @click.option(
     "--json",
     "as_json",
@@ -331,7 +333,11 @@ def get(run_id: int, steps: bool, as_json: bool, settings: Settings) -> None:
 )
 @connection_options
 def wait_command(
-    run_ids: tuple[int, ...], wait_options: WaitOptions, as_json: bool, settings: Settings
+    run_ids: tuple[int, ...],
+    wait_options: WaitOptions,
+    receiver: Receiver | None,
+    as_json: bool,
+    settings: Settings,
 ) -> None:
     """Wait for RUN_ID to finish; exit 0 only if it succeeded.
 
@@ -343,19 +349,24 @@ def wait_command(
     be read, else 1 if one failed, else 3 if one was cancelled, else 4 if one had not
     finished by --timeout, else 0.
 
+    With --webhook-port, the waits also end on dbt Cloud's job.run.completed events, which
+    the command receives while it runs (a run that ended before is found by the first poll).
+
     \b
     Examples:
       dbt-runs runs wait 123 --timeout 1800 --cancel-on-timeout
       dbt-runs runs wait 123 124 125 --json > finished.jsonl
+      DBT_WEBHOOK_SECRET=... dbt-runs runs wait 123 --webhook-port 8081
     """
 
     async def work(client: AsyncRunsClient) -> ExitCode:
+        events = receiver.hub if receiver is not None else None
         if len(run_ids) > 1:
-            return await _wait_for_several(client, run_ids, wait_options, as_json)
+            return await _wait_for_several(client, run_ids, wait_options, as_json, events)
         run = await client.get_run(run_ids[0], include_related=["trigger"])
-        return await wait_for(client, run, wait_options, as_json)
+        return await wait_for(client, run, wait_options, as_json, events=events)
 
-    execute(settings, work)
+    execute(settings, work if receiver is None else receiver.around(work))
 
 
 #: The exit code of several waits: the first of these that any run ended with.
@@ -369,7 +380,11 @@ _WORST_FIRST: Final = (
 
 
 async def _wait_for_several(
-    client: AsyncRunsClient, run_ids: tuple[int, ...], options: WaitOptions, as_json: bool
+    client: AsyncRunsClient,
+    run_ids: tuple[int, ...],
+    options: WaitOptions,
+    as_json: bool,
+    events: EventHub | None = None,
 ) -> ExitCode:
     """`runs wait` with several runs: each printed as it finishes; the worst outcome."""
     from dbt_runs import Run
@@ -398,7 +413,7 @@ async def _wait_for_several(
         flags["poll_interval"] = options.poll
     codes: list[ExitCode] = []
     outcomes = client.as_completed(
-        distinct, include_related=["trigger"], return_exceptions=True, **flags
+        distinct, include_related=["trigger"], return_exceptions=True, events=events, **flags
     )
     async for outcome in outcomes:
         if isinstance(outcome, APIError):
