@@ -5,7 +5,10 @@ where each one is (page and line, for test ids and failure messages) and whether
 marks it as not run. A block the tests do not run says so, and why, in its first line, where
 every reader sees it:
 
-    # Not run by the docs tests: it installs packages.
+    # Not run by the docs tests: it needs a dbt Cloud account.
+
+A block that installs packages (a `python -m pip install` line) runs in a fresh venv of its
+own, in `test_install_examples.py`, rather than with the other shell blocks.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 SHELL = ("bash", "sh", "shell", "console")
 NOT_RUN = re.compile(r"# Not run by the docs tests: (?P<reason>\S.*)")
+INSTALL = re.compile(r"^python -m pip install ", re.MULTILINE)
 #: Every fence line, opening or closing, with its indentation and info string.
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>```+|~~~+)(?P<info>.*)$", re.MULTILINE)
 
@@ -37,6 +41,11 @@ class Block:
     @property
     def id(self) -> str:
         return f"{self.page}:{self.line}"
+
+    @property
+    def installs(self) -> bool:
+        """Whether the block installs packages (a `python -m pip install` line)."""
+        return INSTALL.search(self.code) is not None
 
     @property
     def not_run(self) -> str | None:

@@ -1,7 +1,7 @@
 """Every install block of the README and of the docs runs as written, in a fresh venv.
 
-These are the blocks `test_shell_examples.py` skips because they install packages (`# Not run
-by the docs tests: it installs packages`). Each one runs here with `bash -euo pipefail` in a
+These are the blocks with a `python -m pip install` line, which `test_shell_examples.py`
+leaves to this module. Each one runs here with `bash -euo pipefail` in a
 venv of its own (made by `python -m venv`, so its `python -m pip` is pip, as for a reader),
 in a copy of this checkout (its committed and new files, not what git ignores), as the pages
 say to run them. A Git URL with placeholders (`git+https://<git host>/<owner>/dbt-runs.git`)
@@ -39,11 +39,7 @@ from pathlib import Path
 import pytest
 from docs_support import ROOT, SHELL, Block, blocks
 
-INSTALLS = [
-    block
-    for block in blocks(*SHELL)
-    if block.not_run is not None and block.not_run.startswith("it installs packages")
-]
+INSTALLS = [block for block in blocks(*SHELL) if block.installs and not block.not_run]
 ENABLED = os.environ.get("DBT_RUNS_INSTALL_EXAMPLES") == "1"
 GIT_URL = "git+https://<git host>/<owner>/dbt-runs.git"
 PIP_INSTALL = re.compile(r"^python -m pip install (?P<requirements>.+)$")

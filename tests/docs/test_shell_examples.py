@@ -4,9 +4,10 @@ Each ```bash, ```sh, ```shell and ```console block (found with mktestdocs, see
 `docs_support.py`) runs with `bash` under `set -euo pipefail`, in an empty folder, with the
 `dbt-runs` of this environment first on `PATH`, and `curl` and `openssl` from the machine. A
 block that says `# Not run by the docs tests: <reason>` in its first line is reported as
-skipped, with the reason (installing packages, a real dbt Cloud account, ...). The install
-blocks run in fresh venvs in `test_install_examples.py` (`nox -s install_examples`), and the
-`dbt-runs` command lines of every block parse, in `test_command_examples.py`.
+skipped, with the reason (a real dbt Cloud account, ...). A block that installs packages (a
+`python -m pip install` line) runs in a fresh venv in `test_install_examples.py` (`nox -s
+install_examples`) instead. The `dbt-runs` command lines of every block, run or not, parse in
+`test_command_examples.py`.
 
 The servers a page starts are started here instead, with the page's own command lines
 (`dbt-runs serve ...`, `dbt-runs emulator ...`, `dbt-runs webhooks listen ...`, with the
@@ -50,7 +51,7 @@ import pytest
 from docs_support import SHELL, Block, blocks
 
 EXAMPLES = blocks(*SHELL)
-RUNNABLE = [block for block in EXAMPLES if not block.not_run]
+RUNNABLE = [block for block in EXAMPLES if not block.not_run and not block.installs]
 #: Blocks running at once: they mostly wait (for a server to start, for a run to end).
 AT_ONCE = 8
 BIN = Path(sys.executable).parent
@@ -416,7 +417,7 @@ def ran(
         yield {
             block.id: pool.submit(_run, block, tmp_path_factory.mktemp("block"))
             for block in selected
-            if not block.not_run
+            if block in RUNNABLE
         }
 
 
@@ -449,11 +450,12 @@ def test_every_server_a_page_starts_is_the_emulator_or_in_front_of_it() -> None:
 def test_example_runs(
     block: Block, ran: dict[str, Future[dict[str, Outcome | BaseException]]]
 ) -> None:
+    if block.installs:
+        pytest.skip(
+            f"{block.id} installs packages: nox -s install_examples runs it in a fresh venv"
+        )
     if block.not_run:
-        elsewhere = ""
-        if block.not_run.startswith("it installs packages"):
-            elsewhere = " (nox -s install_examples runs it, in a fresh venv)"
-        pytest.skip(f"{block.id}: {block.not_run}{elsewhere}")
+        pytest.skip(f"{block.id}: {block.not_run}")
     outcome = ran[block.id].result()
     report = (
         f"{block.id} failed (exit {outcome.returncode})\n--- script\n{outcome.script}"
