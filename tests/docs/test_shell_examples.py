@@ -363,7 +363,9 @@ def _run(block: Block, folder: Path) -> Outcome:
         code = _with_local_ports(block.code)
         for index, line in enumerate(_services(block, code)):
             (folder / f"service-{index}").mkdir()
-            variables = _exports(code, line)
+            # A server the block starts gets what the block exports above it; one of another
+            # block of the page, none of it.
+            variables = _exports(code, line) if line in _commands(code) else {}
             if _fronts_dbt(line):  # in front of the emulator started first, as set up
                 emulator = next(service for service in services if service.base_url)
                 variables.update(
