@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from dbt_runs import AsyncRunsClient
     from dbt_runs.webhooks import EventHub
 
-__all__ = ["RECEIVE_OPTIONS", "Receiver"]
+__all__ = ["RECEIVE_OPTIONS", "Receiver", "events_of", "serving"]
 
 _START_SECONDS: Final = 10.0
 
@@ -144,3 +144,18 @@ class Receiver:
                 finally:
                     self.hub = None
                     server.should_exit = True
+
+
+def serving(
+    receiver: Receiver | None, work: Callable[[AsyncRunsClient], Awaitable[ExitCode]]
+) -> Callable[[AsyncRunsClient], Awaitable[ExitCode]]:
+    """`work`, with the `--webhook-port` receiver serving around it (from before the run is
+    started or first read, so that no event of it comes before the receiver is up), or `work`
+    itself when the command has no receiver."""
+    return work if receiver is None else receiver.around(work)
+
+
+def events_of(receiver: Receiver | None) -> EventHub | None:
+    """The hub a serving receiver publishes to, for `wait_for_run(events=...)` (None: polls
+    only)."""
+    return None if receiver is None else receiver.hub

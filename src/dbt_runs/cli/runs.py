@@ -10,7 +10,7 @@ These commands need only click and the core SDK (never the server extra). The fl
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
@@ -46,7 +46,7 @@ from dbt_runs.cli._output import (
     status_name,
     steps_table,
 )
-from dbt_runs.cli._receive import RECEIVE_OPTIONS, Receiver
+from dbt_runs.cli._receive import RECEIVE_OPTIONS, Receiver, events_of, serving
 from dbt_runs.cli._wait import WAIT_OPTIONS, Outcome, WaitOptions, wait_for, wait_options
 from dbt_runs.cli._wait import follow as follow_run
 
@@ -127,13 +127,6 @@ class _Start:
         receiver = Receiver.from_flags(webhook_port, webhook_host, wait=wait, quiet=quiet)
         return cls(wait, WaitOptions(**waiting), as_json, quiet, receiver)
 
-    def served(
-        self, work: Callable[[AsyncRunsClient], Awaitable[ExitCode]]
-    ) -> Callable[[AsyncRunsClient], Awaitable[ExitCode]]:
-        """`work`, with the `--webhook-port` receiver serving around it (before the run is
-        started, so that no event of it comes before the receiver is up)."""
-        return work if self.receiver is None else self.receiver.around(work)
-
     async def report(
         self, client: AsyncRunsClient, run: Run, verb: str, *, reused: bool = False
     ) -> ExitCode:
@@ -147,9 +140,13 @@ class _Start:
             elif not self.as_json:
                 shown = f" ({about})" if reused else ""
                 echo(f"{verb} run {run.id}{shown}: {run.href or ''}".rstrip(), err=True)
-            events = self.receiver.hub if self.receiver is not None else None
             return await wait_for(
-                client, run, self.waiting, self.as_json, quiet=self.quiet, events=events
+                client,
+                run,
+                self.waiting,
+                self.as_json,
+                quiet=self.quiet,
+                events=events_of(self.receiver),
             )
         if self.as_json:
             click.echo(dump_json(run.raw))
@@ -251,7 +248,7 @@ def trigger(
             return await start.report(client, raw.parse(), "Reusing", reused=True)
         return await start.report(client, raw.parse(), "Triggered")
 
-    execute(settings, start.served(work))
+    execute(settings, serving(start.receiver, work))
 
 
 @runs.command("list", context_settings=CONTEXT)
@@ -360,13 +357,13 @@ def wait_command(
     """
 
     async def work(client: AsyncRunsClient) -> ExitCode:
-        events = receiver.hub if receiver is not None else None
+        events = events_of(receiver)
         if len(run_ids) > 1:
             return await _wait_for_several(client, run_ids, wait_options, as_json, events)
         run = await client.get_run(run_ids[0], include_related=["trigger"])
         return await wait_for(client, run, wait_options, as_json, events=events)
 
-    execute(settings, work if receiver is None else receiver.around(work))
+    execute(settings, serving(receiver, work))
 
 
 #: The exit code of several waits: the first of these that any run ended with.
@@ -488,7 +485,7 @@ def retry(run_id: int, start: _Start, settings: Settings) -> None:
             run = await client.retry_run(run_id)
         return await start.report(client, run, f"Retrying run {run_id} as")
 
-    execute(settings, start.served(work))
+    execute(settings, serving(start.receiver, work))
 
 
 @runs.command(context_settings=CONTEXT, epilog=EXIT_CODES_HELP)
@@ -521,7 +518,7 @@ def rerun(job: int | str, lookup: JobLookup, start: _Start, settings: Settings) 
             return await start.report(client, run, f"Retrying run {run.retrying_run_id} as")
         return await start.report(client, run, "Triggered")
 
-    execute(settings, start.served(work))
+    execute(settings, serving(start.receiver, work))
 
 
 @runs.command(context_settings=CONTEXT)
